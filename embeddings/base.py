@@ -1,0 +1,56 @@
+"""The embedding interface: implement `embed_batch`; queries, passages and batching derive from it."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class EmbedderConfig:
+    """Which model, and the instruction prefixes some models (e5, bge) expect."""
+
+    model: str = "all-MiniLM-L6-v2"
+    query_prefix: str | None = None  # None: the known default for the model, else ""
+    passage_prefix: str | None = None
+    batch_size: int = 16
+    device: str = "cpu"
+
+
+class Embedder(ABC):
+    """Turns texts into L2-normalised float32 vectors, one row per text."""
+
+    name: str
+    dimension: int
+    max_tokens: int
+    query_prefix: str = ""
+    passage_prefix: str = ""
+    batch_size: int = 16
+
+    @abstractmethod
+    def embed_batch(self, texts: list[str]) -> np.ndarray:
+        """Vectors for texts that already carry any prefix; rows L2-normalised."""
+
+    @abstractmethod
+    def count_tokens(self, text: str) -> int:
+        """Word pieces the model sees for a passage, prefix and special tokens included."""
+
+    def embed_passages(self, texts: Iterable[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+        texts = [self.passage_prefix + t for t in texts]
+        rows = []
+        for i in range(0, len(texts), self.batch_size):
+            rows.append(self.embed_batch(texts[i:i + self.batch_size]))
+            if progress:
+                progress(len(rows[-1]))
+        return np.vstack(rows) if rows else np.zeros((0, self.dimension), dtype=np.float32)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed_batch([self.query_prefix + text])[0]
+
+
+def normalise(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)

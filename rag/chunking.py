@@ -1,0 +1,113 @@
+"""Paragraphs to chunks that fit the embedding model: merge short neighbours, split long ones.
+
+Pure: the token counter is passed in (the embedding model's own tokenizer in production), so
+the limit is checked against exactly what the encoder will see, section title included.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Callable
+
+from .paragraphs import split_sentences
+from .records import Chunk, Paragraph, embedded_text as _embedded
+
+TokenCounter = Callable[[str], int]
+
+
+@dataclass(frozen=True)
+class ChunkerConfig:
+    """`max_tokens` is a hard limit on the embedded text; `min_tokens` is where merging stops."""
+
+    max_tokens: int = 256
+    min_tokens: int = 64
+    target_tokens: int = 200
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
+
+
+def chunk_id(source: str, ordinal: int, text: str) -> str:
+    """Stable across runs: the same text at the same place in the same file keeps its id."""
+    return hashlib.sha1(f"{source}\x00{ordinal}\x00{text}".encode("utf-8")).hexdigest()[:16]
+
+
+def _split_long(paragraph: Paragraph, count: TokenCounter, config: ChunkerConfig) -> list[Paragraph]:
+    """Split at sentence boundaries; a single over-long sentence is split at word boundaries."""
+    limit = config.target_tokens
+
+    def fits(text: str) -> bool:
+        return count(_embedded(paragraph.section, text)) <= limit
+
+    pieces: list[str] = []
+    for sentence in split_sentences(paragraph.text):
+        if fits(sentence):
+            pieces.append(sentence)
+            continue
+        words, current = sentence.split(), []
+        for word in words:
+            if current and not fits(" ".join(current + [word])):
+                pieces.append(" ".join(current))
+                current = []
+            current.append(word)
+        if current:
+            pieces.append(" ".join(current))
+
+    groups: list[str] = []
+    for piece in pieces:
+        if groups and fits(f"{groups[-1]} {piece}"):
+            groups[-1] = f"{groups[-1]} {piece}"
+        else:
+            groups.append(piece)
+    # Offsets of a split piece are located in the paragraph text where possible.
+    out, cursor = [], 0
+    for text in groups:
+        found = paragraph.text.find(text[:40], cursor)
+        offset = paragraph.start + (found if found >= 0 else cursor)
+        cursor = found + len(text) if found >= 0 else cursor
+        out.append(Paragraph(text, paragraph.section, offset, min(offset + len(text), paragraph.end), paragraph.page))
+    return out
+
+
+def chunk_paragraphs(
+    paragraphs: list[Paragraph], source: str, count: TokenCounter, config: ChunkerConfig = ChunkerConfig()
+) -> list[Chunk]:
+    """Chunks of one document, in order. Every chunk's embedded text is within `max_tokens`."""
+    pieces: list[Paragraph] = []
+    for paragraph in paragraphs:
+        if count(_embedded(paragraph.section, paragraph.text)) > config.target_tokens:
+            pieces.extend(_split_long(paragraph, count, config))
+        else:
+            pieces.append(paragraph)
+
+    merged: list[Paragraph] = []
+    for piece in pieces:
+        prev = merged[-1] if merged else None
+        if (
+            prev is not None
+            and prev.section == piece.section
+            and prev.page == piece.page
+            and min(count(_embedded(prev.section, prev.text)), count(_embedded(piece.section, piece.text)))
+            < config.min_tokens
+            and count(_embedded(piece.section, f"{prev.text}\n{piece.text}")) <= config.target_tokens
+        ):
+            merged[-1] = Paragraph(f"{prev.text}\n{piece.text}", prev.section, prev.start, piece.end, prev.page)
+        else:
+            merged.append(piece)
+
+    chunks = []
+    for ordinal, piece in enumerate(merged):
+        if count(_embedded(piece.section, piece.text)) > config.max_tokens:
+            raise AssertionError(f"chunker produced an over-long chunk in {source}")  # a bug, not user input
+        chunks.append(Chunk(
+            chunk_id=chunk_id(source, ordinal, piece.text),
+            source=source,
+            section=piece.section,
+            text=piece.text,
+            start=piece.start,
+            end=piece.end,
+            page=piece.page,
+            content_hash=content_hash(_embedded(piece.section, piece.text)),
+        ))
+    return chunks

@@ -1,0 +1,196 @@
+"""Build or update an index folder from documents: read, chunk, embed what is new, write atomically."""
+from __future__ import annotations
+
+import hashlib
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from . import store
+from .chunking import ChunkerConfig, chunk_paragraphs
+from .errors import UserError
+from .lexical import build_bm25
+from .paragraphs import repair_paragraphs
+from .readers import UnreadableFile, find_documents, read_blocks
+from .records import Chunk
+
+Warn = Callable[[str], None]
+
+
+@dataclass
+class IndexReport:
+    """What a build changed, in files and chunks."""
+
+    files_added: list[str] = field(default_factory=list)
+    files_updated: list[str] = field(default_factory=list)
+    files_removed: list[str] = field(default_factory=list)
+    files_unchanged: int = 0
+    files_skipped: list[str] = field(default_factory=list)
+    chunks_added: int = 0
+    chunks_removed: int = 0
+    chunks_embedded: int = 0
+    chunks_total: int = 0
+
+    def summary(self) -> str:
+        return (f"files: {len(self.files_added)} added, {len(self.files_updated)} updated, "
+                f"{len(self.files_removed)} removed, {self.files_unchanged} unchanged, "
+                f"{len(self.files_skipped)} skipped; chunks: {self.chunks_added} added, "
+                f"{self.chunks_removed} removed, {self.chunks_embedded} embedded, {self.chunks_total} in the index")
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def chunk_file(path: Path, count_tokens, config: ChunkerConfig) -> list[Chunk]:
+    return chunk_paragraphs(repair_paragraphs(read_blocks(path)), str(path), count_tokens, config)
+
+
+def build_dense(vectors: np.ndarray, factory: str):
+    """Exact inner product by default; any FAISS factory string (e.g. "HNSW32", "IVF256,PQ32")."""
+    import faiss
+
+    dimension = vectors.shape[1]
+    if factory == "Flat":
+        index = faiss.IndexFlatIP(dimension)
+    else:
+        try:
+            index = faiss.index_factory(dimension, factory, faiss.METRIC_INNER_PRODUCT)
+        except RuntimeError as exc:
+            raise UserError(f"invalid FAISS factory string {factory!r}") from exc
+        if not index.is_trained:
+            if len(vectors) < 40:
+                raise UserError(f"FAISS index {factory!r} needs training data; the corpus has only {len(vectors)} chunks")
+            try:
+                index.train(vectors)
+            except RuntimeError as exc:
+                raise UserError(f"cannot train FAISS index {factory!r} on {len(vectors)} chunks: use Flat or fewer lists") from exc
+    index.add(vectors)
+    return index
+
+
+def _versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for package in ("rag-local", "sentence-transformers", "faiss-cpu", "bm25s", "torch"):
+        try:
+            out[package] = version(package)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def _previous(index_dir: Path, embedder, warn: Warn):
+    """The live generation to update, or None for a first (or rebuilt-after-corruption) build."""
+    if not store.is_index(index_dir):
+        return None
+    try:
+        previous = store.load(index_dir)
+    except UserError as exc:
+        warn(f"warning: {exc}; building a new index")
+        return None
+    if previous.manifest.embedding_model != embedder.name:
+        raise UserError(
+            f"index {index_dir} was built with embedding model {previous.manifest.embedding_model!r}, "
+            f"not {embedder.name!r}; use another --index folder"
+        )
+    return previous
+
+
+def build_index(paths: list[Path], index_dir: Path, embedder, chunker: ChunkerConfig = ChunkerConfig(),
+                faiss_factory: str = "Flat", warn: Warn = lambda m: print(m, file=sys.stderr),
+                progress: bool = True) -> IndexReport:
+    """Add new and changed files under `paths`, drop deleted ones, embed only unseen chunk texts."""
+    from tqdm import tqdm
+
+    store.check_writable_target(index_dir)
+    chunker = ChunkerConfig(**{**asdict(chunker), "max_tokens": min(chunker.max_tokens, embedder.max_tokens)})
+    files = find_documents(paths)
+    with store.write_lock(index_dir):
+        previous = _previous(index_dir, embedder, warn)
+        old_files = previous.manifest.files if previous else {}
+        same_chunker = previous is not None and previous.manifest.chunker == asdict(chunker)
+        old_by_source: dict[str, list[int]] = {}
+        for row, chunk in enumerate(previous.chunks if previous else []):
+            old_by_source.setdefault(chunk.source, []).append(row)
+
+        report = IndexReport()
+        kept: dict[str, list[Chunk]] = {}
+        new_files: dict[str, dict] = {}
+        for path in tqdm(files, desc="reading", unit="file", disable=not progress or len(files) < 20, file=sys.stderr):
+            source = str(path)
+            try:
+                sha = file_sha256(path)
+                if same_chunker and old_files.get(source, {}).get("sha256") == sha:
+                    kept[source] = [previous.chunks[r] for r in old_by_source.get(source, [])]
+                    report.files_unchanged += 1
+                else:
+                    kept[source] = chunk_file(path, embedder.count_tokens, chunker)
+                    (report.files_updated if source in old_files else report.files_added).append(source)
+            except (UnreadableFile, OSError) as exc:
+                warn(f"skipped {exc}")
+                report.files_skipped.append(source)
+                if source in old_files:  # keep what was indexed when a file turns unreadable
+                    kept[source] = [previous.chunks[r] for r in old_by_source.get(source, [])]
+                    sha = old_files[source]["sha256"]
+                else:
+                    continue
+            new_files[source] = {"sha256": sha, "size": path.stat().st_size, "chunks": len(kept[source])}
+
+        # Files indexed earlier and not named now stay, unless they were deleted from disk.
+        for source, info in old_files.items():
+            if source in new_files:
+                continue
+            if Path(source).exists():
+                kept[source] = [previous.chunks[r] for r in old_by_source.get(source, [])]
+                new_files[source] = info
+            else:
+                report.files_removed.append(source)
+
+        chunks = [chunk for source in new_files for chunk in kept[source]]
+        if not chunks:
+            where = ", ".join(str(p) for p in paths)
+            raise UserError(f"nothing readable to index in {where}" + (" (the index is unchanged)" if previous else ""))
+
+        old_ids = {c.chunk_id for c in previous.chunks} if previous else set()
+        new_ids = {c.chunk_id for c in chunks}
+        report.chunks_added = len(new_ids - old_ids)
+        report.chunks_removed = len(old_ids - new_ids)
+        report.chunks_total = len(chunks)
+
+        vectors = _embed_with_cache(chunks, previous, embedder, progress, report)
+        manifest = store.Manifest(
+            embedding_model=embedder.name, dimension=embedder.dimension, query_prefix=embedder.query_prefix,
+            passage_prefix=embedder.passage_prefix, max_tokens=embedder.max_tokens, chunker=asdict(chunker),
+            faiss_factory=faiss_factory, files=new_files, versions=_versions(),
+        )
+        store.write_generation(index_dir, manifest, chunks, vectors, build_dense(vectors, faiss_factory),
+                               build_bm25(chunks))
+    return report
+
+
+def _embed_with_cache(chunks: list[Chunk], previous, embedder, progress: bool, report: IndexReport) -> np.ndarray:
+    """Reuse the vectors of texts embedded before (by content hash); embed the rest once each."""
+    from tqdm import tqdm
+
+    cached: dict[str, np.ndarray] = {}
+    if previous is not None:
+        for chunk, vector in zip(previous.chunks, previous.vectors):
+            cached[chunk.content_hash] = vector
+    todo = list(dict.fromkeys(c.content_hash for c in chunks if c.content_hash not in cached))
+    text_of = {c.content_hash: c.embedding_text() for c in chunks}
+    if todo:
+        with tqdm(total=len(todo), desc="embedding", unit="chunk", file=sys.stderr,
+                  disable=not progress or len(todo) < 64) as bar:
+            fresh = embedder.embed_passages([text_of[h] for h in todo], progress=bar.update)
+        cached.update(zip(todo, fresh))
+    report.chunks_embedded = len(todo)
+    return np.vstack([cached[c.content_hash] for c in chunks]).astype(np.float32)

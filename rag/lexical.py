@@ -1,0 +1,42 @@
+"""BM25 over chunks with the bm25s package: one tokenizer for indexing and querying."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from .records import Chunk
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def tokenize(texts: list[str]) -> list[list[str]]:
+    """Lower-cased, English stopwords removed, Snowball-stemmed: Anserini's BM25 defaults."""
+    import bm25s
+
+    return bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False)
+
+
+def build_bm25(chunks: list[Chunk]):
+    """BM25 (Robertson et al., Okapi at TREC-3, 1994; Lucene variant, k1=1.2, b=0.75, as Anserini)."""
+    import bm25s
+
+    retriever = bm25s.BM25(k1=1.2, b=0.75, method="lucene")
+    tokens = tokenize([" ".join(chunk.section) + "\n" + chunk.text for chunk in chunks]) if chunks else []
+    retriever.index(tokens if tokens else [[""]], show_progress=False)
+    return retriever
+
+
+def bm25_search(retriever, query: str, k: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row numbers and scores of the top `k` chunks with a non-zero score."""
+    k = min(k, size)
+    if k <= 0:
+        return np.zeros(0, dtype=int), np.zeros(0, dtype=np.float32)
+    docs, scores = retriever.retrieve(tokenize([query]), k=k, show_progress=False)
+    keep = scores[0] > 0
+    return docs[0][keep], scores[0][keep]

@@ -1,0 +1,24 @@
+"""Where things live: the bundled sample, the user cache. Environment variables only for paths."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+SAMPLE_NAME = "japan-us-alliance.md"
+
+
+def sample_document() -> Path:
+    return Path(__file__).resolve().parent / "sample" / SAMPLE_NAME
+
+
+def home() -> Path:
+    """RAG_HOME, else the platform's user cache folder for this tool."""
+    if env := os.environ.get("RAG_HOME"):
+        return Path(env).expanduser()
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("rag-local", appauthor=False))
+
+
+def default_index_dir() -> Path:
+    return home() / "indexes" / "sample"

@@ -1,0 +1,249 @@
+"""Turn files of each supported format into heading and paragraph blocks with offsets.
+
+Readers do I/O and format parsing only; section structure and paragraph repair are in
+`sections.py` and `paragraphs.py`, which work on the blocks whatever the format.
+"""
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+from .errors import UserError
+from .records import Block
+from .sections import classify_heading
+
+SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".txt": "text", ".text": "text",
+            ".html": "html", ".htm": "html", ".pdf": "pdf"}
+
+_MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+_SETEXT = re.compile(r"^(=+|-+)\s*$")
+_BLANK_LINES = re.compile(r"\n[ \t]*\n")
+
+
+class UnreadableFile(Exception):
+    """A file that is skipped with a warning naming it (empty, binary, broken)."""
+
+
+def decode_text(data: bytes, name: str) -> str:
+    """UTF-8 (with or without BOM) first, then cp1252, then Latin-1: never reject text for its encoding."""
+    if not data.strip():
+        raise UnreadableFile(f"{name}: empty file")
+    sample = data[:8192]
+    if b"\x00" in sample:
+        raise UnreadableFile(f"{name}: looks binary, not text")
+    for encoding in ("utf-8-sig", "cp1252", "latin-1"):
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    controls = sum(1 for ch in text[:8192] if ord(ch) < 32 and ch not in "\n\r\t\f")
+    if controls > 0.05 * min(len(text), 8192):
+        raise UnreadableFile(f"{name}: looks binary, not text")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _split_on_blank_lines(text: str) -> list[tuple[str, int, int]]:
+    """Non-empty runs of lines between blank lines, with their offsets."""
+    pieces, pos = [], 0
+    for m in list(_BLANK_LINES.finditer(text)) + [None]:
+        end = m.start() if m else len(text)
+        raw = text[pos:end]
+        if raw.strip():
+            lead = len(raw) - len(raw.lstrip())
+            pieces.append((raw.strip(), pos + lead, pos + lead + len(raw.strip())))
+        pos = m.end() if m else len(text)
+    return pieces
+
+
+def _is_bare_heading_line(line: str) -> bool:
+    """A short numbered line without final punctuation, as headings look in plain text and PDF."""
+    line = line.strip()
+    return (0 < len(line) <= 100 and "\n" not in line and not line.endswith((".", ",", ";", ":"))
+            and classify_heading(line).rank is not None)
+
+
+def markdown_blocks(text: str) -> list[Block]:
+    blocks = []
+    for piece, start, end in _split_on_blank_lines(text):
+        lines = piece.split("\n")
+        if m := _MD_HEADING.match(lines[0]):
+            blocks.append(Block("heading", m[2], start, start + len(lines[0]), len(m[1])))
+            if len(lines) > 1:  # a paragraph glued to its heading line
+                rest = piece[len(lines[0]) + 1:]
+                blocks.append(Block("paragraph", rest.strip(), end - len(rest), end))
+        elif len(lines) == 2 and _SETEXT.match(lines[1]):
+            blocks.append(Block("heading", lines[0].strip(), start, end, 1 if lines[1][0] == "=" else 2))
+        else:
+            blocks.append(Block("paragraph", " ".join(line.strip() for line in lines), start, end))
+    return blocks
+
+
+def text_blocks(text: str) -> list[Block]:
+    blocks = []
+    for piece, start, end in _split_on_blank_lines(text):
+        kind = "heading" if _is_bare_heading_line(piece) else "paragraph"
+        blocks.append(Block(kind, " ".join(piece.split()), start, end, 1 if kind == "heading" else 0))
+    return blocks
+
+
+class _HTMLBlocks(HTMLParser):
+    _BLOCK_TAGS = {"p", "li", "td", "th", "div", "blockquote", "pre", "dd", "dt", "section", "article",
+                   "h1", "h2", "h3", "h4", "h5", "h6", "br", "tr", "caption", "figcaption", "body"}
+    _SKIP = {"script", "style", "noscript", "template", "head"}
+
+    def __init__(self, text: str):
+        super().__init__(convert_charrefs=True)
+        self._line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
+        self.blocks: list[Block] = []
+        self._buffer: list[str] = []
+        self._start = 0
+        self._heading_level = 0
+        self._skip_depth = 0
+
+    def _offset(self) -> int:
+        line, col = self.getpos()
+        return self._line_starts[line - 1] + col
+
+    def _flush(self) -> None:
+        words = " ".join("".join(self._buffer).split())
+        if words:
+            kind = "heading" if self._heading_level else "paragraph"
+            self.blocks.append(Block(kind, words, self._start, self._offset(), self._heading_level))
+        self._buffer = []
+        self._start = self._offset()
+
+    def handle_starttag(self, tag, attrs):
+        if tag in self._SKIP:
+            self._skip_depth += 1
+        elif tag in self._BLOCK_TAGS:
+            self._flush()
+            if re.fullmatch(r"h[1-6]", tag):
+                self._heading_level = int(tag[1])
+
+    def handle_endtag(self, tag):
+        if tag in self._SKIP:
+            self._skip_depth = max(0, self._skip_depth - 1)
+        elif tag in self._BLOCK_TAGS:
+            self._flush()
+            if re.fullmatch(r"h[1-6]", tag):
+                self._heading_level = 0
+
+    def handle_data(self, data):
+        if not self._skip_depth:
+            if not self._buffer:
+                self._start = self._offset()
+            self._buffer.append(data)
+
+    def close(self):
+        super().close()
+        self._flush()
+
+
+def html_blocks(text: str) -> list[Block]:
+    parser = _HTMLBlocks(text)
+    parser.feed(text)
+    parser.close()
+    return parser.blocks
+
+
+def _pdf_outline(reader) -> list[tuple[str, int, int]]:
+    """(title, depth, page number from 1) of each outline entry, in order."""
+    entries: list[tuple[str, int, int]] = []
+
+    def walk(items, depth):
+        for item in items:
+            if isinstance(item, list):
+                walk(item, depth + 1)
+            else:
+                try:
+                    entries.append((str(item.title).strip(), depth, reader.get_destination_page_number(item) + 1))
+                except Exception:  # a broken destination: keep the rest of the outline
+                    continue
+
+    try:
+        walk(reader.outline, 1)
+    except Exception:
+        return []
+    return entries
+
+
+def _pdf_page_blocks(text: str, page: int, outline_titles: dict[str, int]) -> list[Block]:
+    """Paragraphs of one page: a line ending a sentence and shorter than most ends a paragraph."""
+    lines = [(m.group(), m.start()) for m in re.finditer(r"[^\n]+", text) if m.group().strip()]
+    if not lines:
+        return []
+    widths = sorted(len(line) for line, _ in lines)
+    full_width = widths[len(widths) * 3 // 4]
+    blocks: list[Block] = []
+    current: list[tuple[str, int]] = []
+
+    def flush():
+        if current:
+            joined = " ".join(line.strip() for line, _ in current)
+            blocks.append(Block("paragraph", joined, current[0][1], current[-1][1] + len(current[-1][0]), 0, page))
+            current.clear()
+
+    for line, start in lines:
+        stripped = " ".join(line.split())
+        if stripped.lower() in outline_titles or _is_bare_heading_line(stripped):
+            flush()
+            level = outline_titles.get(stripped.lower(), 1)
+            blocks.append(Block("heading", stripped, start, start + len(line), level, page))
+            continue
+        current.append((line, start))
+        if re.search(r"[.!?:][\"')\]]*$", line.strip()) and len(line.strip()) < 0.8 * full_width:
+            flush()
+    flush()
+    return blocks
+
+
+def pdf_blocks(path: Path) -> list[Block]:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(str(path))
+        if reader.is_encrypted:
+            raise UnreadableFile(f"{path}: encrypted PDF")
+        outline_titles = {title.lower(): depth for title, depth, _ in _pdf_outline(reader)}
+        blocks: list[Block] = []
+        for number, page in enumerate(reader.pages, start=1):
+            blocks.extend(_pdf_page_blocks(page.extract_text() or "", number, outline_titles))
+    except (PdfReadError, ValueError, KeyError, OSError) as exc:
+        raise UnreadableFile(f"{path}: unreadable PDF ({exc.__class__.__name__})") from exc
+    if not blocks:
+        raise UnreadableFile(f"{path}: no extractable text (a scanned PDF needs OCR first)")
+    return blocks
+
+
+def read_blocks(path: Path) -> list[Block]:
+    """Blocks of one file; raises UnreadableFile for a file to skip."""
+    kind = SUFFIXES.get(path.suffix.lower())
+    if kind is None:
+        raise UnreadableFile(f"{path}: unsupported file type {path.suffix or '(none)'}")
+    if kind == "pdf":
+        return pdf_blocks(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UnreadableFile(f"{path}: cannot read ({exc.strerror})") from exc
+    text = decode_text(data, str(path))
+    blocks = {"markdown": markdown_blocks, "text": text_blocks, "html": html_blocks}[kind](text)
+    if not any(b.kind == "paragraph" for b in blocks):
+        raise UnreadableFile(f"{path}: no text to index")
+    return blocks
+
+
+def find_documents(paths: list[Path]) -> list[Path]:
+    """Supported files under the given paths, recursively, in a stable order."""
+    found: list[Path] = []
+    for path in paths:
+        if not path.exists():
+            raise UserError(f"no such file or folder: {path}")
+        if path.is_dir():
+            found.extend(p for p in sorted(path.rglob("*")) if p.is_file() and not p.name.startswith("."))
+        else:
+            found.append(path)
+    return list(dict.fromkeys(p.resolve() for p in found))

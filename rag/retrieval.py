@@ -1,0 +1,81 @@
+"""Dense, BM25 and hybrid retrieval over a loaded index."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import store
+from .errors import UserError
+from .fusion import reciprocal_rank_fusion
+from .lexical import bm25_search
+from .records import Passage
+
+MODES = ("hybrid", "dense", "bm25")
+
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    k: int = 5
+    mode: str = "hybrid"
+    candidates: int = 50  # depth of each list fused by hybrid retrieval
+
+
+def check_query(query: str, k: int, mode: str) -> str:
+    query = " ".join((query or "").split())
+    if not query:
+        raise UserError("the question is empty")
+    if k < 1:
+        raise UserError(f"-k must be at least 1 (got {k})")
+    if mode not in MODES:
+        raise UserError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+    return query
+
+
+class Retriever:
+    """Holds one loaded index and the embedder that built it."""
+
+    def __init__(self, index: store.StoredIndex, embedder):
+        if index.manifest.embedding_model != embedder.name:
+            raise UserError(
+                f"index {index.path.parent} was built with embedding model {index.manifest.embedding_model!r}, "
+                f"not {embedder.name!r}"
+            )
+        self.index = index
+        self.embedder = embedder
+
+    @classmethod
+    def open(cls, index_dir: Path, embedder) -> "Retriever":
+        return cls(store.load(index_dir), embedder)
+
+    @property
+    def size(self) -> int:
+        return len(self.index.chunks)
+
+    def dense(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+        vector = self.embedder.embed_query(query).reshape(1, -1).astype(np.float32)
+        scores, rows = self.index.dense.search(vector, min(k, self.size))
+        keep = rows[0] >= 0
+        return rows[0][keep], scores[0][keep]
+
+    def bm25(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+        return bm25_search(self.index.bm25, query, k, self.size)
+
+    def search(self, query: str, k: int = 5, mode: str = "hybrid", candidates: int = 50) -> list[Passage]:
+        query = check_query(query, k, mode)
+        chunks = self.index.chunks
+        if mode == "dense":
+            rows, scores = self.dense(query, k)
+            return [Passage(chunks[r], float(s), i + 1, {"dense": float(s)}) for i, (r, s) in enumerate(zip(rows, scores))]
+        if mode == "bm25":
+            rows, scores = self.bm25(query, k)
+            return [Passage(chunks[r], float(s), i + 1, {"bm25": float(s)}) for i, (r, s) in enumerate(zip(rows, scores))]
+        depth = max(candidates, k)
+        dense_rows, dense_scores = self.dense(query, depth)
+        bm25_rows, bm25_scores = self.bm25(query, depth)
+        per_mode = {int(r): {"dense": float(s)} for r, s in zip(dense_rows, dense_scores)}
+        for r, s in zip(bm25_rows, bm25_scores):
+            per_mode.setdefault(int(r), {})["bm25"] = float(s)
+        fused = reciprocal_rank_fusion([[str(r) for r in dense_rows], [str(r) for r in bm25_rows]])[:k]
+        return [Passage(chunks[int(r)], score, i + 1, per_mode[int(r)]) for i, (r, score) in enumerate(fused)]

@@ -1,0 +1,175 @@
+"""The index directory: generations written whole, then switched to atomically.
+
+Layout::
+
+    DIR/CURRENT              name of the live generation (replaced with os.replace)
+    DIR/gen-<id>/manifest.json, chunks.jsonl, vectors.npy, dense.faiss, bm25/
+
+A build writes a new generation beside the live one and only then rewrites CURRENT, so a
+failed, interrupted or killed build leaves the previous index as it was.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import UserError
+from .records import Chunk
+
+FORMAT_VERSION = 1
+CURRENT = "CURRENT"
+
+
+@dataclass
+class Manifest:
+    embedding_model: str
+    dimension: int
+    query_prefix: str
+    passage_prefix: str
+    max_tokens: int
+    chunker: dict
+    faiss_factory: str
+    files: dict = field(default_factory=dict)  # absolute path -> {"sha256", "size", "chunks"}
+    versions: dict = field(default_factory=dict)
+    created_at: float = 0.0
+    chunk_count: int = 0
+    format_version: int = FORMAT_VERSION
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Manifest":
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass
+class StoredIndex:
+    """Everything of one generation, loaded."""
+
+    path: Path
+    manifest: Manifest
+    chunks: list[Chunk]
+    vectors: np.ndarray
+    dense: object  # faiss.Index
+    bm25: object  # bm25s.BM25
+
+
+def is_index(directory: Path) -> bool:
+    return (directory / CURRENT).is_file()
+
+
+def check_writable_target(directory: Path) -> None:
+    """Refuse to write into a folder that holds something other than an index."""
+    if directory.exists() and not directory.is_dir():
+        raise UserError(f"{directory} is a file, not an index folder")
+    if directory.is_dir() and not is_index(directory):
+        others = [p.name for p in directory.iterdir() if not p.name.startswith((".", "gen-"))]
+        if others:
+            raise UserError(f"{directory} is not a rag index (it holds other files); choose a new or empty folder")
+
+
+def live_generation(directory: Path) -> Path:
+    if not directory.exists():
+        raise UserError(f"no index at {directory}; build one with: rag index PATH --index {directory}")
+    if not directory.is_dir() or not is_index(directory):
+        raise UserError(f"{directory} is not a rag index (no {CURRENT} file)")
+    name = (directory / CURRENT).read_text(encoding="utf-8").strip()
+    generation = directory / name
+    if not name.startswith("gen-") or not (generation / "manifest.json").is_file():
+        raise UserError(f"index at {directory} is corrupt (missing generation {name!r}); rebuild it with rag index")
+    return generation
+
+
+def read_manifest(directory: Path) -> Manifest:
+    generation = live_generation(directory)
+    try:
+        return Manifest.from_json(json.loads((generation / "manifest.json").read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError) as exc:
+        raise UserError(f"index at {directory} is corrupt (unreadable manifest: {exc.__class__.__name__})") from exc
+
+
+def load(directory: Path) -> StoredIndex:
+    import bm25s
+    import faiss
+
+    generation = live_generation(directory)
+    manifest = read_manifest(directory)
+    if manifest.format_version != FORMAT_VERSION:
+        raise UserError(f"index at {directory} has format {manifest.format_version}; this rag reads {FORMAT_VERSION}: rebuild it")
+    try:
+        with open(generation / "chunks.jsonl", encoding="utf-8") as fh:
+            chunks = [Chunk.from_json(json.loads(line)) for line in fh if line.strip()]
+        vectors = np.load(generation / "vectors.npy")
+        dense = faiss.read_index(str(generation / "dense.faiss"))
+        bm25 = bm25s.BM25.load(str(generation / "bm25"))
+    except Exception as exc:  # any damage to the files means the same thing to the user
+        raise UserError(f"index at {directory} is corrupt ({exc.__class__.__name__}); rebuild it with rag index") from exc
+    if not (len(chunks) == len(vectors) == dense.ntotal == manifest.chunk_count):
+        raise UserError(f"index at {directory} is corrupt (chunk, vector and manifest counts differ); rebuild it")
+    return StoredIndex(generation, manifest, chunks, vectors, dense, bm25)
+
+
+@contextlib.contextmanager
+def write_lock(directory: Path):
+    """One writer at a time per index folder (the app may index uploads while the CLI runs)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _fsync_tree(root: Path) -> None:
+    for path in [p for p in root.rglob("*") if p.is_file()]:
+        with open(path, "rb") as fh:
+            os.fsync(fh.fileno())
+
+
+def write_generation(directory: Path, manifest: Manifest, chunks: list[Chunk], vectors: np.ndarray,
+                     dense, bm25) -> Path:
+    """Write a complete generation, then make it live. Call under `write_lock`."""
+    import faiss
+
+    name = f"gen-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    staging = directory / f".{name}.tmp"
+    staging.mkdir(parents=True)
+    try:
+        manifest.chunk_count = len(chunks)
+        manifest.created_at = time.time()
+        with open(staging / "chunks.jsonl", "w", encoding="utf-8") as fh:
+            for chunk in chunks:
+                fh.write(json.dumps(chunk.to_json(), ensure_ascii=False) + "\n")
+        np.save(staging / "vectors.npy", np.asarray(vectors, dtype=np.float32))
+        faiss.write_index(dense, str(staging / "dense.faiss"))
+        bm25.save(str(staging / "bm25"))
+        (staging / "manifest.json").write_text(json.dumps(asdict(manifest), indent=2), encoding="utf-8")
+        _fsync_tree(staging)
+        os.rename(staging, directory / name)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    pointer = directory / f".{CURRENT}.tmp"
+    pointer.write_text(name + "\n", encoding="utf-8")
+    with open(pointer, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(pointer, directory / CURRENT)
+    remove_stale(directory)
+    return directory / name
+
+
+def remove_stale(directory: Path) -> None:
+    """Old generations and leftovers of killed builds; never the live one."""
+    live = (directory / CURRENT).read_text(encoding="utf-8").strip() if is_index(directory) else None
+    for path in directory.iterdir():
+        if path.name.startswith((".gen-", "gen-")) and path.name != live:
+            shutil.rmtree(path, ignore_errors=True)
