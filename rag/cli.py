@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -33,9 +34,16 @@ def _add_retrieval_options(parser: argparse.ArgumentParser, k: int) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes are one line on stderr, like every other error."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rag", description="Ask questions of your documents, locally.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="rag", description="Ask questions of your documents, locally.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("index", help="build or update an index from files or folders")
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
@@ -50,14 +58,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _embedder(args):
+@functools.lru_cache(maxsize=2)
+def load_embedder_once(model: str):
+    """One embedder per model and process: the app and in-process callers reuse it."""
     from embeddings import EmbedderConfig, load_embedder
     from embeddings.sentence_transformer import ModelUnavailable
 
     try:
-        return load_embedder(EmbedderConfig(model=args.embed_model))
+        return load_embedder(EmbedderConfig(model=model))
     except ModelUnavailable as exc:
         raise UserError(str(exc)) from exc
+
+
+def _embedder(args):
+    return load_embedder_once(args.embed_model)
 
 
 def resolve_index(args, embedder) -> Path:
@@ -76,11 +90,12 @@ def resolve_index(args, embedder) -> Path:
 
 
 def cmd_index(args) -> int:
-    from .indexer import build_index
-
-    embedder = _embedder(args)
     from . import paths
+    from .indexer import build_index
+    from .readers import find_documents
 
+    find_documents(args.paths)  # a missing path fails before the model loads
+    embedder = _embedder(args)
     index_dir = args.index or paths.default_index_dir()
     report = build_index(args.paths, index_dir, embedder, faiss_factory=args.faiss, progress=not args.quiet)
     print(f"{index_dir}: {report.summary()}")
@@ -90,7 +105,11 @@ def cmd_index(args) -> int:
 def cmd_search(args) -> int:
     from .retrieval import Retriever, check_query
 
+    from . import store
+
     check_query(args.question, args.k, args.mode)
+    if args.index is not None:
+        store.live_generation(args.index)  # a missing or foreign index fails before the model loads
     embedder = _embedder(args)
     retriever = Retriever.open(resolve_index(args, embedder), embedder)
     passages = retriever.search(args.question, k=args.k, mode=args.mode)

@@ -1,0 +1,243 @@
+"""The index folder: incremental updates, atomic writes, retrieval on the sample, bad input."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag import store
+from rag.errors import UserError
+from rag.indexer import build_index
+from rag.retrieval import Retriever
+
+DOCS = {
+    "a.md": "# Alpha\n\nApples grow on trees in orchards.\n\n## Care\n\nPrune apple trees in winter.\n",
+    "b.md": "# Beta\n\nBees make honey from nectar.\n",
+    "sub/c.txt": "Comets have tails of gas and dust.\n",
+}
+
+
+def _write(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text, encoding="utf-8")
+    return root
+
+
+def _texts(index_dir: Path) -> set[str]:
+    return {c.text for c in store.load(index_dir).chunks}
+
+
+def test_incremental_add_change_delete(tmp_path, embedder):
+    docs = _write(tmp_path / "docs", DOCS)
+    index_dir = tmp_path / "index"
+    first = build_index([docs], index_dir, embedder, progress=False)
+    assert (len(first.files_added), first.chunks_embedded, first.chunks_total) == (3, 4, 4)
+
+    again = build_index([docs], index_dir, embedder, progress=False)
+    assert (again.files_unchanged, again.chunks_embedded, again.chunks_added, again.chunks_removed) == (3, 0, 0, 0)
+
+    (docs / "b.md").write_text("# Beta\n\nBees make honey from nectar.\n\nWasps do not.\n", encoding="utf-8")
+    (docs / "sub/c.txt").unlink()
+    _write(docs, {"d.html": "<h1>Delta</h1><p>Rivers end in deltas.</p>"})
+    update = build_index([docs], index_dir, embedder, progress=False)
+    assert update.files_updated == [str((docs / "b.md").resolve())]
+    assert update.files_removed == [str((docs / "sub/c.txt").resolve())]
+    assert update.files_added == [str((docs / "d.html").resolve())]
+    assert update.chunks_embedded == 2  # the changed b.md chunk and the new d.html chunk only
+    texts = _texts(index_dir)
+    assert "Comets have tails of gas and dust." not in texts
+    assert {"Bees make honey from nectar.\nWasps do not.", "Rivers end in deltas."} <= texts
+
+    manifest = store.read_manifest(index_dir)
+    assert manifest.embedding_model == "all-MiniLM-L6-v2" and manifest.dimension == 384
+    assert set(manifest.files) == {str((docs / n).resolve()) for n in ("a.md", "b.md", "d.html")}
+    index = store.load(index_dir)
+    np.testing.assert_allclose(np.linalg.norm(index.vectors, axis=1), 1.0, rtol=1e-5)
+
+
+def test_a_failed_write_leaves_the_previous_index(tmp_path, embedder, monkeypatch):
+    docs = _write(tmp_path / "docs", DOCS)
+    index_dir = tmp_path / "index"
+    build_index([docs], index_dir, embedder, progress=False)
+    before = _texts(index_dir)
+    _write(docs, {"e.md": "# Echo\n\nEchoes return from cliffs.\n"})
+
+    import faiss
+
+    def broken_write(*args):
+        raise KeyboardInterrupt  # as if the user pressed Ctrl-C mid-write
+
+    monkeypatch.setattr(faiss, "write_index", broken_write)
+    with pytest.raises(KeyboardInterrupt):
+        build_index([docs], index_dir, embedder, progress=False)
+    monkeypatch.undo()
+    assert _texts(index_dir) == before
+    assert not [p for p in index_dir.iterdir() if p.name.endswith(".tmp")]
+
+
+def _rag(*args, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "rag", *args], capture_output=True, text=True, timeout=300, **kwargs)
+
+
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL])
+def test_an_interrupted_build_leaves_the_previous_index(tmp_path, embedder, how):
+    docs = _write(tmp_path / "docs", DOCS)
+    index_dir = tmp_path / "index"
+    build_index([docs], index_dir, embedder, progress=False)
+    before = _texts(index_dir)
+    big = tmp_path / "docs" / "big"
+    big.mkdir()
+    for i in range(40):
+        body = "\n\n".join(f"Paragraph {i}-{j} says something distinct about topic {i * 100 + j}." for j in range(20))
+        (big / f"f{i}.md").write_text(f"# File {i}\n\n{body}\n")
+    stderr = tmp_path / "stderr.txt"
+    with open(stderr, "w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "rag", "index", str(docs), "--index", str(index_dir)],
+                                stdout=subprocess.DEVNULL, stderr=err)
+        deadline = time.time() + 120
+        while "embedding" not in stderr.read_text() and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+        assert proc.poll() is None, "the build finished before it could be interrupted"
+        proc.send_signal(how)
+        code = proc.wait(timeout=60)
+    if how == signal.SIGINT:
+        assert code == 130
+        assert "interrupted; any existing index is unchanged" in stderr.read_text()
+        assert "Traceback" not in stderr.read_text()
+    else:
+        assert code == -signal.SIGKILL
+    assert _texts(index_dir) == before
+    # The next build cleans up what the killed one left and completes.
+    report = build_index([docs], index_dir, embedder, progress=False)
+    assert len(report.files_added) == 40
+    assert not [p for p in index_dir.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_sample_questions_find_their_sections(sample_retriever):
+    top = sample_retriever.search(
+        "Which article of the treaty obliges Japan and the U.S. to act together if Japan is attacked?", k=5)[0]
+    assert top.chunk.section[-1] == "1 Maintenance of Japan's Peace and Security"
+    assert "Article 5" in top.chunk.text
+    top = sample_retriever.search("What years were the defense cooperation guidelines formulated?", k=5)[0]
+    assert top.chunk.section[-1] == "1 Background to the Formulation of the Guidelines"
+
+
+@pytest.mark.parametrize("mode", ["dense", "bm25", "hybrid"])
+def test_each_mode_ranks_with_scores(sample_retriever, mode):
+    passages = sample_retriever.search("Okinawa living environment of local residents", k=3, mode=mode)
+    assert passages[0].rank == 1 and "Okinawa" in passages[0].chunk.text
+    scores = [p.score for p in passages]
+    assert scores == sorted(scores, reverse=True) and scores[0] > 0
+
+
+def test_search_json_output(sample_index):
+    result = _rag("search", "When were the first Guidelines formulated?", "--index", str(sample_index), "--json", "-k", "3")
+    assert result.returncode == 0, result.stderr
+    hits = json.loads(result.stdout)
+    assert [h["rank"] for h in hits] == [1, 2, 3]
+    assert set(hits[0]) == {"rank", "score", "chunk_id", "source", "section", "page", "text"}
+    assert "1978" in " ".join(h["text"] for h in hits)
+
+
+def test_default_index_is_built_from_the_sample(tmp_path):
+    env = {**os.environ, "RAG_HOME": str(tmp_path / "home")}
+    result = _rag("search", "Okinawa", "--json", "-k", "1", env=env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)[0]["source"].endswith("japan-us-alliance.md")
+    assert store.is_index(tmp_path / "home" / "indexes" / "sample")
+
+
+class OtherEmbedder:
+    """A different embedding model, for the mismatch check only."""
+
+    name, dimension, max_tokens = "other-model", 384, 256
+
+
+def test_opening_with_another_embedding_model_is_an_error(sample_index):
+    with pytest.raises(UserError, match="built with embedding model 'all-MiniLM-L6-v2'"):
+        Retriever.open(sample_index, OtherEmbedder())
+
+
+def _bad_inputs(tmp_path: Path, sample_index: Path) -> dict[str, tuple[list[str], str]]:
+    (tmp_path / "empty.md").write_text("")
+    (tmp_path / "junk.txt").write_bytes(bytes(range(256)) * 4)
+    (tmp_path / "nothing").mkdir()
+    (tmp_path / "nothing" / "picture.png").write_bytes(b"\x89PNG")
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("my own files")
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    (corrupt / "CURRENT").write_text("gen-missing\n")
+    idx = str(sample_index)
+    return {
+        "missing path": (["index", str(tmp_path / "nope.md"), "--index", str(tmp_path / "i1")], "no such file"),
+        "empty file": (["index", str(tmp_path / "empty.md"), "--index", str(tmp_path / "i2")], "nothing readable"),
+        "binary junk": (["index", str(tmp_path / "junk.txt"), "--index", str(tmp_path / "i3")], "nothing readable"),
+        "nothing readable": (["index", str(tmp_path / "nothing"), "--index", str(tmp_path / "i4")], "nothing readable"),
+        "empty query": (["search", "", "--index", idx], "question is empty"),
+        "whitespace query": (["search", "  \t ", "--index", idx], "question is empty"),
+        "k zero": (["search", "x", "-k", "0", "--index", idx], "at least 1"),
+        "k not a number": (["search", "x", "-k", "many", "--index", idx], "whole number"),
+        "missing index": (["search", "x", "--index", str(tmp_path / "none")], "no index at"),
+        "foreign index": (["search", "x", "--index", str(foreign)], "not a rag index"),
+        "corrupt index": (["search", "x", "--index", str(corrupt)], "corrupt"),
+        "index into a foreign folder": (["index", str(tmp_path / "empty.md"), "--index", str(foreign)], "not a rag index"),
+        "unknown mode": (["search", "x", "--mode", "magic", "--index", idx], "invalid choice"),
+    }
+
+
+BAD_INPUT_CASES = ["missing path", "empty file", "binary junk", "nothing readable", "empty query", "whitespace query",
+                   "k zero", "k not a number", "missing index", "foreign index", "corrupt index",
+                   "index into a foreign folder", "unknown mode"]
+
+
+@pytest.mark.parametrize("case", BAD_INPUT_CASES)
+def test_bad_input_is_one_line_and_nonzero(tmp_path, sample_index, case, capsys):
+    from rag.cli import main
+
+    argv, expected = _bad_inputs(tmp_path, sample_index)[case]
+    before = sorted(p.name for p in sample_index.iterdir())
+    try:
+        code = main(argv)
+    except SystemExit as exit_:  # argparse's own exit
+        code = exit_.code
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip() and not line.startswith("skipped ")]
+    assert code != 0
+    assert len(lines) == 1 and expected in lines[0], err
+    assert sorted(p.name for p in sample_index.iterdir()) == before
+    foreign = tmp_path / "foreign" / "notes.txt"
+    assert foreign.read_text() == "my own files"
+
+
+def test_bad_input_from_the_real_command_has_no_traceback(tmp_path):
+    result = _rag("index", str(tmp_path / "missing.md"), "--index", str(tmp_path / "idx"))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [f"rag: error: no such file or folder: {tmp_path / 'missing.md'}"]
+
+
+def test_skipped_files_are_named_and_the_rest_indexed(tmp_path, embedder, capsys):
+    docs = _write(tmp_path / "docs", {"good.md": "# G\n\nGood text here.\n"})
+    (docs / "junk.txt").write_bytes(bytes(range(256)) * 4)
+    messages = []
+    report = build_index([docs], tmp_path / "index", embedder, warn=messages.append, progress=False)
+    assert report.chunks_total == 1 and report.files_skipped == [str((docs / "junk.txt").resolve())]
+    assert len(messages) == 1 and "junk.txt" in messages[0] and "binary" in messages[0]
+
+
+def test_faiss_factory_strings(tmp_path, embedder):
+    docs = _write(tmp_path / "docs", DOCS)
+    build_index([docs], tmp_path / "hnsw", embedder, faiss_factory="HNSW16", progress=False)
+    retriever = Retriever.open(tmp_path / "hnsw", embedder)
+    assert "honey" in retriever.search("Who makes honey?", k=1, mode="dense")[0].chunk.text
+    with pytest.raises(UserError, match="invalid FAISS factory"):
+        build_index([docs], tmp_path / "bad", embedder, faiss_factory="NoSuchIndex", progress=False)
