@@ -55,7 +55,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("question")
     _add_index_option(p)
     _add_retrieval_options(p, k=5)
+
+    p = sub.add_parser("ask", help="answer a question from the documents, with cited sections")
+    p.add_argument("question")
+    _add_index_option(p)
+    _add_retrieval_options(p, k=4)
+    _add_generator_options(p)
     return parser
+
+
+def _add_generator_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--generator", choices=("transformers", "extractive"), default="transformers",
+                        help="a local language model (default) or the extractive answerer (no model)")
+    parser.add_argument("--model", default=None,
+                        help="Hugging Face model id, local folder or .gguf file (default: the bundled "
+                             "Qwen2.5-Coder-0.5B-Instruct, offline)")
+    parser.add_argument("--max-new-tokens", type=_positive_int, default=96)
 
 
 @functools.lru_cache(maxsize=2)
@@ -126,7 +141,73 @@ def cmd_search(args) -> int:
     return 0
 
 
-COMMANDS = {"index": cmd_index, "search": cmd_search}
+def make_pipeline(args, log=lambda m: print(m, file=sys.stderr)):
+    """Retriever + generator for `ask`, `eval` and the app, from the shared options."""
+    from .answering import AnswerConfig, AnswerPipeline
+    from .retrieval import Retriever
+
+    embedder = _embedder(args)
+    retriever = Retriever.open(resolve_index(args, embedder), embedder)
+    generator = make_generator(args.generator, args.model, args.max_new_tokens, retriever, log)
+    return AnswerPipeline(retriever, generator, AnswerConfig(k=args.k, mode=args.mode,
+                                                             max_new_tokens=args.max_new_tokens))
+
+
+def make_generator(kind: str, model: str | None, max_new_tokens: int, retriever, log):
+    if kind == "extractive":
+        from .answering import terms
+        from .extractive import ExtractiveGenerator
+
+        return ExtractiveGenerator(retriever.embedder.embed_passages, terms)
+    from .generators import GeneratorConfig, load_generator
+    from .model_files import DEFAULT_MODEL
+
+    return load_generator(GeneratorConfig(model=model or DEFAULT_MODEL, max_new_tokens=max_new_tokens), log=log)
+
+
+def _print_sources(answer) -> None:
+    if answer.refused:
+        print(f"(refused: {answer.refusal_reason})")
+        return
+    unsupported = [s.text for s in answer.sentences if not s.supported]
+    for text in unsupported:
+        print(f"  ⚠ not supported by the passages: {text}")
+    print("\nSources:")
+    for n, passage, support in answer.cited:
+        where = Path(passage.chunk.source).name + (f", page {passage.chunk.page}" if passage.chunk.page else "")
+        print(f"  [{n}] {passage.chunk.section_path or '(no section)'}  ({where})")
+
+
+def cmd_ask(args) -> int:
+    from . import store
+    from .retrieval import check_query
+
+    check_query(args.question, args.k, args.mode)
+    if args.index is not None:
+        store.live_generation(args.index)
+    if args.model and args.generator == "extractive":
+        raise UserError("--model applies to --generator transformers, not extractive")
+    pipeline = make_pipeline(args)
+    answer = None
+    for event in pipeline.stream(args.question):
+        if event.kind == "warning":
+            print(f"rag: warning: {event.text}", file=sys.stderr)
+        elif event.kind == "token" and not args.json:
+            print(event.text, end="", flush=True)
+        elif event.kind == "answer":
+            answer = event.answer
+    if args.json:
+        print(json.dumps(answer.to_json(), ensure_ascii=False, indent=2))
+        return 0
+    if answer.raw:
+        print()
+    if answer.refused or answer.text != answer.raw.strip():
+        print(f"\nAnswer: {answer.text}")
+    _print_sources(answer)
+    return 0
+
+
+COMMANDS = {"index": cmd_index, "search": cmd_search, "ask": cmd_ask}
 
 
 def main(argv: list[str] | None = None) -> int:

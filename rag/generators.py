@@ -32,7 +32,8 @@ class Prompt:
 
     messages: tuple[dict, ...]
     question: str
-    passages: tuple = ()
+    passages: tuple = ()  # Passage records, numbered from 1
+    passage_texts: tuple[str, ...] = ()  # their text as shown to the model
 
 
 class Generator(ABC):

@@ -53,9 +53,8 @@ class Retriever:
     def size(self) -> int:
         return len(self.index.chunks)
 
-    def dense(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
-        vector = self.embedder.embed_query(query).reshape(1, -1).astype(np.float32)
-        scores, rows = self.index.dense.search(vector, min(k, self.size))
+    def dense(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        scores, rows = self.index.dense.search(vector.reshape(1, -1).astype(np.float32), min(k, self.size))
         keep = rows[0] >= 0
         return rows[0][keep], scores[0][keep]
 
@@ -63,19 +62,20 @@ class Retriever:
         return bm25_search(self.index.bm25, query, k, self.size)
 
     def search(self, query: str, k: int = 5, mode: str = "hybrid", candidates: int = 50) -> list[Passage]:
+        """Top-k passages; each carries its exact cosine to the query (refusal evidence) in `scores`."""
         query = check_query(query, k, mode)
-        chunks = self.index.chunks
+        vector = self.embedder.embed_query(query)
         if mode == "dense":
-            rows, scores = self.dense(query, k)
-            return [Passage(chunks[r], float(s), i + 1, {"dense": float(s)}) for i, (r, s) in enumerate(zip(rows, scores))]
-        if mode == "bm25":
+            rows, scores = self.dense(vector, k)
+        elif mode == "bm25":
             rows, scores = self.bm25(query, k)
-            return [Passage(chunks[r], float(s), i + 1, {"bm25": float(s)}) for i, (r, s) in enumerate(zip(rows, scores))]
-        depth = max(candidates, k)
-        dense_rows, dense_scores = self.dense(query, depth)
-        bm25_rows, bm25_scores = self.bm25(query, depth)
-        per_mode = {int(r): {"dense": float(s)} for r, s in zip(dense_rows, dense_scores)}
-        for r, s in zip(bm25_rows, bm25_scores):
-            per_mode.setdefault(int(r), {})["bm25"] = float(s)
-        fused = reciprocal_rank_fusion([[str(r) for r in dense_rows], [str(r) for r in bm25_rows]])[:k]
-        return [Passage(chunks[int(r)], score, i + 1, per_mode[int(r)]) for i, (r, score) in enumerate(fused)]
+        else:
+            depth = max(candidates, k)
+            dense_rows, _ = self.dense(vector, depth)
+            bm25_rows, _ = self.bm25(query, depth)
+            fused = reciprocal_rank_fusion([[str(r) for r in dense_rows], [str(r) for r in bm25_rows]])[:k]
+            rows = np.array([int(r) for r, _ in fused], dtype=int)
+            scores = np.array([score for _, score in fused])
+        cosines = self.index.vectors[rows] @ vector if len(rows) else np.zeros(0)
+        return [Passage(self.index.chunks[r], float(s), i + 1, {mode: float(s), "cosine": float(c)})
+                for i, (r, s, c) in enumerate(zip(rows, scores, cosines))]

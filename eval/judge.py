@@ -1,0 +1,41 @@
+"""Judging one answer: is it right, does it cite a gold section. Pure functions."""
+from __future__ import annotations
+
+from collections import Counter
+
+from eval.metrics import normalize_answer
+from rag.records import SECTION_SEPARATOR
+
+CORRECT_RECALL = 0.75
+
+
+def answer_recall(prediction: str, reference: str) -> float:
+    """Share of the reference's tokens (SQuAD-normalised, with multiplicity) present in the answer.
+
+    Long generated answers are not penalised for extra words, short reference facts must appear:
+    >>> answer_recall("The first Guidelines were formulated in 1978.", "1978")
+    1.0
+    """
+    ref = Counter(normalize_answer(reference).split())
+    pred = Counter(normalize_answer(prediction).split())
+    return sum((ref & pred).values()) / sum(ref.values()) if ref else 0.0
+
+
+def is_correct(prediction: str, references: tuple[str, ...] | list[str]) -> bool:
+    """Right when some reference is at least 75% contained in the answer (lists must be nearly complete)."""
+    return any(answer_recall(prediction, ref) >= CORRECT_RECALL for ref in references)
+
+
+def section_matches(section_path: str, gold: str) -> bool:
+    """A gold section names the innermost heading or a trailing part of the path.
+
+    >>> section_matches("Chapter 3 › Section 1 Significance › 1 Maintenance", "1 Maintenance")
+    True
+    """
+    path = [part.strip().lower() for part in section_path.split(SECTION_SEPARATOR.strip())]
+    wanted = [part.strip().lower() for part in gold.split(SECTION_SEPARATOR.strip())]
+    return path[-len(wanted):] == wanted if wanted and len(wanted) <= len(path) else False
+
+
+def cites_gold(cited_sections: list[str], gold: tuple[str, ...] | list[str]) -> bool:
+    return any(section_matches(s, g) for s in cited_sections for g in gold)

@@ -1,0 +1,192 @@
+"""The grounded-answer pipeline: retrieve, decide, prompt, generate, attribute, refuse.
+
+Components are passed in (retriever, generator, embed function), so the same pipeline serves
+the CLI, the app and the evaluation, with the real model or the extractive answerer.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+import numpy as np
+
+from .generators import Generator, Prompt
+from .grounding import SentenceSupport, ground_answer
+from .lexical import tokenize
+from .paragraphs import split_sentences
+from .prompting import FittedPrompt, fit_prompt
+from .records import Passage
+from .refusal import Calibration, coverage, evidence, model_refused, question_terms
+from .retrieval import Retriever, check_query
+
+REFUSAL_ANSWER = "The documents do not cover this question."
+
+
+@dataclass(frozen=True)
+class AnswerConfig:
+    k: int = 4
+    mode: str = "hybrid"
+    max_prompt_tokens: int = 2048  # a cap below the context window: prompt length is the main cost on CPU
+    max_new_tokens: int = 96
+
+
+@dataclass
+class Answer:
+    question: str
+    text: str
+    refused: bool
+    sentences: list[SentenceSupport]
+    cited: list[tuple[int, Passage, float]]  # (number in the prompt, passage, best support)
+    retrieved: list[Passage]
+    model: str
+    timings: dict
+    evidence: float = 0.0
+    refusal_reason: str = ""
+    raw: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "refused": self.refused,
+            "citations": [
+                {"n": n, "chunk_id": p.chunk.chunk_id, "source": p.chunk.source, "section": p.chunk.section_path,
+                 "page": p.chunk.page, "text": p.chunk.text, "score": round(score, 4)}
+                for n, p, score in self.cited
+            ],
+            "sentences": [{"text": s.text, "citations": s.citations, "support": s.support, "supported": s.supported}
+                          for s in self.sentences],
+            "retrieved": [p.to_json() for p in self.retrieved],
+            "model": self.model,
+            "timings": {k: round(v, 4) for k, v in self.timings.items()},
+            "evidence": round(self.evidence, 4),
+            "refusal_reason": self.refusal_reason,
+            "raw": self.raw,
+            "warnings": self.warnings,
+        }
+
+
+@dataclass(frozen=True)
+class Event:
+    """A streamed piece ("token"), a warning, or the finished answer ("answer")."""
+
+    kind: str
+    text: str = ""
+    answer: Answer | None = None
+
+
+def terms(text: str) -> set[str]:
+    return set(tokenize([text])[0])
+
+
+def render_answer(sentences: list[SentenceSupport]) -> str:
+    """Answer text with canonical markers: "Formed in 1978 [1]."."""
+    parts = []
+    for s in sentences:
+        marks = "".join(f"[{n}]" for n in s.citations)
+        text = s.text
+        end = text[-1] if text and text[-1] in ".!?" else ""
+        body = text[:-1] if end else text
+        parts.append(f"{body} {marks}{end or '.'}" if marks else text)
+    return " ".join(parts)
+
+
+class AnswerPipeline:
+    def __init__(self, retriever: Retriever, generator: Generator, config: AnswerConfig = AnswerConfig(),
+                 calibration: Calibration | None = None):
+        self.retriever = retriever
+        self.generator = generator
+        self.config = config
+        self.calibration = calibration or Calibration.load()
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        return self.retriever.embedder.embed_passages(texts) if texts else np.zeros((0, 1))
+
+    def retrieval_evidence(self, question: str, passages: list[Passage]) -> float:
+        if not passages:
+            return 0.0
+        q_terms = question_terms(terms(question))
+        best_cover = max(coverage(q_terms, terms(" ".join(p.chunk.section) + " " + p.chunk.text)) for p in passages)
+        top_cosine = max(p.scores.get("cosine", 0.0) for p in passages)
+        return evidence(top_cosine, best_cover, self.calibration)
+
+    def _fit(self, question: str, passages: list[Passage]) -> FittedPrompt:
+        budget = min(self.config.max_prompt_tokens, self.generator.context_window - self.config.max_new_tokens)
+        return fit_prompt(question, passages, self.generator.count_prompt_tokens, budget)
+
+    def stream(self, question: str, k: int | None = None, mode: str | None = None) -> Iterator[Event]:
+        k = k or self.config.k
+        mode = mode or self.config.mode
+        question = check_query(question, k, mode)
+        started = time.perf_counter()
+        passages = self.retriever.search(question, k=k, mode=mode)
+        timings = {"retrieve_s": time.perf_counter() - started}
+        score = self.retrieval_evidence(question, passages)
+        fitted = self._fit(question, passages)
+        warnings = []
+        if fitted.question_truncated:
+            warnings.append("the question was too long for the model's context and was truncated")
+            yield Event("warning", warnings[-1])
+
+        raw, reason = "", ""
+        gen_started = time.perf_counter()
+        if not fitted.passages:
+            reason = "no passages retrieved"
+        elif score < self.calibration.threshold:
+            reason = f"retrieval evidence {score:.2f} below the calibrated threshold {self.calibration.threshold:.2f}"
+        else:
+            prompt = Prompt(fitted.messages, fitted.question, fitted.passages, fitted.texts)
+            for piece in self.generator.stream(prompt):
+                if not raw:
+                    timings["first_token_s"] = time.perf_counter() - started
+                raw += piece
+                yield Event("token", piece)
+        timings["generate_s"] = time.perf_counter() - gen_started
+        timings.setdefault("first_token_s", time.perf_counter() - started)
+
+        sentences: list[SentenceSupport] = []
+        if raw and not reason:
+            if model_refused(raw):
+                reason = "the model found no answer in the passages"
+            else:
+                sentences = ground_answer(raw, terms(fitted.question),
+                                          [split_sentences(t) for t in fitted.texts], terms, self.embed)
+                if not any(s.supported for s in sentences):
+                    reason = "no sentence of the answer is supported by the passages"
+        if not raw and not reason:
+            reason = "the model gave no answer"
+        timings["total_s"] = time.perf_counter() - started
+        yield Event("answer", answer=self._finish(question, fitted, passages, raw, sentences, reason, score,
+                                                 timings, warnings))
+
+    def _finish(self, question, fitted, passages, raw, sentences, reason, score, timings, warnings) -> Answer:
+        refused = bool(reason)
+        cited: list[tuple[int, Passage, float]] = []
+        if not refused:
+            best: dict[int, float] = {}
+            for s in sentences:
+                for n in s.citations:
+                    best[n] = max(best.get(n, 0.0), s.support)
+            cited = [(n, fitted.passages[n - 1], best[n]) for n in sorted(best)]
+        return Answer(
+            question=question,
+            text=REFUSAL_ANSWER if refused else render_answer(sentences),
+            refused=refused,
+            sentences=[] if refused else sentences,
+            cited=cited,
+            retrieved=passages,
+            model=self.generator.name,
+            timings=timings,
+            evidence=score,
+            refusal_reason=reason,
+            raw=raw,
+            warnings=warnings,
+        )
+
+    def ask(self, question: str, k: int | None = None, mode: str | None = None) -> Answer:
+        for event in self.stream(question, k, mode):
+            if event.kind == "answer":
+                return event.answer
+        raise RuntimeError("the answer stream ended without an answer")
