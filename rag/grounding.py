@@ -66,7 +66,7 @@ def parse_markers(sentence: str, passage_count: int) -> tuple[str, list[int]]:
 def answer_sentences(answer: str) -> list[str]:
     """Sentences of a model answer; markers stay attached to the sentence they follow."""
     text = " ".join(answer.split())
-    text = re.sub(r"([.!?])\s*((?:\[[^\]]{1,24}\]|【\d+】)+)", r"\2\1", text)  # "x. [1]" -> "x [1]."
+    text = re.sub(r"\s*([.!?])\s*((?:\[[^\]]{1,24}\]|【\d+】)+)", r" \2\1", text)  # "x. [1]" -> "x [1]."
     return [s for s in split_sentences(text) if re.search(r"\w", _MARKER.sub("", s))]
 
 

@@ -1,0 +1,105 @@
+"""The answer pipeline end to end with the extractive answerer and a tiny random transformers model."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rag.answering import REFUSAL_ANSWER, AnswerConfig, AnswerPipeline, terms
+from rag.errors import UserError
+from rag.extractive import ExtractiveGenerator
+from rag.generators import GeneratorConfig, Prompt, TransformersGenerator
+
+WORDS = ["<unk>", "<eos>", "system", "user", "assistant", ":", "the", "documents", "do", "not", "say", ".", "1978",
+         "guidelines", "were", "formulated", "in", "[", "]", "1", "2"]
+
+
+@pytest.fixture(scope="module")
+def tiny_generator():
+    """A randomly initialised Qwen2 with a word-level tokenizer and a chat template: plumbing only."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+
+    vocab = {w: i for i, w in enumerate(WORDS)}
+    core = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, unk_token="<unk>", eos_token="<eos>", pad_token="<eos>")
+    tokenizer.chat_template = ("{% for m in messages %}{{ m['role'] }} : {{ m['content'] }} {% endfor %}"
+                               "{% if add_generation_prompt %}assistant : {% endif %}")
+    torch.manual_seed(0)
+    config = Qwen2Config(vocab_size=len(WORDS), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=512)
+    model = Qwen2ForCausalLM(config).eval()
+    return TransformersGenerator(model, tokenizer, "tiny-random", GeneratorConfig(max_new_tokens=6))
+
+
+def test_tiny_model_streams_pieces(tiny_generator):
+    prompt = Prompt(({"role": "user", "content": "guidelines formulated in 1978 ."},), "q")
+    pieces = list(tiny_generator.stream(prompt))
+    assert 1 <= len(pieces) <= 6 and all(isinstance(p, str) for p in pieces)
+    assert tiny_generator.count_prompt_tokens(prompt.messages) > 5
+
+
+def test_tiny_model_through_the_pipeline(sample_retriever, tiny_generator):
+    pipeline = AnswerPipeline(sample_retriever, tiny_generator, AnswerConfig(max_new_tokens=6, max_prompt_tokens=400))
+    events = list(pipeline.stream("When were the first Guidelines formulated?"))
+    assert [e.kind for e in events][-1] == "answer"
+    answer = events[-1].answer
+    assert answer.raw == "".join(e.text for e in events if e.kind == "token")
+    assert answer.timings["total_s"] >= answer.timings["first_token_s"] > 0
+    # Whatever the random words, the answer is either a refusal citing nothing or cites given passages.
+    assert answer.refused == (answer.cited == []) == (answer.text == REFUSAL_ANSWER)
+    assert all(1 <= n <= 4 and f"[{n}]" in answer.text for n, _, _ in answer.cited)
+    data = answer.to_json()
+    assert set(data) >= {"question", "answer", "refused", "citations", "sentences", "retrieved", "model", "timings"}
+    assert set(data["timings"]) == {"retrieve_s", "generate_s", "first_token_s", "total_s"}
+    json.dumps(data)
+
+
+def test_prompt_is_fitted_to_a_small_context(sample_retriever, tiny_generator):
+    pipeline = AnswerPipeline(sample_retriever, tiny_generator, AnswerConfig(max_new_tokens=6, max_prompt_tokens=150))
+    fitted = pipeline._fit("When were the first Guidelines formulated?",
+                           sample_retriever.search("When were the first Guidelines formulated?", k=4))
+    assert fitted.tokens <= 150 and 1 <= len(fitted.passages) < 4
+
+
+def test_generator_errors_surface(tiny_generator, monkeypatch):
+    def broken(**kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(tiny_generator.model, "generate", broken)
+    with pytest.raises(RuntimeError, match="boom"):
+        list(tiny_generator.stream(Prompt(({"role": "user", "content": "1978"},), "q")))
+
+
+@pytest.fixture(scope="module")
+def extractive_pipeline(sample_retriever):
+    generator = ExtractiveGenerator(sample_retriever.embedder.embed_passages, terms)
+    return AnswerPipeline(sample_retriever, generator)
+
+
+def test_extractive_answers_with_the_right_section(extractive_pipeline):
+    answer = extractive_pipeline.ask("Which article of the treaty obliges Japan and the U.S. to act together if Japan is attacked?")
+    assert not answer.refused and "Article 5" in answer.text
+    assert answer.cited[0][1].chunk.section[-1] == "1 Maintenance of Japan's Peace and Security"
+    assert answer.text.endswith(f"[{answer.cited[0][0]}].")
+    assert all(s.supported for s in answer.sentences)
+
+
+def test_extractive_refuses_what_the_document_does_not_cover(extractive_pipeline):
+    answer = extractive_pipeline.ask("What is the capital of Australia?")
+    assert answer.refused and answer.text == REFUSAL_ANSWER and answer.cited == []
+    assert "evidence" in answer.refusal_reason
+
+
+def test_extractive_is_deterministic(extractive_pipeline):
+    first = extractive_pipeline.ask("What does the alliance function as?")
+    second = extractive_pipeline.ask("What does the alliance function as?")
+    assert first.text == second.text
+
+
+@pytest.mark.parametrize("question", ["", "   "])
+def test_empty_question_is_an_error(extractive_pipeline, question):
+    with pytest.raises(UserError, match="empty"):
+        extractive_pipeline.ask(question)
