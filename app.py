@@ -1,0 +1,320 @@
+"""The chat app: `python app.py` serves a streaming chat over the bundled sample (or --docs).
+
+The page comes up at once; the index and the model are prepared in a background thread while
+the page says so. One model is shared by every user; generation goes through Gradio's queue.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # never phone home
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from rag.errors import UserError  # noqa: E402
+
+UPLOAD_TYPES = (".md", ".markdown", ".txt", ".text", ".html", ".htm", ".pdf")
+MAX_UPLOAD_MB = 20
+
+CSS = """
+.rag-sources details { border: 1px solid var(--border-color-primary); border-radius: 6px; padding: 4px 8px; margin: 4px 0; }
+.rag-sources summary { cursor: pointer; }
+.rag-sources blockquote { white-space: pre-wrap; margin: 6px 0; }
+.rag-sources mark { background: #fde68a; }
+.rag-muted { opacity: 0.7; }
+.rag-refused { font-style: italic; }
+"""
+
+
+@dataclass
+class AppConfig:
+    docs: list[Path]
+    index: Path
+    generator: str = "transformers"
+    model: str | None = None
+    k: int = 4
+    mode: str = "hybrid"
+    max_new_tokens: int = 96
+
+
+@dataclass
+class AppState:
+    """What every session shares: the pipeline (swapped whole after an upload) and readiness."""
+
+    config: AppConfig
+    pipeline: object = None
+    status: str = "Preparing…"
+    error: str | None = None
+    ready: threading.Event = field(default_factory=threading.Event)
+    index_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def log(self, message: str) -> None:
+        self.status = message
+        print(message, file=sys.stderr, flush=True)
+
+    def prepare(self) -> None:
+        """Index the documents and load the models; runs in a background thread at start."""
+        from rag.answering import AnswerConfig, AnswerPipeline
+        from rag.cli import load_embedder_once, make_generator
+        from rag.indexer import build_index
+        from rag.retrieval import Retriever
+
+        try:
+            self.log("Preparing: loading the embedding model…")
+            embedder = load_embedder_once("all-MiniLM-L6-v2")
+            self.log("Preparing: indexing the documents…")
+            report = build_index(self.config.docs, self.config.index, embedder, warn=self.log)
+            print(f"index {self.config.index}: {report.summary()}", file=sys.stderr)
+            retriever = Retriever.open(self.config.index, embedder)
+            self.log("Preparing: loading the language model (the first start takes about a minute)…")
+            generator = make_generator(self.config.generator, self.config.model, self.config.max_new_tokens,
+                                       retriever, self.log)
+            self.pipeline = AnswerPipeline(retriever, generator, AnswerConfig(
+                k=self.config.k, mode=self.config.mode, max_new_tokens=self.config.max_new_tokens))
+            self.log(f"Ready: {len(retriever.index.chunks)} passages from {len(retriever.index.manifest.files)} "
+                     f"document(s), model {generator.name}.")
+        except UserError as exc:
+            self.error = str(exc)
+            self.log(f"Error: {exc}")
+        except Exception as exc:  # shown in the page; the traceback goes to the terminal
+            import traceback
+
+            traceback.print_exc()
+            self.error = f"{exc.__class__.__name__}: {exc}"
+            self.log(f"Error while preparing: {self.error}")
+        finally:
+            self.ready.set()
+
+    def documents_markdown(self) -> str:
+        if self.pipeline is None:
+            return "*(indexing…)*"
+        files = self.pipeline.retriever.index.manifest.files
+        from html import escape
+
+        return "\n".join(f"- {escape(Path(path).name)} ({info['chunks']} passages)" for path, info in files.items())
+
+    def add_documents(self, paths: list[Path]) -> str:
+        """Index uploads live; the pipeline is swapped only when the new index is complete."""
+        from rag.answering import AnswerPipeline
+        from rag.indexer import build_index
+        from rag.retrieval import Retriever
+
+        warnings: list[str] = []
+        with self.index_lock:
+            embedder = self.pipeline.retriever.embedder
+            report = build_index(paths, self.config.index, embedder, warn=warnings.append, progress=False)
+            retriever = Retriever.open(self.config.index, embedder)
+            self.pipeline = AnswerPipeline(retriever, self.pipeline.generator, self.pipeline.config,
+                                           self.pipeline.calibration)
+        lines = [f"Indexed: {len(report.files_added)} added, {len(report.files_updated)} updated, "
+                 f"{report.chunks_total} passages in all."]
+        return "\n".join(lines + [f"⚠️ {w}" for w in warnings])
+
+
+def previous_questions(history: list) -> list[str]:
+    return [m["content"] for m in history if isinstance(m, dict) and m.get("role") == "user"
+            and isinstance(m.get("content"), str)]
+
+
+def rewrite_for_retrieval(state: AppState, question: str, history: list) -> str:
+    from rag.answering import terms
+    from rag.conversation import standalone_question
+    from rag.generators import Prompt
+
+    generator = state.pipeline.generator
+    generate = None
+    if hasattr(generator, "tokenizer"):
+        generate = lambda messages: "".join(generator.stream(Prompt(messages, question)))
+    return standalone_question(question, previous_questions(history), terms, generate)
+
+
+def stream_answer(state: AppState, question: str, history: list, k: int, mode: str):
+    """Yields (partial chat text, sources HTML) as the answer streams, the final pair last."""
+    from html import escape
+
+    from rag.render import answer_markdown, sources_html
+
+    if not state.ready.is_set():
+        yield "⏳ Preparing the documents and the model — your question will be answered in a moment…", ""
+        state.ready.wait()
+    if state.error:
+        yield f"⚠️ The app could not start: {escape(state.error)}", ""
+        return
+    standalone = rewrite_for_retrieval(state, question, history)
+    text = ""
+    for event in state.pipeline.stream(standalone, k=int(k), mode=mode):
+        if event.kind == "token":
+            text += event.text
+            yield escape(text), sources_html(None, standalone)
+        elif event.kind == "answer":
+            answer = event.answer
+            answer.question = question
+            yield answer_markdown(answer), sources_html(answer, standalone)
+
+
+def build_app(state: AppState):
+    import gradio as gr
+
+    from rag.render import answer_text, sources_html
+
+    def respond(message, history, k, mode):
+        message = (message or "").strip()
+        if not message:
+            yield "", history, gr.update()
+            return
+        history = list(history or []) + [{"role": "user", "content": message}]
+        try:
+            for text, sources in stream_answer(state, message, history[:-1], k, mode):
+                yield "", history + [{"role": "assistant", "content": text}], sources
+        except UserError as exc:
+            yield "", history + [{"role": "assistant", "content": f"⚠️ {exc}"}], gr.update()
+
+    def upload(files):
+        if not files:
+            return "", state.documents_markdown()
+        if not state.ready.wait(timeout=600) or state.pipeline is None:
+            return "The app is not ready yet.", state.documents_markdown()
+        accepted, messages = [], []
+        uploads = state.config.index.parent / "uploads"
+        uploads.mkdir(parents=True, exist_ok=True)
+        for file in files:
+            path = Path(file if isinstance(file, str) else file.name)
+            if path.suffix.lower() not in UPLOAD_TYPES:
+                messages.append(f"⚠️ {path.name}: not a supported type ({', '.join(UPLOAD_TYPES)})")
+            elif path.stat().st_size > MAX_UPLOAD_MB * 1024 * 1024:
+                messages.append(f"⚠️ {path.name}: larger than {MAX_UPLOAD_MB} MB")
+            else:
+                target = uploads / path.name
+                shutil.copyfile(path, target)
+                accepted.append(target)
+        if accepted:
+            try:
+                messages.insert(0, state.add_documents(accepted))
+            except UserError as exc:
+                messages.append(f"⚠️ {exc} (the index is unchanged)")
+        return "\n\n".join(messages), state.documents_markdown()
+
+    def chat(question: str) -> str:
+        """Answer a question from the indexed documents; returns the answer and its numbered sources."""
+        state.ready.wait()
+        if state.error:
+            raise gr.Error(state.error)
+        try:
+            return answer_text(state.pipeline.ask(question))
+        except UserError as exc:
+            raise gr.Error(str(exc))
+
+    with gr.Blocks(title="Ask your documents", analytics_enabled=False) as demo:
+        gr.Markdown("## Ask your documents\nAnswers come from the indexed documents only, with numbered sources.")
+        with gr.Row():
+            with gr.Column(scale=3):
+                chatbot = gr.Chatbot(label="Conversation", height=460, sanitize_html=True, elem_id="chat",
+                                     feedback_options=None)
+                with gr.Row():
+                    box = gr.Textbox(placeholder="Ask a question about the documents…", show_label=False, scale=5,
+                                     elem_id="question", autofocus=True)
+                    send = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
+                sources = gr.HTML(sources_html(None), elem_id="sources", padding=False)
+            with gr.Column(scale=1):
+                status = gr.Markdown(state.status, elem_id="status")
+                gr.Markdown("**Documents**")
+                documents = gr.Markdown(state.documents_markdown(), elem_id="documents")
+                files = gr.File(label="Add documents (Markdown, text, HTML, PDF)", file_count="multiple",
+                                file_types=list(UPLOAD_TYPES), elem_id="upload")
+                upload_status = gr.Markdown(elem_id="upload-status")
+                k = gr.Slider(1, 10, value=state.config.k, step=1, label="Passages to retrieve")
+                mode = gr.Radio(["hybrid", "dense", "bm25"], value=state.config.mode, label="Retrieval")
+                clear = gr.Button("Clear conversation", elem_id="clear")
+
+        timer = gr.Timer(1.0)
+        timer.tick(lambda: (state.status, state.documents_markdown(), gr.Timer(active=not state.ready.is_set())),
+                   outputs=[status, documents, timer], api_visibility="private", queue=False)
+        for trigger in (box.submit, send.click):
+            trigger(respond, [box, chatbot, k, mode], [box, chatbot, sources], concurrency_limit=1,
+                    concurrency_id="generate", api_visibility="private")
+        files.upload(upload, [files], [upload_status, documents], concurrency_limit=1, api_visibility="private")
+        clear.click(lambda: ([], sources_html(None)), outputs=[chatbot, sources], api_visibility="private", queue=False)
+        gr.api(chat, api_name="chat", concurrency_limit=1, concurrency_id="generate")
+    return demo
+
+
+def theme():
+    """System fonts: the default theme would make every browser fetch fonts from Google."""
+    import gradio as gr
+
+    return gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
+                             font_mono=["ui-monospace", "SFMono-Regular", "monospace"])
+
+
+def default_index_for(docs: list[Path]) -> Path:
+    from rag import paths
+
+    if [d.resolve() for d in docs] == [paths.sample_document()]:
+        return paths.default_index_dir()
+    key = hashlib.sha1("\n".join(sorted(str(d.resolve()) for d in docs)).encode()).hexdigest()[:10]
+    return paths.home() / "indexes" / f"app-{key}"
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    from rag import paths
+
+    parser = argparse.ArgumentParser(description="Chat with your documents in the browser, locally.")
+    parser.add_argument("--docs", nargs="+", type=Path, default=[paths.sample_document()],
+                        help="files or folders to index (default: the bundled sample)")
+    parser.add_argument("--index", type=Path, help="index folder (default: one per document set, in the user cache)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("RAG_PORT", 7860)))
+    parser.add_argument("--model", default=None, help="Hugging Face id, local folder or .gguf (default: bundled)")
+    parser.add_argument("--generator", choices=("transformers", "extractive"), default="transformers")
+    parser.add_argument("--auth", default=os.environ.get("RAG_AUTH"), help="USER:PASS (or set RAG_AUTH)")
+    return parser.parse_args(argv)
+
+
+def make_state(args) -> AppState:
+    for path in args.docs:
+        if not path.exists():
+            raise UserError(f"no such file or folder: {path}")
+    if args.auth is not None and ":" not in args.auth:
+        raise UserError("--auth must be USER:PASS")
+    return AppState(AppConfig(docs=list(args.docs), index=args.index or default_index_for(args.docs),
+                              generator=args.generator, model=args.model))
+
+
+def launch(state: AppState, host: str, port: int, auth: str | None = None, block: bool = True):
+    demo = build_app(state)
+    demo.queue(default_concurrency_limit=1)
+    threading.Thread(target=state.prepare, daemon=True).start()
+    credentials = tuple(auth.split(":", 1)) if auth else None
+    demo.launch(server_name=host, server_port=port, auth=credentials, share=False, inbrowser=False,
+                prevent_thread_lock=not block, quiet=not block, max_file_size=f"{MAX_UPLOAD_MB}mb",
+                theme=theme(), css=CSS, ssr_mode=False, footer_links=[])
+    return demo
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        state = make_state(args)
+        print(f"Starting on http://{args.host}:{args.port} (Ctrl-C to stop)", file=sys.stderr)
+        launch(state, args.host, args.port, args.auth)
+    except UserError as exc:
+        print(f"app: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"app: error: cannot listen on {args.host}:{args.port} ({exc.strerror or exc})", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

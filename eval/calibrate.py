@@ -7,6 +7,7 @@ out-of-document questions, and term coverage alone would refuse paraphrases) the
 question's evidence (no answerable question may be refused on retrieval alone); the weight that
 then refuses the most unanswerable questions wins, ties going to the wider margin. Retrieval
 evidence is only the first of three refusal checks (see rag/refusal.py), so it is kept safe.
+`strong` is set just above the strongest unanswerable question's evidence.
 """
 from __future__ import annotations
 
@@ -31,8 +32,10 @@ def choose(rows: list[dict]) -> dict:
         caught = sum(s < threshold for s in unanswerable)
         margin = threshold - max([s for s in unanswerable if s < threshold], default=threshold - 1)
         key = (caught, margin)
+        strong = max(unanswerable, default=0.0) + MARGIN
         if best is None or key > best[0]:
-            best = (key, {"weight": w, "threshold": round(threshold, 4), "unanswerable_refused": caught,
+            best = (key, {"weight": w, "threshold": round(threshold, 4), "strong": round(strong, 4),
+                          "unanswerable_refused": caught,
                           "unanswerable": len(unanswerable), "answerable": len(answerable)})
     return best[1]
 

@@ -30,7 +30,8 @@ class AnswerConfig:
     mode: str = "hybrid"
     max_prompt_tokens: int = 2048  # a cap below the context window: prompt length is the main cost on CPU
     max_new_tokens: int = 96
-    focus_sentences: int | None = 2  # show each passage's best sentences only (None: whole passages)
+    focus_sentences: int | None = None  # show each passage's best sentences only (None: whole passages)
+    style: str = "quote"  # "quote": the passage sentence the model's answer points to; "generated": its words
 
 
 @dataclass
@@ -169,18 +170,47 @@ class AnswerPipeline:
 
         sentences: list[SentenceSupport] = []
         if raw and not reason:
-            if model_refused(raw):
+            if model_refused(raw) and score < self.calibration.strong:
                 reason = "the model found no answer in the passages"
+            elif model_refused(raw):
+                sentences = self.overrule_refusal(fitted)
             else:
-                sentences = ground_answer(raw, terms(fitted.question),
+                sentences = ground_answer(raw, fitted.question,
                                           [split_sentences(t) for t in fitted.texts], terms, self.embed)
                 if not any(s.supported for s in sentences):
                     reason = "no sentence of the answer is supported by the passages"
+                elif self.config.style == "quote":
+                    sentences = self.quote(fitted, sentences)
         if not raw and not reason:
             reason = "the model gave no answer"
         timings["total_s"] = time.perf_counter() - started
         yield Event("answer", answer=self._finish(question, fitted, passages, raw, sentences, reason, score,
                                                  timings, warnings))
+
+    def overrule_refusal(self, fitted: FittedPrompt) -> list[SentenceSupport]:
+        """Evidence this strong means the answer is there: take the best extractive sentence."""
+        ranked = best_sentences(fitted.question, [p.chunk.text for p in fitted.passages], self.embed, terms)
+        if not ranked:
+            return []
+        score, n, sentence = ranked[0]
+        return [SentenceSupport(sentence, [n], round(score, 4), True, [], {n: sentence})]
+
+    def quote(self, fitted: FittedPrompt, generated: list[SentenceSupport]) -> list[SentenceSupport]:
+        """The passage sentence that best answers the question and agrees with the model's answer.
+
+        score(s) = 0.5 * extractive score(question, s) + 0.5 * cos(e(answer), e(s)): the model's
+        answer steers the choice, the answer shown is the document's own sentence.
+        """
+        candidates = best_sentences(fitted.question, [p.chunk.text for p in fitted.passages], self.embed, terms)
+        if not candidates:
+            return generated
+        answer = " ".join(s.text for s in generated if s.supported)
+        vectors = self.embed([answer] + [c[2] for c in candidates])
+        agreement = vectors[1:] @ vectors[0]
+        score, n, sentence = max(((0.5 * c[0] + 0.5 * float(a), c[1], c[2]) for c, a in zip(candidates, agreement)),
+                                 key=lambda item: item[0])
+        support = max((s.support for s in generated), default=0.0)
+        return [SentenceSupport(sentence, [n], round(max(support, score), 4), True, [n], {n: sentence})]
 
     def _finish(self, question, fitted, passages, raw, sentences, reason, score, timings, warnings) -> Answer:
         refused = bool(reason)

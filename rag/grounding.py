@@ -26,7 +26,8 @@ import numpy as np
 from .paragraphs import split_sentences
 
 SUPPORT_THRESHOLD = 0.55
-CITATION_FLOOR = 0.35  # a model-given marker is kept only if its passage supports the sentence this much
+CITATION_FLOOR = 0.35
+SHORT_ANSWER_TERMS = 4  # a model-given marker is kept only if its passage supports the sentence this much
 
 _MARKER = re.compile(
     r"\[\s*(?:passages?|sources?|docs?|documents?|p)?\s*#?(\d+(?:\s*(?:,|;|and|-|–)\s*#?\d+)*)\s*\]"
@@ -43,6 +44,7 @@ class SentenceSupport:
     support: float = 0.0
     supported: bool = False
     given: list[int] = field(default_factory=list)  # markers the model wrote, valid ones only
+    quotes: dict[int, str] = field(default_factory=dict)  # cited passage -> its sentence closest to this one
 
 
 def parse_markers(sentence: str, passage_count: int) -> tuple[str, list[int]]:
@@ -92,7 +94,8 @@ def support_matrix(sentence_terms: list[set[str]], question_terms: set[str], pas
     return 0.5 * lexical.reshape(semantic.shape) + 0.5 * np.clip(semantic, 0.0, 1.0)
 
 
-def attribute(sentences: list[str], support: np.ndarray, given: list[list[int]]) -> list[SentenceSupport]:
+def attribute(sentences: list[str], support: np.ndarray, given: list[list[int]],
+              closest: list[list[str]] | None = None) -> list[SentenceSupport]:
     """Each sentence's citations: the valid markers the model gave, if their passage supports it,
     else the best-supporting passage. A sentence no passage supports cites nothing."""
     out = []
@@ -103,13 +106,18 @@ def attribute(sentences: list[str], support: np.ndarray, given: list[list[int]])
         kept = [n for n in given[i] if row.size and row[n - 1] >= CITATION_FLOOR]
         supported = best_score >= SUPPORT_THRESHOLD
         citations = kept or ([best + 1] if supported else [])
-        out.append(SentenceSupport(text, citations, round(best_score, 4), supported, given[i]))
+        quotes = {n: closest[i][n - 1] for n in citations} if closest else {}
+        out.append(SentenceSupport(text, citations, round(best_score, 4), supported, given[i], quotes))
     return out
 
 
-def ground_answer(answer: str, question_terms: set[str], passage_sentences: list[list[str]],
+def ground_answer(answer: str, question: str, passage_sentences: list[list[str]],
                   terms: Callable[[str], set[str]], embed: Callable[[list[str]], np.ndarray]) -> list[SentenceSupport]:
-    """Split, strip markers, score every sentence against every passage, attribute citations."""
+    """Split, strip markers, score every sentence against every passage, attribute citations.
+
+    A short answer ("1997") means little alone, so it is embedded together with the question.
+    """
+    question_terms = terms(question)
     raw = answer_sentences(answer)
     parsed = [parse_markers(s, len(passage_sentences)) for s in raw]
     sentences = [text for text, _ in parsed]
@@ -117,12 +125,16 @@ def ground_answer(answer: str, question_terms: set[str], passage_sentences: list
         return []
     flat = [s for ps in passage_sentences for s in ps]
     owner = [j for j, ps in enumerate(passage_sentences) for _ in ps]
-    vectors = embed(sentences + flat) if flat else None
-    semantic = np.zeros((len(sentences), len(passage_sentences)))
+    probes = [s if len(terms(s)) >= SHORT_ANSWER_TERMS else f"{question} {s}" for s in sentences]
+    vectors = embed(probes + flat) if flat else None
+    semantic = np.full((len(sentences), len(passage_sentences)), -1.0)
+    closest = [["" for _ in passage_sentences] for _ in sentences]
     if vectors is not None:
         cos = vectors[: len(sentences)] @ vectors[len(sentences):].T
         for col, j in enumerate(owner):
-            semantic[:, j] = np.maximum(semantic[:, j], cos[:, col])
+            for i in range(len(sentences)):
+                if cos[i, col] > semantic[i, j]:
+                    semantic[i, j], closest[i][j] = cos[i, col], flat[col]
     passage_terms = [set().union(*(terms(s) for s in ps)) if ps else set() for ps in passage_sentences]
     matrix = support_matrix([terms(s) for s in sentences], question_terms, passage_terms, semantic)
-    return attribute(sentences, matrix, [g for _, g in parsed])
+    return attribute(sentences, matrix, [g for _, g in parsed], closest)

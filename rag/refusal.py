@@ -7,9 +7,10 @@ Retrieval evidence of a question q against its retrieved passages P::
     evidence = w * cosine + (1 - w) * coverage
 
 The question is refused when evidence < threshold, when the model says the passages do not
-answer it, or when no sentence of its answer is supported (see grounding.py). `w` and the
-threshold are calibrated on a question set by `python -m eval.calibrate` and stored in
-calibration.json next to this file.
+answer it (unless evidence >= strong: small models refuse answerable questions too, and past
+`strong` no calibration question was unanswerable), or when no sentence of its answer is
+supported (see grounding.py). `w`, `threshold` and `strong` are calibrated on a question set
+by `python -m eval.calibrate` and stored in calibration.json next to this file.
 """
 from __future__ import annotations
 
@@ -38,12 +39,14 @@ _MODEL_REFUSAL = re.compile(
 class Calibration:
     weight: float = 0.5
     threshold: float = 0.45
+    strong: float = 1.01  # evidence above which the model's own refusal is overruled (never, by default)
 
     @classmethod
     def load(cls, path: Path = CALIBRATION_FILE) -> "Calibration":
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            return cls(weight=float(data["weight"]), threshold=float(data["threshold"]))
+            return cls(weight=float(data["weight"]), threshold=float(data["threshold"]),
+                       strong=float(data.get("strong", cls.strong)))
         except (OSError, ValueError, KeyError):
             return cls()
 

@@ -55,19 +55,19 @@ PASSAGES = [
 
 
 def test_unmarked_sentences_are_attributed_to_the_supporting_passage():
-    grounded = ground_answer("The first Guidelines were formulated in 1978.", _terms("When were the Guidelines formulated?"),
+    grounded = ground_answer("The first Guidelines were formulated in 1978.", "When were the Guidelines formulated?",
                              PASSAGES, _terms, _fake_embed)
     assert [(s.citations, s.supported) for s in grounded] == [([1], True)]
 
 
 def test_a_garbled_marker_is_corrected_and_a_wrong_one_dropped():
-    grounded = ground_answer("Okinawa hosts many U.S. bases [1].", _terms("Where are bases?"), PASSAGES, _terms,
+    grounded = ground_answer("Okinawa hosts many U.S. bases [1].", "Where are bases?", PASSAGES, _terms,
                              _fake_embed)
     assert grounded[0].given == [1] and grounded[0].citations == [2]
 
 
 def test_an_invented_fact_is_unsupported():
-    grounded = ground_answer("The Secretary of Defense was John Doe.", _terms("Who was the Secretary of Defense?"),
+    grounded = ground_answer("The Secretary of Defense was John Doe.", "Who was the Secretary of Defense?",
                              PASSAGES, _terms, _fake_embed)
     assert grounded[0].supported is False and grounded[0].citations == []
     assert grounded[0].support < SUPPORT_THRESHOLD

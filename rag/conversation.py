@@ -1,0 +1,70 @@
+"""Follow-up questions: rewrite "When were they first formulated?" into a standalone question.
+
+Retrieval sees one question at a time, so a follow-up that leans on the conversation
+("they", "it", "that treaty") is rewritten first: by the language model when there is one,
+checked (the rewrite must keep the follow-up's own terms and add the topic's), else by
+attaching the previous question as context.
+"""
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+ANAPHORA = {"they", "them", "their", "theirs", "it", "its", "this", "that", "these", "those", "he", "she", "him",
+            "her", "his", "there", "such", "former", "latter", "same"}
+
+REWRITE_SYSTEM = ("Rewrite the follow-up question as one standalone question that names what it refers to, "
+                  "using the earlier question. Reply with the rewritten question only.")
+REWRITE_EXAMPLE = (
+    "Earlier question: What does the 2019 water plan require of farmers?\nFollow-up: When does it take effect?",
+    "When does the 2019 water plan take effect?",
+)
+
+
+def needs_context(question: str, previous: list[str], terms: Callable[[str], set[str]]) -> bool:
+    """A follow-up leans on earlier turns when it uses a pronoun or names almost nothing itself.
+
+    >>> needs_context("When were they first formulated?", ["What are the Guidelines?"], lambda t: set(t.split()))
+    True
+    """
+    if not previous:
+        return False
+    words = set(re.findall(r"[a-z']+", question.lower()))
+    return bool(words & ANAPHORA) or len(terms(question)) < 2
+
+
+def rewrite_messages(previous: str, question: str) -> tuple[dict, ...]:
+    example, reply = REWRITE_EXAMPLE
+    return (
+        {"role": "system", "content": REWRITE_SYSTEM},
+        {"role": "user", "content": example},
+        {"role": "assistant", "content": reply},
+        {"role": "user", "content": f"Earlier question: {previous}\nFollow-up: {question}"},
+    )
+
+
+def accept_rewrite(candidate: str, question: str, previous: str, terms: Callable[[str], set[str]]) -> bool:
+    """A usable rewrite keeps most of the follow-up's terms and brings in a term of the earlier question."""
+    candidate = candidate.strip()
+    if not candidate or len(candidate) > 3 * len(question) + len(previous):
+        return False
+    own, got, topic = terms(question), terms(candidate), terms(previous) - terms(question)
+    kept = len(own & got) / len(own) if own else 1.0
+    return kept >= 0.5 and bool(got & topic)
+
+
+def fallback_rewrite(question: str, previous: str) -> str:
+    """Without a usable model rewrite: the follow-up, with the earlier question as its context."""
+    return f"{question} (context: {previous})"
+
+
+def standalone_question(question: str, previous: list[str], terms: Callable[[str], set[str]],
+                        generate: Callable[[tuple[dict, ...]], str] | None = None) -> str:
+    if not needs_context(question, previous, terms):
+        return question
+    last = previous[-1]
+    if generate is not None:
+        candidate = generate(rewrite_messages(last, question)).strip().split("\n")[0].strip().strip('"')
+        if accept_rewrite(candidate, question, last, terms):
+            return candidate
+    return fallback_rewrite(question, last)

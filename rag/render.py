@@ -1,0 +1,73 @@
+"""Answers and sources as text and as HTML. Every piece of document text, file name and model
+output is escaped: a document is data and must never become markup or script in the page."""
+from __future__ import annotations
+
+from html import escape
+from pathlib import Path
+
+from .answering import Answer
+
+
+def source_label(passage) -> str:
+    chunk = passage.chunk
+    where = Path(chunk.source).name + (f", page {chunk.page}" if chunk.page else "")
+    return f"{chunk.section_path or '(no section)'} — {where}"
+
+
+def answer_markdown(answer: Answer) -> str:
+    """Chat text: sentences with their [n] markers, unsupported ones visibly flagged; escaped."""
+    if answer.refused:
+        return f"🚫 {escape(answer.text)}"
+    parts = []
+    for s in answer.sentences:
+        marks = "".join(f"[{n}]" for n in s.citations)
+        text = escape(s.text) + (f" {marks}" if marks else "")
+        parts.append(text if s.supported else f"{text} ⚠️ *(not supported by the sources)*")
+    return " ".join(parts)
+
+
+def answer_text(answer: Answer) -> str:
+    """Plain text for scripts (the /chat API and the CLI): answer, then numbered sources."""
+    if answer.refused:
+        return answer.text
+    lines = [answer.text]
+    unsupported = [s.text for s in answer.sentences if not s.supported]
+    if unsupported:
+        lines.append("Not supported by the sources: " + " | ".join(unsupported))
+    lines.append("")
+    lines.append("Sources:")
+    lines += [f"[{n}] {source_label(p)}" for n, p, _ in answer.cited]
+    return "\n".join(lines)
+
+
+def _highlight(text: str, quotes: list[str]) -> str:
+    """Escape the passage and wrap the cited sentences in <mark>."""
+    spans = sorted({(text.find(q), len(q)) for q in quotes if q and text.find(q) >= 0})
+    out, pos = [], 0
+    for start, length in spans:
+        if start < pos:
+            continue
+        out += [escape(text[pos:start]), "<mark>", escape(text[start:start + length]), "</mark>"]
+        pos = start + length
+    out.append(escape(text[pos:]))
+    return "".join(out)
+
+
+def sources_html(answer: Answer | None, rewritten: str | None = None) -> str:
+    """Numbered sources, each expandable to its passage with the cited sentence highlighted."""
+    if answer is None:
+        return "<div class='rag-sources'><p class='rag-muted'>Sources of the answer appear here.</p></div>"
+    parts = ["<div class='rag-sources'>"]
+    if rewritten and rewritten != answer.question:
+        parts.append(f"<p class='rag-rewritten'>Searched for: <q>{escape(rewritten)}</q></p>")
+    if answer.refused:
+        parts.append(f"<p class='rag-refused'>No source answers this question ({escape(answer.refusal_reason)}).</p>")
+    for n, passage, support in answer.cited:
+        quotes = [s.quotes.get(n, "") for s in answer.sentences if n in s.citations]
+        parts.append(
+            f"<details class='rag-source'><summary><b>[{n}]</b> {escape(source_label(passage))}"
+            f" <span class='rag-muted'>(support {support:.2f})</span></summary>"
+            f"<blockquote>{_highlight(passage.chunk.text, quotes)}</blockquote></details>"
+        )
+    parts.append("</div>")
+    return "".join(parts)
