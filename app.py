@@ -186,7 +186,7 @@ def build_app(state: AppState):
         uploads = state.config.index.parent / "uploads"
         uploads.mkdir(parents=True, exist_ok=True)
         for file in files:
-            path = Path(file if isinstance(file, str) else file.name)
+            path = Path(file if isinstance(file, str) else getattr(file, "name", None) or file["path"])
             if path.suffix.lower() not in UPLOAD_TYPES:
                 messages.append(f"⚠️ {path.name}: not a supported type ({', '.join(UPLOAD_TYPES)})")
             elif path.stat().st_size > MAX_UPLOAD_MB * 1024 * 1024:
@@ -202,15 +202,24 @@ def build_app(state: AppState):
                 messages.append(f"⚠️ {exc} (the index is unchanged)")
         return "\n\n".join(messages), state.documents_markdown()
 
-    def chat(question: str) -> str:
-        """Answer a question from the indexed documents; returns the answer and its numbered sources."""
+    def chat(question: str, previous_questions: list[str] | None = None) -> str:
+        """Answer a question from the indexed documents; returns the answer and its numbered sources.
+
+        `previous_questions` (earliest first) lets a follow-up such as "When was it signed?" be
+        rewritten into a standalone question; the rewrite is shown on a "Searched for:" line.
+        """
         state.ready.wait()
         if state.error:
             raise gr.Error(state.error)
+        history = [{"role": "user", "content": q} for q in previous_questions or []]
         try:
-            return answer_text(state.pipeline.ask(question))
+            standalone = rewrite_for_retrieval(state, question, history)
+            answer = state.pipeline.ask(standalone)
         except UserError as exc:
             raise gr.Error(str(exc))
+        answer.question = question
+        searched = f"Searched for: {standalone}\n\n" if standalone != question else ""
+        return searched + answer_text(answer)
 
     with gr.Blocks(title="Ask your documents", analytics_enabled=False) as demo:
         gr.Markdown("## Ask your documents\nAnswers come from the indexed documents only, with numbered sources.")
@@ -240,7 +249,7 @@ def build_app(state: AppState):
         for trigger in (box.submit, send.click):
             trigger(respond, [box, chatbot, k, mode], [box, chatbot, sources], concurrency_limit=1,
                     concurrency_id="generate", api_visibility="private")
-        files.upload(upload, [files], [upload_status, documents], concurrency_limit=1, api_visibility="private")
+        files.upload(upload, [files], [upload_status, documents], concurrency_limit=1, api_name="upload")
         clear.click(lambda: ([], sources_html(None)), outputs=[chatbot, sources], api_visibility="private", queue=False)
         gr.api(chat, api_name="chat", concurrency_limit=1, concurrency_id="generate")
     return demo

@@ -53,8 +53,44 @@ def accept_rewrite(candidate: str, question: str, previous: str, terms: Callable
     return kept >= 0.5 and bool(got & topic)
 
 
+_QUESTION_WORDS = {"what", "which", "when", "who", "whom", "whose", "how", "why", "where", "do", "does", "did", "is",
+                   "are", "was", "were", "can", "could", "should", "would", "will", "tell", "list", "name", "explain"}
+_PHRASE = re.compile(r"(?:\bthe\s+)?[A-Z][\w.'’-]*(?:\s+(?:of|for|and|on|in|to|the|[A-Z][\w.'’-]*))*")
+_SUBSTITUTES = {"they": "{}", "them": "{}", "it": "{}", "this": "{}", "that": "{}", "these": "{}", "those": "{}",
+                "their": "{}'s", "its": "{}'s"}
+
+
+def topic_phrase(previous: str) -> str | None:
+    """The longest named phrase of the earlier question, e.g. "the Guidelines for Japan-U.S. Defense Cooperation".
+
+    >>> topic_phrase("What do the Guidelines for Japan-U.S. Defense Cooperation provide?")
+    'the Guidelines for Japan-U.S. Defense Cooperation'
+    """
+    best = None
+    for m in _PHRASE.finditer(previous):
+        words = m.group().split()
+        while words and words[0].lower() in _QUESTION_WORDS:
+            words = words[1:]
+        while words and words[-1].lower() in {"of", "for", "and", "on", "in", "to", "the"}:
+            words = words[:-1]
+        phrase = " ".join(words)
+        if phrase and (best is None or len(phrase) > len(best)):
+            best = phrase
+    return best
+
+
 def fallback_rewrite(question: str, previous: str) -> str:
-    """Without a usable model rewrite: the follow-up, with the earlier question as its context."""
+    """Put the earlier question's topic in place of the first pronoun; else attach it as context.
+
+    >>> fallback_rewrite("When were they first formulated?", "What do the Guidelines provide?")
+    'When were the Guidelines first formulated?'
+    """
+    topic = topic_phrase(previous)
+    if topic:
+        for m in re.finditer(r"[A-Za-z']+", question):
+            template = _SUBSTITUTES.get(m.group().lower())
+            if template:
+                return question[:m.start()] + template.format(topic) + question[m.end():]
     return f"{question} (context: {previous})"
 
 

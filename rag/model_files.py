@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import UserError
-from .paths import home
+from .paths import model_cache_dir
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ DEFAULT_MODEL = "qwen2.5-coder-0.5b-instruct"
 
 
 def models_dir() -> Path:
-    return home() / "models"
+    return model_cache_dir()
 
 
 def sha256_file(path: Path) -> str:

@@ -22,3 +22,12 @@ def home() -> Path:
 
 def default_index_dir() -> Path:
     return home() / "indexes" / "sample"
+
+
+def model_cache_dir() -> Path:
+    """Model weights, keyed by content hash: shared by every index and RAG_HOME (RAG_MODEL_CACHE overrides)."""
+    if env := os.environ.get("RAG_MODEL_CACHE"):
+        return Path(env).expanduser()
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("rag-local", appauthor=False)) / "models"
