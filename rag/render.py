@@ -65,7 +65,7 @@ def sources_html(answer: Answer | None, rewritten: str | None = None) -> str:
     for n, passage, support in answer.cited:
         quotes = [s.quotes.get(n, "") for s in answer.sentences if n in s.citations]
         parts.append(
-            f"<details class='rag-source'><summary><b>[{n}]</b> {escape(source_label(passage))}"
+            f"<details class='rag-source'><summary><strong>[{n}]</strong> {escape(source_label(passage))}"
             f" <span class='rag-muted'>(support {support:.2f})</span></summary>"
             f"<blockquote>{_highlight(passage.chunk.text, quotes)}</blockquote></details>"
         )

@@ -1,0 +1,107 @@
+"""A real browser (Debian's chromium, headless, driven by Playwright) against the running app."""
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from rag.paths import sample_document
+from test_app import start
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+# Flags that keep Chromium from calling out to Google's services on a closed network.
+FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--disable-dev-shm-usage"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is not installed (apt-get install chromium); .ci/run installs it")
+    with sync_playwright() as pw:
+        instance = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture(scope="module")
+def sample_url(tmp_path_factory):
+    demo, state, url = start(tmp_path_factory.mktemp("browser-app"), [sample_document()])
+    yield url
+    demo.close()
+
+
+def _ask(page, question: str) -> tuple[float, float]:
+    """Type a question, press Enter; seconds to the first streamed text and to the finished answer."""
+    before = page.locator("#chat .message.bot, #chat [data-testid='bot']").count()
+    page.locator("#question textarea").fill(question)
+    pressed = time.perf_counter()
+    page.locator("#question textarea").press("Enter")
+    bot = page.locator("#chat .message.bot, #chat [data-testid='bot']")
+    bot.nth(before).wait_for(timeout=120_000)
+    page.wait_for_function(
+        "n => { const m = document.querySelectorAll(\"#chat .message.bot, #chat [data-testid='bot']\");"
+        " return m.length > n && m[n].innerText.trim().length > 0 && !m[n].innerText.includes('⏳'); }",
+        arg=before, timeout=180_000)
+    first = time.perf_counter() - pressed
+    page.wait_for_function(
+        "() => { const s = document.querySelector('#sources'); return s && (s.querySelector('details')"
+        " || s.querySelector('.rag-refused')); }", timeout=180_000)
+    return first, time.perf_counter() - pressed
+
+
+def test_question_streams_and_shows_expandable_sources(browser, sample_url):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(sample_url)
+    page.wait_for_function("() => (document.querySelector('#status')?.innerText || '').includes('Ready')", timeout=900_000)
+    first, total = _ask(page, "When were the first Guidelines formulated?")
+    answer = page.locator("#chat .message.bot, #chat [data-testid='bot']").last.inner_text()
+    assert "1978" in answer and "[" in answer
+    source = page.locator("#sources details").first
+    assert "1 Background to the Formulation of the Guidelines" in source.locator("summary").inner_text()
+    assert not source.locator("blockquote").is_visible()
+    source.locator("summary").click()
+    assert source.locator("blockquote").is_visible()
+    assert "1978" in source.locator("blockquote mark").first.inner_text()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "chat.png"), full_page=True)
+    (ARTIFACTS / "browser-timing.json").write_text(json.dumps({"first_token_s": first, "answer_s": total}))
+    page.close()
+
+
+HOSTILE = ("# Notes <img src=x onerror=alert('heading')>\n\n"
+           "The harbour code word is <script>alert('script')</script> and the gate sign reads "
+           "<img src=x onerror=alert('img')> in red letters.\n")
+
+
+def test_document_markup_is_shown_as_text_and_never_runs(browser, tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "notes <b onmouseover=alert(4)>x.md").write_text(HOSTILE)
+    demo, state, url = start(tmp_path, [docs], generator="extractive")
+    try:
+        page = browser.new_page()
+        dialogs = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.goto(url)
+        page.wait_for_function("() => (document.querySelector('#status')?.innerText || '').includes('Ready')",
+                               timeout=300_000)
+        _ask(page, "What does the harbour gate sign read?")
+        page.locator("#sources details summary").first.click()
+        sources = page.locator("#sources").inner_text()
+        answer = page.locator("#chat .message.bot, #chat [data-testid='bot']").last.inner_text()
+        assert "<img src=x onerror=alert('img')>" in sources + answer
+        assert "<b onmouseover=alert(4)>x.md" in page.locator("#documents").inner_text()
+        assert page.locator("#sources img, #chat img[src='x'], #sources script, #sources b, #documents b").count() == 0
+        page.wait_for_timeout(500)
+        assert dialogs == []
+        page.close()
+    finally:
+        demo.close()
