@@ -56,3 +56,51 @@ def load_jsonl(path: Path) -> list[Question]:
     if not questions:
         raise UserError(f"question set {path} is empty")
     return questions
+
+
+def load_squad(path: Path, docs_dir: Path) -> list[Question]:
+    """SQuAD JSON: each paragraph becomes a document file; its questions' gold is that file."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))["data"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UserError(f"{path}: not a SQuAD file ({exc.__class__.__name__})") from None
+    docs_dir.mkdir(parents=True, exist_ok=True)
+    questions, number = [], 0
+    for article in data:
+        title = " ".join(str(article.get("title", "")).replace("_", " ").split())
+        for paragraph in article.get("paragraphs", []):
+            number += 1
+            stem = f"p{number:05d}"
+            doc = docs_dir / f"{stem}.md"
+            if not doc.exists():
+                heading = f"# {title}\n\n" if title else ""
+                doc.write_text(heading + paragraph["context"].strip() + "\n", encoding="utf-8")
+            for qa in paragraph.get("qas", []):
+                answers = tuple(dict.fromkeys(a["text"] for a in qa.get("answers", [])))
+                questions.append(Question(str(qa["id"]), qa["question"].strip(), answers, (), {"sources": [stem]}))
+    if not questions:
+        raise UserError(f"{path}: no questions")
+    return questions
+
+
+def load_beir_questions(folder: Path, docs_dir: Path, split: str = "test") -> list[Question]:
+    """BEIR folder: retrieval-only questions whose gold is the qrels' documents."""
+    from eval.beir_retrieval import write_corpus
+    from eval.datasets import load_beir
+
+    data = load_beir(folder, split)
+    stem_of = {doc: stem for stem, doc in write_corpus(data.corpus, docs_dir).items()}
+    return [Question(qid, text, (), (), {"sources": [stem_of[d] for d in data.qrels[qid] if d in stem_of],
+                                           "retrieval_only": True})
+            for qid, text in data.queries.items()]
+
+
+def load_question_set(path: Path, docs_dir: Path) -> tuple[list[Question], Path | None]:
+    """By shape: a folder is BEIR, a .json file SQuAD, anything else JSON Lines (documents: None)."""
+    if not path.exists():
+        raise UserError(f"no such question set: {path}")
+    if path.is_dir():
+        return load_beir_questions(path, docs_dir), docs_dir
+    if path.suffix.lower() == ".json":
+        return load_squad(path, docs_dir), docs_dir
+    return load_jsonl(path), None

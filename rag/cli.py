@@ -61,6 +61,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_index_option(p)
     _add_retrieval_options(p, k=4)
     _add_generator_options(p)
+
+    p = sub.add_parser("eval", help="run a question set and report retrieval, answer, citation and refusal quality")
+    p.add_argument("questions", type=Path, help="JSON Lines set, SQuAD .json file, or BEIR folder")
+    p.add_argument("--index", type=Path, default=None, help="index of the documents (JSON Lines sets; default: sample)")
+    p.add_argument("--out", type=Path, required=True, help="folder for results.jsonl, summary.json and the report")
+    _add_retrieval_options(p, k=4)
+    _add_generator_options(p)
+    p.add_argument("--style", choices=("quote", "generated"), default="quote")
+    p.add_argument("--limit", type=_positive_int, default=None, help="only the first N questions")
+    p.add_argument("--fresh", action="store_true", help="discard earlier results instead of resuming")
+    p.add_argument("--compare", type=Path, nargs="+", metavar="TOML",
+                   help="configuration files (keys: k, mode, generator, model, max_new_tokens, style) to compare")
     return parser
 
 
@@ -207,7 +219,28 @@ def cmd_ask(args) -> int:
     return 0
 
 
-COMMANDS = {"index": cmd_index, "search": cmd_search, "ask": cmd_ask}
+def cmd_eval(args) -> int:
+    from eval.runner import EvalSettings, compare, run
+
+    if args.index is not None and not args.questions.is_dir() and args.questions.suffix != ".json":
+        from . import store
+
+        store.live_generation(args.index)
+    base = EvalSettings(k=args.k, mode=args.mode, generator=args.generator, model=args.model,
+                        max_new_tokens=args.max_new_tokens, style=args.style)
+    if args.compare:
+        summaries = compare(args.questions, args.out, [EvalSettings.from_toml(p, base) for p in args.compare],
+                            args.index, args.limit, args.fresh)
+    else:
+        summaries = [run(args.questions, args.out, base, args.index, args.limit, args.fresh)]
+    for summary in summaries:
+        shown = {k: v for k, v in summary.items() if k not in {"settings", "question_set"} and v is not None}
+        print(json.dumps({"name": summary["settings"]["name"], **shown}))
+    print(f"report: {args.out / 'report.html'}", file=sys.stderr)
+    return 0
+
+
+COMMANDS = {"index": cmd_index, "search": cmd_search, "ask": cmd_ask, "eval": cmd_eval}
 
 
 def main(argv: list[str] | None = None) -> int:

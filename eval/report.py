@@ -1,0 +1,99 @@
+"""Reports of one run or of several side by side: Markdown, HTML (escaped) and matplotlib plots."""
+from __future__ import annotations
+
+from html import escape
+from pathlib import Path
+
+HEADLINE = ["correct_and_cited", "correct", "exact_match", "f1", "correct_refusal", "false_refusals",
+            "citation_precision", "citation_recall", "grounded", "hit@4", "hit@5", "recall@3", "recall@4", "mrr",
+            "ndcg@10", "retrieve_s_p50", "first_token_s_p50", "first_token_s_p95", "total_s_p50", "total_s_p95",
+            "tokens_per_s_p50"]
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+def _table(runs) -> list[list[str]]:
+    keys = [k for k in HEADLINE if any(s.get(k) is not None for _, s, _ in runs)]
+    keys += sorted({k for _, s, _ in runs for k in s if k.startswith(("hit@", "recall@")) and k not in keys})
+    return [["metric"] + [name for name, _, _ in runs]] + [[k] + [_fmt(s.get(k)) for _, s, _ in runs] for k in keys]
+
+
+def _plot(out: Path, runs) -> str | None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = [k for k in ("correct_and_cited", "correct", "f1", "correct_refusal", "grounded", "mrr", "ndcg@10")
+            if any(s.get(k) is not None for _, s, _ in runs)]
+    if not keys:
+        return None
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    width = 0.8 / len(runs)
+    for i, (name, summary, _) in enumerate(runs):
+        ax.bar([x + i * width for x in range(len(keys))], [summary.get(k) or 0 for k in keys], width, label=name)
+    ax.set_xticks([x + width * (len(runs) - 1) / 2 for x in range(len(keys))], keys, rotation=20, fontsize=8)
+    ax.set_ylim(0, 1)
+    ax.legend(fontsize=8)
+    ax.set_title("Quality by configuration")
+    fig.tight_layout()
+    fig.savefig(out / "metrics.png", dpi=110)
+    plt.close(fig)
+    return "metrics.png"
+
+
+def _verdict(metrics: dict) -> str:
+    if "correct_refusal" in metrics:
+        return "pass" if metrics["correct_refusal"] else "FAIL"
+    if "correct_and_cited" in metrics:
+        return "pass" if metrics["correct_and_cited"] else "FAIL"
+    return f"hit {metrics.get('mrr', 0):.2f}"
+
+
+def write_report(out: Path, runs, questions) -> None:
+    table = _table(runs)
+    plot = _plot(out, runs)
+    md = ["# Evaluation report", "", "| " + " | ".join(table[0]) + " |", "|" + "---|" * len(table[0])]
+    md += ["| " + " | ".join(row) + " |" for row in table[1:]]
+    if plot:
+        md += ["", f"![metrics]({plot})"]
+    md += ["", "## Questions", ""]
+    html = ["<!doctype html><meta charset='utf-8'><title>Evaluation report</title>",
+            "<style>body{font-family:system-ui,sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse}"
+            "td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px;vertical-align:top}.FAIL{color:#b00}"
+            "details{margin:2px 0}</style>", "<h1>Evaluation report</h1><table>",
+            "<tr>" + "".join(f"<th>{escape(c)}</th>" for c in table[0]) + "</tr>"]
+    html += ["<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in table[1:]]
+    html.append("</table>")
+    if plot:
+        html.append(f"<p><img src='{plot}' alt='metrics by configuration'></p>")
+    html.append("<h2>Questions</h2><table><tr><th>id</th><th>question</th><th>reference</th>"
+                + "".join(f"<th>{escape(name)}</th>" for name, _, _ in runs) + "</tr>")
+    by_run = [{row["id"]: row for row in rows} for _, _, rows in runs]
+    for q in questions:
+        cells, md_cells = [], []
+        for rows in by_run:
+            row = rows.get(q.id)
+            if row is None:
+                cells.append("<td>–</td>")
+                md_cells.append("–")
+                continue
+            verdict = _verdict(row["metrics"])
+            cited = "".join(f"<details><summary>[{c['n']}] {escape(c['section'])}</summary>{escape(c['text'])}</details>"
+                            for c in row.get("citations", []))
+            cells.append(f"<td><b class='{verdict}'>{verdict}</b> {escape(row.get('answer', ''))}{cited}</td>")
+            md_cells.append(f"**{verdict}** {row.get('answer', '')}".replace("|", "/").replace("\n", " "))
+        reference = " / ".join(q.answers) or "(not in the documents)"
+        html.append(f"<tr><td>{escape(q.id)}</td><td>{escape(q.question)}</td><td>{escape(reference)}</td>"
+                    + "".join(cells) + "</tr>")
+        md.append(f"- `{q.id}` {q.question} — reference: {reference}")
+        md += [f"  - {name}: {cell}" for (name, _, _), cell in zip(runs, md_cells)]
+    html.append("</table>")
+    (out / "report.md").write_text("\n".join(md) + "\n", encoding="utf-8")
+    (out / "report.html").write_text("\n".join(html) + "\n", encoding="utf-8")

@@ -1,0 +1,159 @@
+"""`rag eval`: run a question set through the pipeline, write results as they come, then report.
+
+out/results.jsonl   one line per question: id, the `rag ask --json` record, its metrics
+out/summary.json    means, refusal rates, latency percentiles, the settings
+out/report.md/html  tables, plots and every question with its answer and cited passages
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from eval.questions import Question, load_question_set
+from eval.scoring import score, summarise
+from rag.errors import UserError
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    """One configuration to evaluate; a TOML file of these keys fills it for --compare."""
+
+    name: str = "default"
+    k: int = 4
+    mode: str = "hybrid"
+    generator: str = "transformers"
+    model: str | None = None
+    max_new_tokens: int = 96
+    style: str = "quote"
+
+    @classmethod
+    def from_toml(cls, path: Path, base: "EvalSettings") -> "EvalSettings":
+        import tomllib
+
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise UserError(f"{path}: not a readable TOML file ({exc})") from None
+        unknown = set(data) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise UserError(f"{path}: unknown setting(s) {', '.join(sorted(unknown))}")
+        return replace(base, **{"name": path.stem, **data})
+
+
+def read_done(results: Path) -> dict[str, dict]:
+    """Rows already written (a resumed run skips them); a torn last line is dropped."""
+    done = {}
+    if results.exists():
+        for line in results.read_text(encoding="utf-8").splitlines():
+            try:
+                row = json.loads(line)
+                done[row["id"]] = row
+            except (ValueError, KeyError):
+                continue
+    return done
+
+
+def unmatched_sections(questions: list[Question], section_paths: set[str]) -> list[str]:
+    from eval.judge import section_matches
+
+    wanted = {g for q in questions for g in q.sections}
+    return sorted(g for g in wanted if not any(section_matches(p, g) for p in section_paths))
+
+
+def build_pipeline(settings: EvalSettings, index_dir: Path):
+    from rag.answering import AnswerConfig, AnswerPipeline
+    from rag.cli import load_embedder_once, make_generator
+    from rag.retrieval import Retriever
+
+    embedder = load_embedder_once("all-MiniLM-L6-v2")
+    retriever = Retriever.open(index_dir, embedder)
+    generator = make_generator(settings.generator, settings.model, settings.max_new_tokens, retriever,
+                               lambda m: print(m, file=sys.stderr))
+    return AnswerPipeline(retriever, generator, AnswerConfig(k=settings.k, mode=settings.mode,
+                                                             max_new_tokens=settings.max_new_tokens,
+                                                             style=settings.style))
+
+
+def answer_record(pipeline, question: Question, settings: EvalSettings) -> dict:
+    if question.extra.get("retrieval_only"):
+        started = time.perf_counter()
+        passages = pipeline.retriever.search(question.question, k=max(settings.k, 10), mode=settings.mode)
+        return {"question": question.question, "answer": "", "refused": False, "citations": [], "sentences": [],
+                "retrieved": [p.to_json() for p in passages], "model": "retrieval only",
+                "timings": {"retrieve_s": time.perf_counter() - started}}
+    record = pipeline.ask(question.question).to_json()
+    generated = record["raw"]
+    if generated and record["timings"].get("generate_s"):
+        tokens = pipeline.generator.count_tokens(generated)
+        record["tokens_per_s"] = round(tokens / record["timings"]["generate_s"], 2)
+    return record
+
+
+def run(questions_path: Path, out: Path, settings: EvalSettings, index_dir: Path | None, limit: int | None,
+        fresh: bool, progress: bool = True) -> dict:
+    from tqdm import tqdm
+
+    from rag.cli import load_embedder_once
+    from rag.indexer import build_index
+
+    out.mkdir(parents=True, exist_ok=True)
+    questions, docs = load_question_set(questions_path, out / "docs")
+    if limit:
+        questions = questions[:limit]
+    if docs is not None:
+        index_dir = index_dir or out / "index"
+        build_index([docs], index_dir, load_embedder_once("all-MiniLM-L6-v2"), progress=progress)
+    elif index_dir is None:
+        from rag import paths
+
+        index_dir = paths.default_index_dir()
+        if not (index_dir / "CURRENT").exists():
+            build_index([paths.sample_document()], index_dir, load_embedder_once("all-MiniLM-L6-v2"), progress=False)
+    pipeline = build_pipeline(settings, index_dir)
+    missing = unmatched_sections(questions, {c.section_path for c in pipeline.retriever.index.chunks})
+    if missing:
+        print(f"rag: warning: gold sections not found in the index: {'; '.join(missing)}", file=sys.stderr)
+
+    results = out / "results.jsonl"
+    if fresh and results.exists():
+        results.unlink()
+    done = read_done(results)
+    todo = [q for q in questions if q.id not in done]
+    with open(results, "a", encoding="utf-8") as fh:
+        for question in tqdm(todo, desc=settings.name, unit="q", disable=not progress, file=sys.stderr):
+            record = answer_record(pipeline, question, settings)
+            row = {"id": question.id, **record, "metrics": score(record, question, settings.k)}
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            fh.flush()
+            done[question.id] = row
+    rows = [done[q.id] for q in questions if q.id in done]
+    summary = {"settings": asdict(settings), "question_set": str(questions_path), **summarise(rows)}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    from eval.report import write_report
+
+    write_report(out, [(settings.name, summary, rows)], questions)
+    return summary
+
+
+def compare(questions_path: Path, out: Path, configs: list[EvalSettings], index_dir: Path | None,
+            limit: int | None, fresh: bool) -> list[dict]:
+    """Each configuration in its own folder, then one side-by-side report in `out`."""
+    from eval.questions import load_question_set as load
+    from eval.report import write_report
+
+    names = [c.name for c in configs]
+    if len(set(names)) != len(names):
+        raise UserError(f"configuration names must differ: {', '.join(names)}")
+    if index_dir is None and (questions_path.is_dir() or questions_path.suffix.lower() == ".json"):
+        index_dir = out / "index"  # one index of the dataset's documents for every configuration
+    runs = []
+    for config in configs:
+        summary = run(questions_path, out / config.name, config, index_dir, limit, fresh)
+        rows = list(read_done(out / config.name / "results.jsonl").values())
+        runs.append((config.name, summary, rows))
+    questions, _ = load(questions_path, out / "docs")
+    write_report(out, runs, questions[:limit] if limit else questions)
+    return [s for _, s, _ in runs]
