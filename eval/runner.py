@@ -121,6 +121,11 @@ def run(questions_path: Path, out: Path, settings: EvalSettings, index_dir: Path
     if fresh and results.exists():
         results.unlink()
     done = read_done(results)
+    if results.exists():  # drop a line torn by an interrupted run before appending after it
+        staging = results.with_suffix(".jsonl.tmp")
+        staging.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in done.values()),
+                           encoding="utf-8")
+        staging.replace(results)
     todo = [q for q in questions if q.id not in done]
     with open(results, "a", encoding="utf-8") as fh:
         for question in tqdm(todo, desc=settings.name, unit="q", disable=not progress, file=sys.stderr):
