@@ -28,6 +28,7 @@ class EvalSettings:
     model: str | None = None
     max_new_tokens: int = 96
     style: str = "quote"
+    retrieval_only: bool = False
 
     @classmethod
     def from_toml(cls, path: Path, base: "EvalSettings") -> "EvalSettings":
@@ -103,6 +104,8 @@ def run(questions_path: Path, out: Path, settings: EvalSettings, index_dir: Path
     questions, docs = load_question_set(questions_path, out / "docs")
     if limit:
         questions = questions[:limit]
+    if settings.retrieval_only:
+        questions = [replace(q, extra={**q.extra, "retrieval_only": True}) for q in questions]
     if docs is not None:
         index_dir = index_dir or out / "index"
         build_index([docs], index_dir, load_embedder_once("all-MiniLM-L6-v2"), progress=progress)
@@ -112,7 +115,8 @@ def run(questions_path: Path, out: Path, settings: EvalSettings, index_dir: Path
         index_dir = paths.default_index_dir()
         if not (index_dir / "CURRENT").exists():
             build_index([paths.sample_document()], index_dir, load_embedder_once("all-MiniLM-L6-v2"), progress=False)
-    pipeline = build_pipeline(settings, index_dir)
+    retrieval_only = all(q.extra.get("retrieval_only") for q in questions)
+    pipeline = build_pipeline(replace(settings, generator="extractive") if retrieval_only else settings, index_dir)
     missing = unmatched_sections(questions, {c.section_path for c in pipeline.retriever.index.chunks})
     if missing:
         print(f"rag: warning: gold sections not found in the index: {'; '.join(missing)}", file=sys.stderr)

@@ -71,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--style", choices=("quote", "generated"), default="quote")
     p.add_argument("--limit", type=_positive_int, default=None, help="only the first N questions")
     p.add_argument("--fresh", action="store_true", help="discard earlier results instead of resuming")
+    p.add_argument("--retrieval-only", action="store_true", help="measure retrieval only (no answers)")
     p.add_argument("--compare", type=Path, nargs="+", metavar="TOML",
                    help="configuration files (keys: k, mode, generator, model, max_new_tokens, style) to compare")
     return parser
@@ -227,7 +228,7 @@ def cmd_eval(args) -> int:
 
         store.live_generation(args.index)
     base = EvalSettings(k=args.k, mode=args.mode, generator=args.generator, model=args.model,
-                        max_new_tokens=args.max_new_tokens, style=args.style)
+                        max_new_tokens=args.max_new_tokens, style=args.style, retrieval_only=args.retrieval_only)
     if args.compare:
         summaries = compare(args.questions, args.out, [EvalSettings.from_toml(p, base) for p in args.compare],
                             args.index, args.limit, args.fresh)
