@@ -76,7 +76,7 @@ class AppState:
             retriever = Retriever.open(self.config.index, embedder)
             self.log("Preparing: loading the language model (the first start takes about a minute)…")
             generator = make_generator(self.config.generator, self.config.model, self.config.max_new_tokens,
-                                       retriever, self.log)
+                                       embedder, self.log)
             self.pipeline = AnswerPipeline(retriever, generator, AnswerConfig(
                 k=self.config.k, mode=self.config.mode, max_new_tokens=self.config.max_new_tokens))
             self.log(f"Ready: {len(retriever.index.chunks)} passages from {len(retriever.index.manifest.files)} "

@@ -29,6 +29,8 @@ class EvalSettings:
     max_new_tokens: int = 96
     style: str = "quote"
     retrieval_only: bool = False
+    focus_sentences: int = 0  # 0: whole passages in the prompt
+    quantize: str = ""  # "int8": dynamic int8 Linear layers
 
     @classmethod
     def from_toml(cls, path: Path, base: "EvalSettings") -> "EvalSettings":
@@ -71,11 +73,12 @@ def build_pipeline(settings: EvalSettings, index_dir: Path):
 
     embedder = load_embedder_once("all-MiniLM-L6-v2")
     retriever = Retriever.open(index_dir, embedder)
-    generator = make_generator(settings.generator, settings.model, settings.max_new_tokens, retriever,
-                               lambda m: print(m, file=sys.stderr))
+    generator = make_generator(settings.generator, settings.model, settings.max_new_tokens, embedder,
+                               lambda m: print(m, file=sys.stderr), quantize=settings.quantize or None)
     return AnswerPipeline(retriever, generator, AnswerConfig(k=settings.k, mode=settings.mode,
                                                              max_new_tokens=settings.max_new_tokens,
-                                                             style=settings.style))
+                                                             style=settings.style,
+                                                             focus_sentences=settings.focus_sentences or None))
 
 
 def answer_record(pipeline, question: Question, settings: EvalSettings) -> dict:

@@ -160,22 +160,23 @@ def make_pipeline(args, log=lambda m: print(m, file=sys.stderr)):
     from .retrieval import Retriever
 
     embedder = _embedder(args)
+    generator = make_generator(args.generator, args.model, args.max_new_tokens, embedder, log)  # fails fast
     retriever = Retriever.open(resolve_index(args, embedder), embedder)
-    generator = make_generator(args.generator, args.model, args.max_new_tokens, retriever, log)
     return AnswerPipeline(retriever, generator, AnswerConfig(k=args.k, mode=args.mode,
                                                              max_new_tokens=args.max_new_tokens))
 
 
-def make_generator(kind: str, model: str | None, max_new_tokens: int, retriever, log):
+def make_generator(kind: str, model: str | None, max_new_tokens: int, embedder, log, quantize: str | None = None):
     if kind == "extractive":
         from .answering import terms
         from .extractive import ExtractiveGenerator
 
-        return ExtractiveGenerator(retriever.embedder.embed_passages, terms)
+        return ExtractiveGenerator(embedder.embed_passages, terms)
     from .generators import GeneratorConfig, load_generator
     from .model_files import DEFAULT_MODEL
 
-    return load_generator(GeneratorConfig(model=model or DEFAULT_MODEL, max_new_tokens=max_new_tokens), log=log)
+    return load_generator(GeneratorConfig(model=model or DEFAULT_MODEL, max_new_tokens=max_new_tokens,
+                                          quantize=quantize), log=log)
 
 
 def _print_sources(answer) -> None:

@@ -24,6 +24,7 @@ class GeneratorConfig:
     model: str = model_files.DEFAULT_MODEL
     max_new_tokens: int = 96
     threads: int | None = None  # torch intra-op threads; None: all cores
+    quantize: str | None = None  # "int8": dynamic int8 Linear layers (faster on CPU, answers differ)
 
 
 @dataclass(frozen=True)
@@ -187,6 +188,10 @@ def load_generator(config: GeneratorConfig = GeneratorConfig(), log=print) -> Tr
         torch.set_num_threads(config.threads)
     started = time.perf_counter()
     model, tokenizer = _load(config.model, log)
+    if config.quantize == "int8":
+        model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+    elif config.quantize:
+        raise UserError(f"unknown quantisation {config.quantize!r}; use int8")
     generator = TransformersGenerator(model, tokenizer, config.model, config)
     generator.load_seconds = time.perf_counter() - started
     return generator
