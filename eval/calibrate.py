@@ -7,7 +7,8 @@ out-of-document questions, and term coverage alone would refuse paraphrases) the
 question's evidence (no answerable question may be refused on retrieval alone); the weight that
 then refuses the most unanswerable questions wins, ties going to the wider margin. Retrieval
 evidence is only the first of three refusal checks (see rag/refusal.py), so it is kept safe.
-`strong` is set just above the strongest unanswerable question's evidence.
+`strong` is set just above the strongest unanswerable question's evidence, and `unknown_limit`
+just above the largest share of unknown topic terms among answerable questions.
 """
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ def main(argv=None) -> int:
     from rag.answering import terms
     from rag.cli import load_embedder_once
     from rag.indexer import build_index
-    from rag.refusal import coverage, question_terms
+    from rag.refusal import coverage, question_terms, unknown_share
     from rag.retrieval import Retriever
 
     embedder = load_embedder_once("all-MiniLM-L6-v2")
@@ -68,8 +69,10 @@ def main(argv=None) -> int:
                 "cosine": round(max(p.scores["cosine"] for p in passages), 4),
                 "coverage": round(max(coverage(q_terms, terms(" ".join(p.chunk.section) + " " + p.chunk.text))
                                       for p in passages), 4),
+                "unknown": unknown_share(q_terms, retriever.index.bm25.vocab_dict),
             })
-    result = {**choose(rows), "question_set": str(args.questions.name), "k": args.k, "rows": rows}
+    unknown_limit = round(max(r["unknown"] for r in rows if r["answerable"]) + MARGIN, 4)
+    result = {**choose(rows), "unknown_limit": unknown_limit, "question_set": str(args.questions.name), "k": args.k, "rows": rows}
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(json.dumps({k: v for k, v in result.items() if k != "rows"}))
     return 0

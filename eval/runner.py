@@ -90,9 +90,10 @@ def answer_record(pipeline, question: Question, settings: EvalSettings) -> dict:
                 "timings": {"retrieve_s": time.perf_counter() - started}}
     record = pipeline.ask(question.question).to_json()
     generated = record["raw"]
-    if generated and record["timings"].get("generate_s"):
+    if generated and record["timings"].get("decode_s"):  # decode rate: tokens after the first / their time
         tokens = pipeline.generator.count_tokens(generated)
-        record["tokens_per_s"] = round(tokens / record["timings"]["generate_s"], 2)
+        if tokens > 1:
+            record["tokens_per_s"] = round((tokens - 1) / record["timings"]["decode_s"], 2)
     return record
 
 

@@ -18,7 +18,7 @@ from .lexical import tokenize
 from .paragraphs import split_sentences
 from .prompting import FittedPrompt, fit_prompt
 from .records import Passage
-from .refusal import Calibration, coverage, evidence, model_refused, question_terms
+from .refusal import Calibration, coverage, evidence, model_refused, question_terms, unknown_share
 from .retrieval import Retriever, check_query
 
 REFUSAL_ANSWER = "The documents do not cover this question."
@@ -133,6 +133,9 @@ class AnswerPipeline:
         return [" ".join(s for s in sentences[j] if s in chosen.get(j + 1, set())) or passages[j].chunk.text
                 for j in range(len(passages))]
 
+    def unknown_terms(self, question: str) -> float:
+        return unknown_share(question_terms(terms(question)), self.retriever.index.bm25.vocab_dict)
+
     def _fit(self, question: str, passages: list[Passage]) -> FittedPrompt:
         budget = min(self.config.max_prompt_tokens, self.generator.context_window - self.config.max_new_tokens)
         return fit_prompt(question, passages, self.generator.count_prompt_tokens, budget,
@@ -158,6 +161,8 @@ class AnswerPipeline:
             reason = "no passages retrieved"
         elif score < self.calibration.threshold:
             reason = f"retrieval evidence {score:.2f} below the calibrated threshold {self.calibration.threshold:.2f}"
+        elif (unknown := self.unknown_terms(question)) > self.calibration.unknown_limit:
+            reason = f"{unknown:.0%} of the question's terms occur in no document"
         else:
             prompt = Prompt(fitted.messages, fitted.question, fitted.passages, fitted.texts)
             for piece in self.generator.stream(prompt):
@@ -165,6 +170,8 @@ class AnswerPipeline:
                     timings["first_token_s"] = time.perf_counter() - started
                 raw += piece
                 yield Event("token", piece)
+            if raw:
+                timings["decode_s"] = time.perf_counter() - started - timings["first_token_s"]
         timings["generate_s"] = time.perf_counter() - gen_started
         timings.setdefault("first_token_s", time.perf_counter() - started)
 

@@ -6,7 +6,9 @@ Retrieval evidence of a question q against its retrieved passages P::
     coverage = max_p |terms(q) ∩ terms(p)| / |terms(q)|     (content terms, question words removed)
     evidence = w * cosine + (1 - w) * coverage
 
-The question is refused when evidence < threshold, when the model says the passages do not
+The question is also refused when too many of its topic terms occur nowhere in the documents:
+unknown = |terms(q) - vocabulary| / |terms(q)| > unknown_limit ("Which U.S. President signed
+...?" where no document says "president" or "signed"). The question is refused when evidence < threshold, when the model says the passages do not
 answer it (unless evidence >= strong: small models refuse answerable questions too, and past
 `strong` no calibration question was unanswerable), or when no sentence of its answer is
 supported (see grounding.py). `w`, `threshold` and `strong` are calibrated on a question set
@@ -21,9 +23,12 @@ from pathlib import Path
 
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 
-# Words that frame a question rather than name its topic: they should not count as evidence.
+# Words that frame a question rather than name its topic (stems, as `terms` gives them; the
+# tokenizer's stopword list keeps question words and auxiliaries): they are not evidence.
 QUESTION_FRAME = {"mani", "much", "year", "name", "describ", "accord", "chapter", "document", "text", "mention",
-                  "say", "call", "tell", "give", "explain", "list", "exampl", "kind", "type", "doe", "did"}
+                  "say", "call", "tell", "give", "explain", "list", "exampl", "kind", "type", "doe", "did", "do",
+                  "what", "which", "when", "who", "whom", "whose", "how", "whi", "where", "can", "could", "would",
+                  "should", "shall", "may", "might", "must", "besid", "becaus", "befor", "after", "also", "too"}
 
 _MODEL_REFUSAL = re.compile(
     r"(documents?|passages?|text|context)\s+(do(es)?\s+not|don't|doesn't)\s+(say|mention|contain|provide|specify|state|include|answer)"
@@ -40,13 +45,15 @@ class Calibration:
     weight: float = 0.5
     threshold: float = 0.45
     strong: float = 1.01  # evidence above which the model's own refusal is overruled (never, by default)
+    unknown_limit: float = 1.01  # share of topic terms absent from every document above which to refuse
 
     @classmethod
     def load(cls, path: Path = CALIBRATION_FILE) -> "Calibration":
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             return cls(weight=float(data["weight"]), threshold=float(data["threshold"]),
-                       strong=float(data.get("strong", cls.strong)))
+                       strong=float(data.get("strong", cls.strong)),
+                       unknown_limit=float(data.get("unknown_limit", cls.unknown_limit)))
         except (OSError, ValueError, KeyError):
             return cls()
 
@@ -75,3 +82,12 @@ def model_refused(text: str) -> bool:
     (True, False)
     """
     return bool(_MODEL_REFUSAL.search(text))
+
+
+def unknown_share(question: set[str], vocabulary) -> float:
+    """Share of the question's topic terms that no document contains.
+
+    >>> unknown_share({"presid", "sign", "guidelin"}, {"guidelin"})
+    0.6667
+    """
+    return round(len([t for t in question if t not in vocabulary]) / len(question), 4) if question else 0.0

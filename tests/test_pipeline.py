@@ -53,7 +53,7 @@ def test_tiny_model_through_the_pipeline(sample_retriever, tiny_generator):
     assert all(1 <= n <= 4 and f"[{n}]" in answer.text for n, _, _ in answer.cited)
     data = answer.to_json()
     assert set(data) >= {"question", "answer", "refused", "citations", "sentences", "retrieved", "model", "timings"}
-    assert set(data["timings"]) == {"retrieve_s", "generate_s", "first_token_s", "total_s"}
+    assert set(data["timings"]) >= {"retrieve_s", "generate_s", "first_token_s", "total_s"}
     json.dumps(data)
 
 
