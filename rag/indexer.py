@@ -1,7 +1,6 @@
 """Build or update an index folder from documents: read, chunk, embed what is new, write atomically."""
 from __future__ import annotations
 
-import hashlib
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -12,6 +11,7 @@ import numpy as np
 from . import store
 from .chunking import ChunkerConfig, chunk_paragraphs
 from .errors import UserError
+from .hashing import sha256_file
 from .lexical import build_bm25
 from .paragraphs import repair_paragraphs
 from .readers import UnreadableFile, find_documents, read_blocks
@@ -39,14 +39,6 @@ class IndexReport:
                 f"{len(self.files_removed)} removed, {self.files_unchanged} unchanged, "
                 f"{len(self.files_skipped)} skipped; chunks: {self.chunks_added} added, "
                 f"{self.chunks_removed} removed, {self.chunks_embedded} embedded, {self.chunks_total} in the index")
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def chunk_file(path: Path, count_tokens, config: ChunkerConfig) -> list[Chunk]:
@@ -128,7 +120,7 @@ def build_index(paths: list[Path], index_dir: Path, embedder, chunker: ChunkerCo
         for path in tqdm(files, desc="reading", unit="file", disable=not progress or len(files) < 20, file=sys.stderr):
             source = str(path)
             try:
-                sha = file_sha256(path)
+                sha = sha256_file(path)
                 if same_chunker and old_files.get(source, {}).get("sha256") == sha:
                     kept[source] = [previous.chunks[r] for r in old_by_source.get(source, [])]
                     report.files_unchanged += 1

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import UserError
+from .hashing import sha256_file
 from .paths import model_cache_dir
 
 
@@ -52,14 +53,6 @@ DEFAULT_MODEL = "qwen2.5-coder-0.5b-instruct"
 
 def models_dir() -> Path:
     return model_cache_dir()
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def weights_cache(sha256: str) -> Path:
