@@ -1,6 +1,7 @@
 """sentence-transformers models: the bundled all-MiniLM-L6-v2 offline, or any name or local path."""
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -70,9 +71,14 @@ class SentenceTransformerEmbedder(Embedder):
         self.passage_prefix = passage_prefix if config.passage_prefix is None else config.passage_prefix
         self.batch_size = config.batch_size
         self._tokenizer = self.model.tokenizer
+        # The chunker asks about the same texts repeatedly while merging and splitting.
+        self.count_tokens = functools.lru_cache(maxsize=1 << 16)(self._count_tokens)
 
-    def count_tokens(self, text: str) -> int:
+    def _count_tokens(self, text: str) -> int:
         return len(self._tokenizer(self.passage_prefix + text, add_special_tokens=True, truncation=False)["input_ids"])
+
+    def count_tokens(self, text: str) -> int:  # replaced per instance by a cached version in __init__
+        return self._count_tokens(text)
 
     def embed_batch(self, texts: list[str]) -> np.ndarray:
         vectors = self.model.encode(texts, batch_size=self.batch_size, convert_to_numpy=True,
