@@ -64,6 +64,15 @@ def test_follow_up_is_rewritten_from_the_history(client):
     assert "1978" in text
 
 
+def test_concurrent_users_get_their_own_answers(client):
+    """Two questions at once go through the queue; neither answer leaks into the other."""
+    first = client.submit("When were the first Guidelines formulated?", api_name="/chat")
+    second = client.submit("Which region must mitigate the impact of the stationing of U.S. Forces?", api_name="/chat")
+    a, b = first.result(timeout=600), second.result(timeout=600)
+    assert "1978" in a and "Okinawa" not in a.split("Sources:")[0]
+    assert "Okinawa" in b and "1978" not in b.split("Sources:")[0]
+
+
 def test_refusal_looks_like_a_refusal(client):
     text = client.predict("What is the capital of Australia?", api_name="/chat")
     assert text == "The documents do not cover this question."

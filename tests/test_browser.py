@@ -59,6 +59,8 @@ def _ask(page, question: str) -> tuple[float, float]:
 
 def test_question_streams_and_shows_expandable_sources(browser, sample_url):
     page = browser.new_page(viewport={"width": 1280, "height": 900})
+    outside = []
+    page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(("http://127.0.0.1", "data:", "blob:")) else None)
     page.goto(sample_url)
     page.wait_for_function("() => (document.querySelector('#status')?.innerText || '').includes('Ready')", timeout=900_000)
     first, total = _ask(page, "When were the first Guidelines formulated?")
@@ -70,6 +72,7 @@ def test_question_streams_and_shows_expandable_sources(browser, sample_url):
     source.locator("summary").click()
     assert source.locator("blockquote").is_visible()
     assert "1978" in source.locator("blockquote mark").first.inner_text()
+    assert outside == []  # the page loads nothing from the internet (no fonts, no analytics)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "chat.png"), full_page=True)
     (ARTIFACTS / "browser-timing.json").write_text(json.dumps({"first_token_s": first, "answer_s": total}))
