@@ -7,8 +7,10 @@ Retrieval evidence of a question q against its retrieved passages P::
     evidence = w * cosine + (1 - w) * coverage
 
 The question is also refused when too many of its topic terms occur nowhere in the documents:
-unknown = |terms(q) - vocabulary| / |terms(q)| > unknown_limit ("Which U.S. President signed
-...?" where no document says "president" or "signed"). The question is refused when evidence < threshold, when the model says the passages do not
+unknown = |terms(q) - vocabulary| / |terms(q)| > unknown_limit, and at least two terms are
+unknown ("Which U.S. President signed ...?" where no document says "president" or "signed"; one
+unknown word is as often a paraphrase, like "first" in "When were the first Guidelines
+formulated?" of a text that says "the 1978 Guidelines"). The question is refused when evidence < threshold, when the model says the passages do not
 answer it (unless evidence >= strong: small models refuse answerable questions too, and past
 `strong` no calibration question was unanswerable), or when no sentence of its answer is
 supported (see grounding.py). `w`, `threshold` and `strong` are calibrated on a question set
@@ -84,10 +86,14 @@ def model_refused(text: str) -> bool:
     return bool(_MODEL_REFUSAL.search(text))
 
 
-def unknown_share(question: set[str], vocabulary) -> float:
-    """Share of the question's topic terms that no document contains.
+MIN_UNKNOWN_TERMS = 2
 
-    >>> unknown_share({"presid", "sign", "guidelin"}, {"guidelin"})
-    0.6667
+
+def unknown_share(question: set[str], vocabulary) -> float:
+    """Share of the question's topic terms that no document contains; 0 below two such terms.
+
+    >>> unknown_share({"presid", "sign", "guidelin"}, {"guidelin"}), unknown_share({"first", "guidelin"}, {"guidelin"})
+    (0.6667, 0.0)
     """
-    return round(len([t for t in question if t not in vocabulary]) / len(question), 4) if question else 0.0
+    unknown = [t for t in question if t not in vocabulary]
+    return round(len(unknown) / len(question), 4) if len(unknown) >= MIN_UNKNOWN_TERMS else 0.0

@@ -96,7 +96,8 @@ def test_an_interrupted_build_leaves_the_previous_index(tmp_path, embedder, how)
     big = tmp_path / "docs" / "big"
     big.mkdir()
     for i in range(40):
-        body = "\n\n".join(f"Paragraph {i}-{j} says something distinct about topic {i * 100 + j}." for j in range(20))
+        body = "\n\n".join(  # paragraphs long enough not to be merged: hundreds of chunks to embed
+            f"Paragraph {i}-{j} says something distinct about topic {i * 100 + j}. " * 6 for j in range(20))
         (big / f"f{i}.md").write_text(f"# File {i}\n\n{body}\n")
     stderr = tmp_path / "stderr.txt"
     with open(stderr, "w") as err:
