@@ -42,7 +42,7 @@ class AppConfig:
     model: str | None = None
     k: int = 4
     mode: str = "hybrid"
-    max_new_tokens: int = 96
+    max_new_tokens: int = 48
 
 
 @dataclass

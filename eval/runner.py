@@ -26,10 +26,10 @@ class EvalSettings:
     mode: str = "hybrid"
     generator: str = "transformers"
     model: str | None = None
-    max_new_tokens: int = 96
+    max_new_tokens: int = 48
     style: str = "quote"
     retrieval_only: bool = False
-    focus_sentences: int = 0  # 0: whole passages in the prompt
+    focus_sentences: int = 2  # 0: whole passages in the prompt
     quantize: str = ""  # "int8": dynamic int8 Linear layers
 
     @classmethod

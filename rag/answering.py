@@ -29,8 +29,8 @@ class AnswerConfig:
     k: int = 4
     mode: str = "hybrid"
     max_prompt_tokens: int = 2048  # a cap below the context window: prompt length is the main cost on CPU
-    max_new_tokens: int = 96
-    focus_sentences: int | None = None  # show each passage's best sentences only (None: whole passages)
+    max_new_tokens: int = 48  # the draft only has to point at the answer (measured: same quality as 96)
+    focus_sentences: int | None = 2  # show each passage's best sentences only (None: whole passages)
     style: str = "quote"  # "quote": the passage sentence the model's answer points to; "generated": its words
 
 

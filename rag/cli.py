@@ -83,7 +83,7 @@ def _add_generator_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=None,
                         help="Hugging Face model id, local folder or .gguf file (default: the bundled "
                              "Qwen2.5-Coder-0.5B-Instruct, offline)")
-    parser.add_argument("--max-new-tokens", type=_positive_int, default=96)
+    parser.add_argument("--max-new-tokens", type=_positive_int, default=48)
 
 
 @functools.lru_cache(maxsize=2)

@@ -22,7 +22,7 @@ from . import model_files
 @dataclass(frozen=True)
 class GeneratorConfig:
     model: str = model_files.DEFAULT_MODEL
-    max_new_tokens: int = 96
+    max_new_tokens: int = 48
     threads: int | None = None  # torch intra-op threads; None: all cores
     quantize: str | None = None  # "int8": dynamic int8 Linear layers (faster on CPU, answers differ)
 

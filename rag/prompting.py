@@ -14,17 +14,6 @@ SYSTEM = (
     f"If the passages do not contain the answer, reply exactly: {REFUSAL_TEXT}"
 )
 
-# Worked examples shown before the real question: one answer, one refusal. Invented text, so
-# that no document's content leaks into another's answers.
-EXAMPLES = (
-    ("Passages:\n[1] (Water supply)\nThe reservoir was completed in 1962. It holds 40 million cubic metres.\n\n"
-     "[2] (Costs)\nRepairs to the dam were funded by the regional council.\n\nQuestion: Who paid for the dam repairs?",
-     "The regional council funded the dam repairs [2]."),
-    ("Passages:\n[1] (Water supply)\nThe reservoir was completed in 1962. It holds 40 million cubic metres.\n\n"
-     "Question: How many people work at the reservoir?",
-     REFUSAL_TEXT),
-)
-USE_EXAMPLES = False
 
 
 @dataclass(frozen=True)
@@ -46,10 +35,7 @@ def passage_block(n: int, passage: Passage, text: str) -> str:
 def build_messages(question: str, passages: list[Passage], texts: list[str]) -> tuple[dict, ...]:
     blocks = "\n\n".join(passage_block(i, p, t) for i, (p, t) in enumerate(zip(passages, texts), start=1))
     user = f"Passages:\n{blocks}\n\nQuestion: {question}" if passages else f"Question: {question}"
-    shots = []
-    for example, reply in EXAMPLES if USE_EXAMPLES else ():
-        shots += [{"role": "user", "content": example}, {"role": "assistant", "content": reply}]
-    return ({"role": "system", "content": SYSTEM}, *shots, {"role": "user", "content": user})
+    return ({"role": "system", "content": SYSTEM}, {"role": "user", "content": user})
 
 
 def _trim_to_sentences(text: str, keep: int) -> str:
