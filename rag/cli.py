@@ -192,6 +192,12 @@ def _print_sources(answer) -> None:
         print(f"  [{n}] {passage.chunk.section_path or '(no section)'}  ({where})")
 
 
+def _plain(text: str) -> str:
+    import re
+
+    return " ".join(re.sub(r"\[\d+\]|[.,;:!?]", " ", text).split()).lower()
+
+
 def cmd_ask(args) -> int:
     from . import store
     from .retrieval import check_query
@@ -215,8 +221,8 @@ def cmd_ask(args) -> int:
         return 0
     if answer.raw:
         print()
-    if answer.refused or answer.text != answer.raw.strip():
-        print(f"\nAnswer: {answer.text}")
+    if answer.refused or _plain(answer.text) != _plain(answer.raw):
+        print(f"\nAnswer (checked against the documents): {answer.text}")
     _print_sources(answer)
     return 0
 
