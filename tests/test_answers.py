@@ -62,9 +62,13 @@ def test_passages_are_data_not_instructions(tmp_path, embedder, model):
 def test_generated_style_keeps_the_models_words_with_support(sample_retriever, model):
     from rag.answering import AnswerConfig
 
+    from rag.grounding import parse_markers
+
     pipeline = AnswerPipeline(sample_retriever, model, AnswerConfig(style="generated"))
-    answer = pipeline.ask("What does the Japan-U.S. Alliance form the basis for?")
-    assert not answer.refused and "foreign policy" in answer.text
+    answer = pipeline.ask("When were the first Guidelines formulated?")
+    assert not answer.refused, answer.refusal_reason
+    draft = parse_markers(" ".join(answer.raw.split()), 4)[0]
+    assert answer.sentences and all(s.text.rstrip(".") in draft for s in answer.sentences)  # the model's words
     assert all(0 <= s.support <= 1 and s.citations for s in answer.sentences if s.supported)
 
 
