@@ -1,7 +1,6 @@
 """Dense, BM25 and hybrid retrieval over a loaded index."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -13,13 +12,6 @@ from .lexical import bm25_search
 from .records import Passage
 
 MODES = ("hybrid", "dense", "bm25")
-
-
-@dataclass(frozen=True)
-class RetrievalConfig:
-    k: int = 5
-    mode: str = "hybrid"
-    candidates: int = 50  # depth of each list fused by hybrid retrieval
 
 
 def check_query(query: str, k: int, mode: str) -> str:
