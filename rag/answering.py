@@ -115,7 +115,17 @@ class AnswerPipeline:
         top_cosine = max(p.scores.get("cosine", 0.0) for p in passages)
         return evidence(top_cosine, best_cover, self.calibration)
 
-    def focus(self, question: str, passages: list[Passage]) -> list[str]:
+    def rank(self, question: str, passages, memo: dict | None = None) -> list[tuple[float, int, str]]:
+        """`best_sentences` of the passages, computed once per answer (focus and quote share it)."""
+        key = (question, tuple(p.chunk.chunk_id for p in passages))
+        if memo is None or key not in memo:
+            ranked = best_sentences(question, [p.chunk.text for p in passages], self.embed, terms)
+            if memo is None:
+                return ranked
+            memo[key] = ranked
+        return memo[key]
+
+    def focus(self, question: str, passages: list[Passage], memo: dict | None = None) -> list[str]:
         """Each passage cut to its sentences that best match the question, in document order.
 
         A 0.5B model answers better from fewer distracting sentences, and a shorter prompt is
@@ -125,7 +135,7 @@ class AnswerPipeline:
         sentences = [split_sentences(p.chunk.text) for p in passages]
         if not keep or not passages:
             return [p.chunk.text for p in passages]
-        ranked = best_sentences(question, [p.chunk.text for p in passages], self.embed, terms)
+        ranked = self.rank(question, passages, memo)
         chosen: dict[int, set[str]] = {}
         for _, n, sentence in ranked:
             if len(chosen.setdefault(n, set())) < keep:
@@ -136,10 +146,10 @@ class AnswerPipeline:
     def unknown_terms(self, question: str) -> float:
         return unknown_share(question_terms(terms(question)), self.retriever.index.bm25.vocab_dict)
 
-    def _fit(self, question: str, passages: list[Passage]) -> FittedPrompt:
+    def _fit(self, question: str, passages: list[Passage], memo: dict | None = None) -> FittedPrompt:
         budget = min(self.config.max_prompt_tokens, self.generator.context_window - self.config.max_new_tokens)
         return fit_prompt(question, passages, self.generator.count_prompt_tokens, budget,
-                          texts=self.focus(question, passages))
+                          texts=self.focus(question, passages, memo))
 
     def stream(self, question: str, k: int | None = None, mode: str | None = None) -> Iterator[Event]:
         k = k or self.config.k
@@ -149,7 +159,8 @@ class AnswerPipeline:
         passages = self.retriever.search(question, k=k, mode=mode)
         timings = {"retrieve_s": time.perf_counter() - started}
         score = self.retrieval_evidence(question, passages)
-        fitted = self._fit(question, passages)
+        memo: dict = {}
+        fitted = self._fit(question, passages, memo)
         warnings = []
         if fitted.question_truncated:
             warnings.append("the question was too long for the model's context and was truncated")
@@ -180,35 +191,36 @@ class AnswerPipeline:
             if model_refused(raw) and score < self.calibration.strong:
                 reason = "the model found no answer in the passages"
             elif model_refused(raw):
-                sentences = self.overrule_refusal(fitted)
+                sentences = self.overrule_refusal(fitted, memo)
             else:
                 sentences = ground_answer(raw, fitted.question,
                                           [split_sentences(t) for t in fitted.texts], terms, self.embed)
                 if not any(s.supported for s in sentences):
                     reason = "no sentence of the answer is supported by the passages"
                 elif self.config.style == "quote":
-                    sentences = self.quote(fitted, sentences)
+                    sentences = self.quote(fitted, sentences, memo)
         if not raw and not reason:
             reason = "the model gave no answer"
         timings["total_s"] = time.perf_counter() - started
         yield Event("answer", answer=self._finish(question, fitted, passages, raw, sentences, reason, score,
                                                  timings, warnings))
 
-    def overrule_refusal(self, fitted: FittedPrompt) -> list[SentenceSupport]:
+    def overrule_refusal(self, fitted: FittedPrompt, memo: dict | None = None) -> list[SentenceSupport]:
         """Evidence this strong means the answer is there: take the best extractive sentence."""
-        ranked = best_sentences(fitted.question, [p.chunk.text for p in fitted.passages], self.embed, terms)
+        ranked = self.rank(fitted.question, fitted.passages, memo)
         if not ranked:
             return []
         score, n, sentence = ranked[0]
         return [SentenceSupport(sentence, [n], round(score, 4), True, [], {n: sentence})]
 
-    def quote(self, fitted: FittedPrompt, generated: list[SentenceSupport]) -> list[SentenceSupport]:
+    def quote(self, fitted: FittedPrompt, generated: list[SentenceSupport],
+              memo: dict | None = None) -> list[SentenceSupport]:
         """The passage sentence that best answers the question and agrees with the model's answer.
 
         score(s) = 0.5 * extractive score(question, s) + 0.5 * cos(e(answer), e(s)): the model's
         answer steers the choice, the answer shown is the document's own sentence.
         """
-        candidates = best_sentences(fitted.question, [p.chunk.text for p in fitted.passages], self.embed, terms)
+        candidates = self.rank(fitted.question, fitted.passages, memo)
         if not candidates:
             return generated
         answer = " ".join(s.text for s in generated if s.supported)
