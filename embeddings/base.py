@@ -38,13 +38,18 @@ class Embedder(ABC):
         """Word pieces the model sees for a passage, prefix and special tokens included."""
 
     def embed_passages(self, texts: Iterable[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+        """Batches of similar length (longest first), so that little time goes into padding."""
         texts = [self.passage_prefix + t for t in texts]
-        rows = []
-        for i in range(0, len(texts), self.batch_size):
-            rows.append(self.embed_batch(texts[i:i + self.batch_size]))
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for start in range(0, len(order), self.batch_size):
+            rows = order[start:start + self.batch_size]
+            vectors[rows] = self.embed_batch([texts[i] for i in rows])
             if progress:
-                progress(len(rows[-1]))
-        return np.vstack(rows) if rows else np.zeros((0, self.dimension), dtype=np.float32)
+                progress(len(rows))
+        return vectors
 
     def embed_query(self, text: str) -> np.ndarray:
         return self.embed_batch([self.query_prefix + text])[0]

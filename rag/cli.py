@@ -48,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("index", help="build or update an index from files or folders")
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     _add_index_option(p)
-    p.add_argument("--faiss", default="Flat", help='FAISS factory string, e.g. "HNSW32" (default: exact "Flat")')
+    p.add_argument("--faiss", default="auto",
+                   help='FAISS factory string, e.g. "Flat" or "HNSW32" (default auto: exact below 50,000 chunks, HNSW32 above)')
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
     p = sub.add_parser("search", help="show the passages retrieved for a question")

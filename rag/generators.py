@@ -117,20 +117,9 @@ def _load_folder(folder: str | Path, local_only: bool):
 
 
 def _write_cache(model, tokenizer, folder: Path) -> None:
-    """config + safetensors + tokenizer, made visible only when complete."""
     from safetensors.torch import save_model
 
-    staging = folder.with_name(folder.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    model.config.save_pretrained(staging)
-    if getattr(model, "generation_config", None) is not None:
-        model.generation_config.save_pretrained(staging)
-    save_model(model, str(staging / "model.safetensors"))
-    tokenizer.save_pretrained(staging)
-    (staging / "COMPLETE").write_text("ok\n")
-    model_files.remove_incomplete_cache(folder)
-    os.replace(staging, folder)
+    model_files.publish_cache(folder, model, tokenizer, lambda staging: save_model(model, str(staging / "model.safetensors")))
 
 
 def _load_gguf(gguf: Path, sha256: str, log) -> tuple[object, object]:
@@ -148,6 +137,39 @@ def _load_gguf(gguf: Path, sha256: str, log) -> tuple[object, object]:
         _write_cache(model, tokenizer, cache)
     except OSError as exc:
         log(f"warning: could not cache the model weights ({exc}); the next start will be slow again")
+    return model, tokenizer
+
+
+def _source_sha256(spec: str) -> str | None:
+    """The GGUF hash that keys the weight caches; None for hub ids and folders (not cached)."""
+    if spec.lower() in model_files.BUNDLED:
+        return model_files.BUNDLED[spec.lower()].sha256
+    path = Path(spec).expanduser()
+    if path.suffix.lower() == ".gguf" and path.is_file():
+        return model_files.sha256_file(path)
+    return None
+
+
+def _load_int8(spec: str, log):
+    """From the int8 cache when present; else load in float32, quantise, and fill the cache."""
+    from . import quantization
+
+    sha256 = _source_sha256(spec)
+    cache = model_files.int8_cache(sha256) if sha256 else None
+    if cache is not None and model_files.cache_is_complete(cache):
+        try:
+            return quantization.load_cache(cache)
+        except (OSError, ValueError, RuntimeError) as exc:
+            log(f"warning: the int8 model cache is damaged ({exc.__class__.__name__}); rebuilding it")
+            shutil.rmtree(cache, ignore_errors=True)
+    model, tokenizer = _load(spec, log)
+    log("quantising the model to int8 (one time for a cached model)…")
+    model = quantization.quantise(model)
+    if cache is not None:
+        try:
+            quantization.write_cache(model, tokenizer, cache)
+        except OSError as exc:
+            log(f"warning: could not cache the int8 model ({exc}); the next start will quantise again")
     return model, tokenizer
 
 
@@ -187,11 +209,9 @@ def load_generator(config: GeneratorConfig = GeneratorConfig(), log=print) -> Tr
     if config.threads:
         torch.set_num_threads(config.threads)
     started = time.perf_counter()
-    model, tokenizer = _load(config.model, log)
-    if config.quantize == "int8":
-        model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
-    elif config.quantize:
+    if config.quantize not in (None, "int8"):
         raise UserError(f"unknown quantisation {config.quantize!r}; use int8")
+    model, tokenizer = (_load_int8 if config.quantize == "int8" else _load)(config.model, log)
     generator = TransformersGenerator(model, tokenizer, config.model, config)
     generator.load_seconds = time.perf_counter() - started
     return generator

@@ -60,6 +60,11 @@ def weights_cache(sha256: str) -> Path:
     return models_dir() / f"cache-{sha256[:16]}"
 
 
+def int8_cache(sha256: str) -> Path:
+    """Folder of the dynamic-int8 cache of a GGUF (see `rag.quantization`)."""
+    return models_dir() / f"cache-{sha256[:16]}-int8"
+
+
 def cache_is_complete(folder: Path) -> bool:
     return (folder / "COMPLETE").is_file()
 
@@ -102,6 +107,17 @@ def discard_assembled(model: BundledGGUF) -> None:
     (models_dir() / f"{model.name}.gguf").unlink(missing_ok=True)
 
 
-def remove_incomplete_cache(folder: Path) -> None:
-    if folder.exists() and not cache_is_complete(folder):
+def publish_cache(folder: Path, model, tokenizer, save_weights) -> None:
+    """config + weights (written by `save_weights(staging)`) + tokenizer, visible only when complete."""
+    staging = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    model.config.save_pretrained(staging)
+    if getattr(model, "generation_config", None) is not None:
+        model.generation_config.save_pretrained(staging)
+    save_weights(staging)
+    tokenizer.save_pretrained(staging)
+    (staging / "COMPLETE").write_text("ok\n")
+    if folder.exists():
         shutil.rmtree(folder, ignore_errors=True)
+    os.replace(staging, folder)

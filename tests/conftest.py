@@ -40,3 +40,25 @@ def sample_retriever(sample_index, embedder):
     from rag.retrieval import Retriever
 
     return Retriever.open(sample_index, embedder)
+
+
+TINY_WORDS = ["<unk>", "<eos>", "system", "user", "assistant", ":", "the", "documents", "do", "not", "say", ".", "1978",
+              "guidelines", "were", "formulated", "in", "[", "]", "1", "2"]
+
+
+def tiny_model_and_tokenizer():
+    """A randomly initialised Qwen2 with a word-level tokenizer and a chat template: plumbing only."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+
+    vocab = {w: i for i, w in enumerate(TINY_WORDS)}
+    core = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, unk_token="<unk>", eos_token="<eos>", pad_token="<eos>")
+    tokenizer.chat_template = ("{% for m in messages %}{{ m['role'] }} : {{ m['content'] }} {% endfor %}"
+                               "{% if add_generation_prompt %}assistant : {% endif %}")
+    torch.manual_seed(0)
+    config = Qwen2Config(vocab_size=len(TINY_WORDS), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=512)
+    return Qwen2ForCausalLM(config).eval(), tokenizer

@@ -242,3 +242,40 @@ def test_faiss_factory_strings(tmp_path, embedder):
     assert "honey" in retriever.search("Who makes honey?", k=1, mode="dense")[0].chunk.text
     with pytest.raises(UserError, match="invalid FAISS factory"):
         build_index([docs], tmp_path / "bad", embedder, faiss_factory="NoSuchIndex", progress=False)
+
+
+def test_auto_factory_is_exact_for_small_corpora_and_hnsw_for_large(tmp_path, embedder):
+    from rag.indexer import HNSW_EF_SEARCH, HNSW_FROM_CHUNKS, resolve_factory
+
+    assert resolve_factory("auto", HNSW_FROM_CHUNKS - 1) == "Flat"
+    assert resolve_factory("auto", HNSW_FROM_CHUNKS) == "HNSW32"
+    assert resolve_factory("IVF4,Flat", 10) == "IVF4,Flat"
+    docs = _write(tmp_path / "docs", DOCS)
+    build_index([docs], tmp_path / "auto", embedder, progress=False)
+    assert store.load(tmp_path / "auto").manifest.faiss_factory == "Flat"
+    build_index([docs], tmp_path / "hnsw", embedder, faiss_factory="HNSW16", progress=False)
+    import faiss
+
+    reloaded = faiss.downcast_index(store.load(tmp_path / "hnsw").dense)
+    assert reloaded.hnsw.efSearch == HNSW_EF_SEARCH  # the wider beam survives saving
+
+
+def test_bm25_top_k_matches_bm25s_ranking():
+    """Our top-k over non-zero scores gives bm25s's own ranking, ties broken by row."""
+    import bm25s
+
+    from rag.lexical import bm25_search, tokenize
+
+    rng = np.random.default_rng(1)
+    words = ["alliance", "treaty", "article", "defense", "japan", "guidelines", "security", "base"]
+    texts = [" ".join(rng.choice(words, size=int(rng.integers(1, 6)))) for _ in range(300)]
+    texts += ["unrelated words only"] * 50
+    index = bm25s.BM25(k1=1.2, b=0.75, method="lucene")
+    index.index(tokenize(texts), show_progress=False)
+    for query in ("treaty article", "japan security base", "guidelines", "nothing matches here"):
+        rows, scores = bm25_search(index, query, 20, len(texts))
+        full = index.get_scores(tokenize([query])[0] or ["none"])
+        assert np.all(scores > 0) and np.all(np.diff(scores) <= 0)
+        expected = sorted(np.flatnonzero(full > 0), key=lambda r: (-full[r], r))[:20]
+        assert rows.tolist() == expected
+    assert len(bm25_search(index, "the of and", 5, len(texts))[0]) == 0  # only stopwords

@@ -10,27 +10,11 @@ from rag.errors import UserError
 from rag.extractive import ExtractiveGenerator
 from rag.generators import GeneratorConfig, Prompt, TransformersGenerator
 
-WORDS = ["<unk>", "<eos>", "system", "user", "assistant", ":", "the", "documents", "do", "not", "say", ".", "1978",
-         "guidelines", "were", "formulated", "in", "[", "]", "1", "2"]
-
-
 @pytest.fixture(scope="module")
 def tiny_generator():
-    """A randomly initialised Qwen2 with a word-level tokenizer and a chat template: plumbing only."""
-    import torch
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+    from conftest import tiny_model_and_tokenizer
 
-    vocab = {w: i for i, w in enumerate(WORDS)}
-    core = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, unk_token="<unk>", eos_token="<eos>", pad_token="<eos>")
-    tokenizer.chat_template = ("{% for m in messages %}{{ m['role'] }} : {{ m['content'] }} {% endfor %}"
-                               "{% if add_generation_prompt %}assistant : {% endif %}")
-    torch.manual_seed(0)
-    config = Qwen2Config(vocab_size=len(WORDS), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=512)
-    model = Qwen2ForCausalLM(config).eval()
+    model, tokenizer = tiny_model_and_tokenizer()
     return TransformersGenerator(model, tokenizer, "tiny-random", GeneratorConfig(max_new_tokens=6))
 
 

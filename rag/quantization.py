@@ -1,0 +1,83 @@
+"""Dynamic int8 Linear layers for CPU inference, and an on-disk cache of the quantised model.
+
+Quantising the float32 model at every start costs ~12 s and holds both copies in memory
+(a 6 GB peak for the 0.5B model). The cache keeps each quantised Linear's int8 weight with its
+scale and zero point, and every other parameter as it is, in one safetensors file: later starts
+build the int8 model directly on an empty skeleton and never hold the float32 weights.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def quantise(model):
+    """Per-tensor symmetric-range int8 weights, activations quantised on the fly (PyTorch's dynamic scheme)."""
+    import torch
+
+    return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+
+
+def _quantised_linears(model):
+    from torch.ao.nn.quantized.dynamic import Linear as DynamicLinear
+
+    return [(name, module) for name, module in model.named_modules() if isinstance(module, DynamicLinear)]
+
+
+def quantised_tensors(model) -> dict:
+    """Flat tensors that rebuild `model`: int8 weights, scales, zero points, and all float parameters."""
+    import torch
+
+    tensors = {}
+    for name, module in _quantised_linears(model):
+        weight, bias = module._weight_bias()
+        tensors[f"{name}.int8_weight"] = weight.int_repr().contiguous()
+        tensors[f"{name}.scale"] = torch.tensor(weight.q_scale(), dtype=torch.float64)
+        tensors[f"{name}.zero_point"] = torch.tensor(weight.q_zero_point(), dtype=torch.int64)
+        if bias is not None:
+            tensors[f"{name}.bias"] = bias.detach().contiguous()
+    for name, parameter in model.named_parameters():
+        tensors[name] = parameter.detach().contiguous()
+    return tensors
+
+
+def write_cache(model, tokenizer, folder: Path) -> None:
+    from safetensors.torch import save_file
+
+    from .model_files import publish_cache
+
+    publish_cache(folder, model, tokenizer, lambda staging: save_file(
+        quantised_tensors(model), str(staging / "model-int8.safetensors"), metadata={"format": "rag-int8-dynamic"}))
+
+
+def load_cache(folder: Path):
+    """The int8 model and its tokenizer from `write_cache`'s folder, without float32 Linear weights."""
+    import torch
+    from accelerate import init_empty_weights
+    from safetensors.torch import load_file
+    from torch.ao.nn.quantized.dynamic import Linear as DynamicLinear
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, GenerationConfig
+
+    config = AutoConfig.from_pretrained(str(folder), local_files_only=True)
+    with init_empty_weights(include_buffers=False):  # parameters on "meta": no memory, no random init
+        model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    tensors = load_file(str(folder / "model-int8.safetensors"))
+    for name, module in list(model.named_modules()):
+        if not isinstance(module, torch.nn.Linear) or f"{name}.int8_weight" not in tensors:
+            continue
+        quantised = DynamicLinear(module.in_features, module.out_features, bias_=module.bias is not None,
+                                  dtype=torch.qint8)
+        weight = torch._make_per_tensor_quantized_tensor(
+            tensors.pop(f"{name}.int8_weight"), float(tensors.pop(f"{name}.scale")),
+            int(tensors.pop(f"{name}.zero_point")))
+        quantised.set_weight_bias(weight, tensors.pop(f"{name}.bias", None))
+        model.set_submodule(name, quantised)
+    missing = {n for n, p in model.named_parameters() if p.is_meta} - set(tensors)
+    if missing:
+        raise ValueError(f"int8 cache lacks {len(missing)} tensors, e.g. {sorted(missing)[0]}")
+    for name, tensor in tensors.items():  # the float parameters (embeddings, norms), assigned in place of "meta"
+        owner, _, attribute = name.rpartition(".")
+        setattr(model.get_submodule(owner), attribute, torch.nn.Parameter(tensor, requires_grad=False))
+    if (folder / "generation_config.json").is_file():
+        model.generation_config = GenerationConfig.from_pretrained(str(folder))
+    tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+    return model.eval(), tokenizer
