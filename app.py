@@ -19,6 +19,7 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from rag.errors import UserError  # noqa: E402
+from rag.generators import DEFAULT_PRECISION, PRECISIONS  # noqa: E402
 
 UPLOAD_TYPES = (".md", ".markdown", ".txt", ".text", ".html", ".htm", ".pdf")
 MAX_UPLOAD_MB = 20
@@ -42,6 +43,7 @@ class AppConfig:
     k: int = 4
     mode: str = "hybrid"
     max_new_tokens: int = 48
+    precision: str = DEFAULT_PRECISION
 
 
 @dataclass
@@ -75,7 +77,7 @@ class AppState:
             retriever = Retriever.open(self.config.index, embedder)
             self.log("Preparing: loading the language model (the first start takes about a minute)…")
             generator = make_generator(self.config.generator, self.config.model, self.config.max_new_tokens,
-                                       embedder, self.log)
+                                       embedder, self.log, self.config.precision)
             self.pipeline = AnswerPipeline(retriever, generator, AnswerConfig(
                 k=self.config.k, mode=self.config.mode, max_new_tokens=self.config.max_new_tokens))
             self.log(f"Ready: {len(retriever.index.chunks)} passages from {len(retriever.index.manifest.files)} "
@@ -282,6 +284,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=int(os.environ.get("RAG_PORT", 7860)))
     parser.add_argument("--model", default=None, help="Hugging Face id, local folder or .gguf (default: bundled)")
     parser.add_argument("--generator", choices=("transformers", "extractive"), default="transformers")
+    parser.add_argument("--precision", choices=PRECISIONS, default=DEFAULT_PRECISION,
+                        help=f"model weights: float32 or int8 Linear layers (default {DEFAULT_PRECISION})")
     parser.add_argument("--auth", default=os.environ.get("RAG_AUTH"), help="USER:PASS (or set RAG_AUTH)")
     return parser.parse_args(argv)
 
@@ -293,7 +297,7 @@ def make_state(args) -> AppState:
     if args.auth is not None and ":" not in args.auth:
         raise UserError("--auth must be USER:PASS")
     return AppState(AppConfig(docs=list(args.docs), index=args.index or default_index_for(args.docs),
-                              generator=args.generator, model=args.model))
+                              generator=args.generator, model=args.model, precision=args.precision))
 
 
 def launch(state: AppState, host: str, port: int, auth: str | None = None, block: bool = True):

@@ -3,7 +3,9 @@
     python -m eval.bench --out eval/results/bench.json [--docs 5183] [--large 100000] [--runs 5]
 
 Every figure is a median over `--runs` repetitions in one run on this machine (figures on
-shared machines are noisy: compare ratios within a run). Writes JSON and prints a table.
+shared machines are noisy: compare ratios within a run); indexing is one pass over all the
+chunks. Each model setup starts in its own process, so that its start time and peak memory are
+its own. Writes JSON, and the same figures as a Markdown table next to it (`.md`).
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import statistics
 import sys
 import tempfile
@@ -47,7 +50,7 @@ def machine() -> dict:
             **{p: version(p) for p in ("torch", "transformers", "sentence-transformers", "faiss-cpu", "bm25s")}}
 
 
-def bench_indexing(embedder, docs: int, work: Path) -> dict:
+def bench_indexing(embedder, docs: int, work: Path) -> tuple[dict, object, dict]:
     """Pipeline chunks/s (`rag index` on SciFact abstracts) next to raw encode() on the same texts."""
     from eval.beir_retrieval import write_corpus
     from eval.datasets import load_beir
@@ -56,7 +59,7 @@ def bench_indexing(embedder, docs: int, work: Path) -> dict:
 
     data = load_beir(SHARED)
     corpus = dict(list(data.corpus.items())[:docs])
-    write_corpus(corpus, work / "docs")
+    stems = write_corpus(corpus, work / "docs")
     started = time.perf_counter()
     report = build_index([work / "docs"], work / "index", embedder, progress=False)
     pipeline_s = time.perf_counter() - started
@@ -64,8 +67,30 @@ def bench_indexing(embedder, docs: int, work: Path) -> dict:
     started = time.perf_counter()
     embedder.model.encode(texts, batch_size=embedder.batch_size, normalize_embeddings=True, show_progress_bar=False)
     raw_s = time.perf_counter() - started
-    return {"documents": docs, "chunks": report.chunks_total, "pipeline_chunks_per_s": round(len(texts) / pipeline_s, 2),
-            "raw_encode_chunks_per_s": round(len(texts) / raw_s, 2), "ratio": round(raw_s / pipeline_s, 3)}
+    figures = {"documents": docs, "chunks": report.chunks_total,
+               "pipeline_chunks_per_s": round(len(texts) / pipeline_s, 2),
+               "raw_encode_chunks_per_s": round(len(texts) / raw_s, 2), "ratio": round(raw_s / pipeline_s, 3)}
+    return figures, data, stems
+
+
+def ann_quality(retriever, data, stems: dict) -> dict:
+    """SciFact nDCG@10 with exact search and with HNSW over the same vectors: what the ANN costs."""
+    from eval.beir_retrieval import ranked_documents
+    from eval.metrics import ndcg_at_k
+    from rag.indexer import HNSW_FACTORY, build_dense
+
+    queries = {qid: q for qid, q in data.queries.items() if qid in data.qrels and
+               any(doc in set(stems.values()) for doc in data.qrels[qid])}
+    out = {"queries": len(queries)}
+    exact = retriever.index.dense
+    for name, index in (("Flat", exact), (HNSW_FACTORY, build_dense(retriever.index.vectors, HNSW_FACTORY))):
+        retriever.index.dense = index
+        for mode in ("dense", "hybrid"):
+            scores = [ndcg_at_k(ranked_documents(retriever.search(q, k=10, mode=mode), stems), data.qrels[qid], 10)
+                      for qid, q in queries.items()]
+            out[f"{mode}_ndcg@10_{name}"] = round(statistics.mean(scores), 4)
+    retriever.index.dense = exact
+    return out
 
 
 def bench_retrieval(retriever, runs: int) -> dict:
@@ -86,7 +111,7 @@ def synthetic_index(retriever, size: int, work: Path):
     from dataclasses import replace
 
     from rag import store
-    from rag.indexer import build_dense
+    from rag.indexer import build_dense, resolve_factory
     from rag.lexical import build_bm25
     from rag.retrieval import Retriever
 
@@ -100,27 +125,36 @@ def synthetic_index(retriever, size: int, work: Path):
     manifest = replace(base.manifest, files={})
     store.check_writable_target(work / "large")
     with store.write_lock(work / "large"):
-        store.write_generation(work / "large", manifest, chunks, vectors, build_dense(vectors, "Flat"), build_bm25(chunks))
-    return Retriever.open(work / "large", retriever.embedder)
+        started = time.perf_counter()
+        dense = build_dense(vectors, "auto")
+        build_s = time.perf_counter() - started
+        store.write_generation(work / "large", replace(manifest, faiss_factory=resolve_factory("auto", size)),
+                               chunks, vectors, dense, build_bm25(chunks))
+    return Retriever.open(work / "large", retriever.embedder), build_s
 
 
-def bench_model(runs: int) -> dict:
-    """Warm start from the safetensors cache, prefill and decode tokens/s on a ~1,500-token prompt."""
+def bench_model(runs: int, precision: str, cold: bool) -> dict:
+    """Start (cold: from the GGUF into an empty cache), prefill and decode tokens/s, this process's peak RSS.
+
+    Run in a child process (`in_child`) so that each setup's start and peak memory are its own.
+    """
     import torch
 
     from rag import generators
 
-    generators.load_generator.cache_clear()
+    if cold:
+        os.environ["RAG_MODEL_CACHE"] = tempfile.mkdtemp(prefix="bench-cold-")
     started = time.perf_counter()
-    generator = generators.load_generator(generators.GeneratorConfig(max_new_tokens=64), log=lambda m: None)
-    warm = time.perf_counter() - started
+    generator = generators.load_generator(generators.GeneratorConfig(max_new_tokens=64, precision=precision),
+                                          log=lambda m: None)
+    start_s = time.perf_counter() - started
     text = (Path(__file__).resolve().parents[1] / "rag" / "sample" / "japan-us-alliance.md").read_text()
     ids = generator.tokenizer(text, return_tensors="pt")["input_ids"][:, :1500]
     prefill, decode = [], []
     with torch.inference_mode():
         for _ in range(runs):
             started = time.perf_counter()
-            generator.model(ids)
+            generator.model(ids, logits_to_keep=1)  # as generate() does: no logits for the prompt
             prefill.append(ids.shape[1] / (time.perf_counter() - started))
             short = ids[:, :200]
             started = time.perf_counter()
@@ -128,24 +162,111 @@ def bench_model(runs: int) -> dict:
                                            pad_token_id=generator.tokenizer.eos_token_id)
             total = time.perf_counter() - started
             decode.append((out.shape[1] - short.shape[1]) / max(total - short.shape[1] / _median(prefill), 1e-6))
-    return {"warm_start_s": round(warm, 2), "prompt_tokens": int(ids.shape[1]),
-            "prefill_tokens_per_s": _median(prefill), "decode_tokens_per_s": _median(decode),
-            "threads": torch.get_num_threads()}
+    if cold:
+        shutil.rmtree(os.environ["RAG_MODEL_CACHE"], ignore_errors=True)
+    return {"precision": precision, ("cold_start_s" if cold else "warm_start_s"): round(start_s, 2),
+            "prompt_tokens": int(ids.shape[1]), "prefill_tokens_per_s": _median(prefill),
+            "decode_tokens_per_s": _median(decode), "threads": torch.get_num_threads(), "peak_rss_gb": peak_rss_gb()}
 
 
-def bench_answers(retriever, questions: Path, limit: int) -> dict:
+def bench_llamacpp(runs: int) -> dict:
+    """llama.cpp on the same GGUF, 2 threads: the practical speed limit for this model on this CPU."""
+    try:
+        from llama_cpp import Llama
+    except ImportError:
+        return {"skipped": "llama-cpp-python is not installed (pip install -e '.[llamacpp]')"}
+    from rag import model_files
+
+    gguf = model_files.assemble(model_files.QWEN_0_5B)
+    started = time.perf_counter()
+    llm = Llama(model_path=str(gguf), n_ctx=2048, n_threads=os.cpu_count(), verbose=False)
+    load_s = time.perf_counter() - started
+    text = (Path(__file__).resolve().parents[1] / "rag" / "sample" / "japan-us-alliance.md").read_text()
+    tokens = llm.tokenize(text.encode())[:1500]
+    prefill, decode = [], []
+    for _ in range(runs):
+        llm.reset()
+        started = time.perf_counter()
+        llm.eval(tokens)
+        prefill.append(len(tokens) / (time.perf_counter() - started))
+        llm.reset()
+        llm.eval(tokens[:200])
+        started = time.perf_counter()
+        for _ in range(64):
+            llm.eval([llm.sample(top_k=1)])
+        decode.append(64 / (time.perf_counter() - started))
+    model_files.discard_assembled(model_files.QWEN_0_5B)
+    return {"load_s": round(load_s, 2), "prompt_tokens": len(tokens), "prefill_tokens_per_s": _median(prefill),
+            "decode_tokens_per_s": _median(decode), "threads": os.cpu_count(), "peak_rss_gb": peak_rss_gb()}
+
+
+def bench_answers(questions: Path, limit: int, precision: str) -> dict:
+    """First-token and total latency over the sample set with the default answer settings; peak RSS of it all."""
     from eval.questions import load_jsonl
     from rag.answering import AnswerPipeline
-    from rag.generators import load_generator
+    from rag.cli import load_embedder_once
+    from rag.generators import GeneratorConfig, load_generator
+    from rag.indexer import build_index
+    from rag.paths import sample_document
+    from rag.retrieval import Retriever
 
-    pipeline = AnswerPipeline(retriever, load_generator())
-    first, total = [], []
-    for q in load_jsonl(questions)[:limit]:
-        answer = pipeline.ask(q.question)
-        first.append(answer.timings["first_token_s"])
-        total.append(answer.timings["total_s"])
-    return {"questions": len(total), "first_token_p50_s": _median(first), "first_token_p95_s": _p95(first),
-            "total_p50_s": _median(total), "total_p95_s": _p95(total)}
+    embedder = load_embedder_once("all-MiniLM-L6-v2")
+    with tempfile.TemporaryDirectory() as tmp:
+        build_index([sample_document()], Path(tmp) / "sample", embedder, progress=False)
+        pipeline = AnswerPipeline(Retriever.open(Path(tmp) / "sample", embedder),
+                                  load_generator(GeneratorConfig(precision=precision)))
+        first, total = [], []
+        for q in load_jsonl(questions)[:limit]:
+            answer = pipeline.ask(q.question)
+            first.append(answer.timings["first_token_s"])
+            total.append(answer.timings["total_s"])
+    return {"precision": precision, "questions": len(total), "first_token_p50_s": _median(first),
+            "first_token_p95_s": _p95(first), "total_p50_s": _median(total), "total_p95_s": _p95(total),
+            "peak_rss_gb": peak_rss_gb()}
+
+
+def in_child(function, *args):
+    """Run in a fresh process: its start-up time and peak memory are measured alone."""
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(function, args)
+
+
+def table(result: dict) -> str:
+    """The JSON as a readable Markdown table, one figure per row."""
+    rows = [("machine", f"{result['machine']['cores']} cores, {result['machine']['ram_gb']} GB RAM, "
+                        f"torch {result['machine']['torch']}, runs {result['runs']}")]
+    if "indexing" in result:
+        i = result["indexing"]
+        rows += [(f"indexing ({i['documents']} docs, {i['chunks']} chunks)",
+                  f"{i['pipeline_chunks_per_s']} chunks/s vs raw encode {i['raw_encode_chunks_per_s']}/s: "
+                  f"ratio {i['ratio']}")]
+    for size, modes in result.get("retrieval", {}).items():
+        for mode in ("dense", "bm25", "hybrid"):
+            rows.append((f"retrieval {mode} @ {size.replace('_', ' ')}",
+                         f"p50 {modes[mode]['p50_ms']:.1f} ms, p95 {modes[mode]['p95_ms']:.1f} ms"))
+        if "faiss" in modes:
+            rows.append((f"dense index @ {size.replace('_', ' ')}", f"{modes['faiss']}, built in {modes['dense_build_s']} s"))
+    if quality := result.get("ann_quality"):
+        rows.append((f"SciFact nDCG@10, exact vs HNSW32 ({quality['queries']} queries)",
+                     f"dense {quality['dense_ndcg@10_Flat']} vs {quality['dense_ndcg@10_HNSW32']}, "
+                     f"hybrid {quality['hybrid_ndcg@10_Flat']} vs {quality['hybrid_ndcg@10_HNSW32']}"))
+    for m in result.get("model", []):
+        start = f"cold start {m['cold_start_s']} s" if "cold_start_s" in m else f"warm start {m['warm_start_s']} s"
+        rows.append((f"model {m['precision']}", f"{start}, prefill {m['prefill_tokens_per_s']:.0f} tok/s "
+                     f"({m['prompt_tokens']} tokens), decode {m['decode_tokens_per_s']:.1f} tok/s, "
+                     f"peak RSS {m['peak_rss_gb']} GB"))
+    if (llama := result.get("llamacpp")) and "skipped" not in llama:
+        rows.append(("llama.cpp (same GGUF)", f"load {llama['load_s']} s, prefill {llama['prefill_tokens_per_s']:.0f} tok/s, "
+                     f"decode {llama['decode_tokens_per_s']:.1f} tok/s, peak RSS {llama['peak_rss_gb']} GB"))
+    elif llama:
+        rows.append(("llama.cpp", llama["skipped"]))
+    for a in result.get("answers", []):
+        rows.append((f"answers {a['precision']} ({a['questions']} questions)",
+                     f"first token p50 {a['first_token_p50_s']:.2f} s (p95 {a['first_token_p95_s']:.2f}), "
+                     f"total p50 {a['total_p50_s']:.2f} s (p95 {a['total_p95_s']:.2f}), peak RSS {a['peak_rss_gb']} GB"))
+    return "| figure | value |\n|---|---|\n" + "".join(f"| {name} | {value} |\n" for name, value in rows)
 
 
 def main(argv=None) -> int:
@@ -156,13 +277,13 @@ def main(argv=None) -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--questions", type=Path, default=Path(__file__).with_name("sets") / "sample.jsonl")
     parser.add_argument("--answers", type=int, default=46, help="sample questions to time answers on")
+    parser.add_argument("--precision", default="float32,int8",
+                        help="model setups to time, the default first: float32 and/or int8")
     parser.add_argument("--skip", default="", help="comma-separated parts to skip: indexing,retrieval,model,answers")
     args = parser.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
 
     from rag.cli import load_embedder_once
-    from rag.indexer import build_index
-    from rag.paths import sample_document
     from rag.retrieval import Retriever
 
     embedder = load_embedder_once("all-MiniLM-L6-v2")
@@ -170,26 +291,32 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         if "indexing" not in skip:
-            result["indexing"] = bench_indexing(embedder, args.docs, work)
+            result["indexing"], data, stems = bench_indexing(embedder, args.docs, work)
             print(json.dumps({"indexing": result["indexing"]}), file=sys.stderr)
         if "retrieval" not in skip:
             if not (work / "index").exists():
-                bench_indexing(embedder, min(args.docs, 500), work)
+                _, data, stems = bench_indexing(embedder, min(args.docs, 500), work)
             retriever = Retriever.open(work / "index", embedder)
             result["retrieval"] = {f"{retriever.size}_chunks": bench_retrieval(retriever, args.runs)}
-            large = synthetic_index(retriever, args.large, work)
-            result["retrieval"][f"{large.size}_chunks"] = bench_retrieval(large, args.runs)
+            result["ann_quality"] = ann_quality(retriever, data, stems)
+            large, build_s = synthetic_index(retriever, args.large, work)
+            result["retrieval"][f"{large.size}_chunks"] = {
+                **bench_retrieval(large, args.runs), "faiss": large.index.manifest.faiss_factory,
+                "dense_build_s": round(build_s, 1)}
             print(json.dumps({"retrieval": result["retrieval"]}), file=sys.stderr)
-        if "model" not in skip:
-            result["model"] = bench_model(args.runs)
-            print(json.dumps({"model": result["model"]}), file=sys.stderr)
-        if "answers" not in skip:
-            build_index([sample_document()], work / "sample", embedder, progress=False)
-            result["answers"] = bench_answers(Retriever.open(work / "sample", embedder), args.questions, args.answers)
+    variants = args.precision.split(",")
+    if "model" not in skip:
+        result["model"] = [in_child(bench_model, 1, variants[0], True)]
+        result["model"] += [in_child(bench_model, args.runs, v, False) for v in variants]
+        result["llamacpp"] = in_child(bench_llamacpp, args.runs)
+        print(json.dumps({"model": result["model"], "llamacpp": result["llamacpp"]}), file=sys.stderr)
+    if "answers" not in skip:
+        result["answers"] = [in_child(bench_answers, args.questions, args.answers, v) for v in variants]
     result["peak_rss_gb"] = peak_rss_gb()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps(result, indent=2))
+    args.out.with_suffix(".md").write_text(table(result), encoding="utf-8")
+    print(table(result))
     return 0
 
 

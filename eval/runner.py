@@ -15,6 +15,7 @@ from pathlib import Path
 from eval.questions import Question, load_question_set
 from eval.scoring import score, summarise
 from rag.errors import UserError
+from rag.generators import DEFAULT_PRECISION
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class EvalSettings:
     style: str = "quote"
     retrieval_only: bool = False
     focus_sentences: int = 2  # 0: whole passages in the prompt
-    quantize: str = ""  # "int8": dynamic int8 Linear layers
+    precision: str = DEFAULT_PRECISION  # "float32" or "int8" Linear layers
 
     @classmethod
     def from_toml(cls, path: Path, base: "EvalSettings") -> "EvalSettings":
@@ -74,7 +75,7 @@ def build_pipeline(settings: EvalSettings, index_dir: Path):
     embedder = load_embedder_once("all-MiniLM-L6-v2")
     retriever = Retriever.open(index_dir, embedder)
     generator = make_generator(settings.generator, settings.model, settings.max_new_tokens, embedder,
-                               lambda m: print(m, file=sys.stderr), quantize=settings.quantize or None)
+                               lambda m: print(m, file=sys.stderr), precision=settings.precision)
     return AnswerPipeline(retriever, generator, AnswerConfig(k=settings.k, mode=settings.mode,
                                                              max_new_tokens=settings.max_new_tokens,
                                                              style=settings.style,

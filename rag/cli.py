@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from .errors import UserError
+from .generators import DEFAULT_PRECISION, PRECISIONS
 
 
 def _positive_int(text: str) -> int:
@@ -85,6 +86,8 @@ def _add_generator_options(parser: argparse.ArgumentParser) -> None:
                         help="Hugging Face model id, local folder or .gguf file (default: the bundled "
                              "Qwen2.5-Coder-0.5B-Instruct, offline)")
     parser.add_argument("--max-new-tokens", type=_positive_int, default=48)
+    parser.add_argument("--precision", choices=PRECISIONS, default=DEFAULT_PRECISION,
+                        help=f"model weights: int8 Linear layers (faster on CPU) or float32 (default {DEFAULT_PRECISION})")
 
 
 @functools.lru_cache(maxsize=2)
@@ -161,13 +164,15 @@ def make_pipeline(args, log=lambda m: print(m, file=sys.stderr)):
     from .retrieval import Retriever
 
     embedder = _embedder(args)
-    generator = make_generator(args.generator, args.model, args.max_new_tokens, embedder, log)  # fails fast
+    generator = make_generator(args.generator, args.model, args.max_new_tokens, embedder, log,
+                               args.precision)  # fails fast
     retriever = Retriever.open(resolve_index(args, embedder), embedder)
     return AnswerPipeline(retriever, generator, AnswerConfig(k=args.k, mode=args.mode,
                                                              max_new_tokens=args.max_new_tokens))
 
 
-def make_generator(kind: str, model: str | None, max_new_tokens: int, embedder, log, quantize: str | None = None):
+def make_generator(kind: str, model: str | None, max_new_tokens: int, embedder, log,
+                   precision: str = DEFAULT_PRECISION):
     if kind == "extractive":
         from .answering import terms
         from .extractive import ExtractiveGenerator
@@ -177,7 +182,7 @@ def make_generator(kind: str, model: str | None, max_new_tokens: int, embedder, 
     from .model_files import DEFAULT_MODEL
 
     return load_generator(GeneratorConfig(model=model or DEFAULT_MODEL, max_new_tokens=max_new_tokens,
-                                          quantize=quantize), log=log)
+                                          precision=precision), log=log)
 
 
 def _print_sources(answer) -> None:
@@ -236,7 +241,8 @@ def cmd_eval(args) -> int:
 
         store.live_generation(args.index)
     base = EvalSettings(k=args.k, mode=args.mode, generator=args.generator, model=args.model,
-                        max_new_tokens=args.max_new_tokens, style=args.style, retrieval_only=args.retrieval_only)
+                        max_new_tokens=args.max_new_tokens, style=args.style, retrieval_only=args.retrieval_only,
+                        precision=args.precision)
     if args.compare:
         summaries = compare(args.questions, args.out, [EvalSettings.from_toml(p, base) for p in args.compare],
                             args.index, args.limit, args.fresh)

@@ -19,12 +19,16 @@ from .errors import UserError
 from . import model_files
 
 
+PRECISIONS = ("float32", "int8")
+DEFAULT_PRECISION = "int8"  # same answers as float32 on the sample set, twice as fast (README)
+
+
 @dataclass(frozen=True)
 class GeneratorConfig:
     model: str = model_files.DEFAULT_MODEL
     max_new_tokens: int = 48
     threads: int | None = None  # torch intra-op threads; None: all cores
-    quantize: str | None = None  # "int8": dynamic int8 Linear layers (faster on CPU, answers differ)
+    precision: str = DEFAULT_PRECISION  # or "int8": dynamic int8 Linear layers (see rag.quantization)
 
 
 @dataclass(frozen=True)
@@ -209,9 +213,9 @@ def load_generator(config: GeneratorConfig = GeneratorConfig(), log=print) -> Tr
     if config.threads:
         torch.set_num_threads(config.threads)
     started = time.perf_counter()
-    if config.quantize not in (None, "int8"):
-        raise UserError(f"unknown quantisation {config.quantize!r}; use int8")
-    model, tokenizer = (_load_int8 if config.quantize == "int8" else _load)(config.model, log)
+    if config.precision not in PRECISIONS:
+        raise UserError(f"unknown precision {config.precision!r}; use one of {', '.join(PRECISIONS)}")
+    model, tokenizer = (_load_int8 if config.precision == "int8" else _load)(config.model, log)
     generator = TransformersGenerator(model, tokenizer, config.model, config)
     generator.load_seconds = time.perf_counter() - started
     return generator

@@ -193,12 +193,13 @@ def _bad_inputs(tmp_path: Path, sample_index: Path) -> dict[str, tuple[list[str]
         "corrupt index": (["search", "x", "--index", str(corrupt)], "corrupt"),
         "index into a foreign folder": (["index", str(tmp_path / "empty.md"), "--index", str(foreign)], "not a rag index"),
         "unknown mode": (["search", "x", "--mode", "magic", "--index", idx], "invalid choice"),
+        "unknown precision": (["ask", "x", "--precision", "int4", "--index", idx], "invalid choice"),
     }
 
 
 BAD_INPUT_CASES = ["missing path", "empty file", "binary junk", "nothing readable", "empty query", "whitespace query",
                    "k zero", "k not a number", "missing index", "foreign index", "corrupt index",
-                   "index into a foreign folder", "unknown mode"]
+                   "index into a foreign folder", "unknown mode", "unknown precision"]
 
 
 @pytest.mark.parametrize("case", BAD_INPUT_CASES)

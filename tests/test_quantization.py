@@ -15,7 +15,9 @@ def test_int8_cache_round_trip(tmp_path):
     assert (tmp_path / "int8" / "COMPLETE").is_file() and not (tmp_path / "int8.partial").exists()
 
     reloaded, reloaded_tokenizer = quantization.load_cache(tmp_path / "int8")
-    assert not any(type(m) is torch.nn.Linear for m in reloaded.modules())
+    float_linears = [name for name, m in reloaded.named_modules() if type(m) is torch.nn.Linear]
+    assert float_linears == [f"model.layers.0.{name}" for name in
+                             ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj", "mlp.down_proj")]
     assert not any(p.is_meta for p in reloaded.parameters())
     ids = torch.tensor([[2, 5, 6, 7, 12, 13]])
     with torch.inference_mode():
