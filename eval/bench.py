@@ -277,8 +277,10 @@ def main(argv=None) -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--questions", type=Path, default=Path(__file__).with_name("sets") / "sample.jsonl")
     parser.add_argument("--answers", type=int, default=46, help="sample questions to time answers on")
-    parser.add_argument("--precision", default="float32,int8",
-                        help="model setups to time, the default first: float32 and/or int8")
+    parser.add_argument("--precision", default="int8,float32",
+                        help="model setups to time, the default first (its cold start is timed): int8 and/or float32")
+    parser.add_argument("--update", action="store_true",
+                        help="keep the figures of skipped parts from an existing --out file")
     parser.add_argument("--skip", default="", help="comma-separated parts to skip: indexing,retrieval,model,answers")
     args = parser.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
@@ -288,6 +290,8 @@ def main(argv=None) -> int:
 
     embedder = load_embedder_once("all-MiniLM-L6-v2")
     result = {"machine": machine(), "runs": args.runs}
+    if args.update and args.out.is_file():
+        result = {**json.loads(args.out.read_text(encoding="utf-8")), **result}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         if "indexing" not in skip:

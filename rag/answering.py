@@ -11,6 +11,7 @@ from typing import Iterator
 
 import numpy as np
 
+from .answer_types import expected_answer_type, has_answer_type
 from .extractive import best_sentences
 from .generators import Generator, Prompt
 from .grounding import SentenceSupport, ground_answer
@@ -201,6 +202,9 @@ class AnswerPipeline:
                     sentences = self.quote(fitted, sentences, memo)
         if not raw and not reason:
             reason = "the model gave no answer"
+        kind = expected_answer_type(question)
+        if sentences and not reason and not has_answer_type(" ".join(s.text for s in sentences), kind):
+            reason = f"the question asks for a {kind} and the passages' answer gives none"
         timings["total_s"] = time.perf_counter() - started
         yield Event("answer", answer=self._finish(question, fitted, passages, raw, sentences, reason, score,
                                                  timings, warnings))

@@ -107,17 +107,20 @@ def _embedder(args):
 
 
 def resolve_index(args, embedder) -> Path:
-    """The named index, or the sample's default index, built on first use."""
+    """The named index, or the sample's default index: built on first use, and brought up to date
+    when the sample it holds is another copy's (another checkout or virtualenv), whose path the
+    sources would otherwise show."""
     from . import paths, store
+    from .indexer import build_index
 
     if args.index is not None:
         return args.index
-    index_dir = paths.default_index_dir()
+    index_dir, sample = paths.default_index_dir(), paths.sample_document()
     if not store.is_index(index_dir):
-        from .indexer import build_index
-
         print(f"building the sample index at {index_dir} (first use)…", file=sys.stderr)
-        build_index([paths.sample_document()], index_dir, embedder, progress=False)
+        build_index([sample], index_dir, embedder, progress=False)
+    elif str(sample) not in store.read_manifest(index_dir).files:
+        build_index([sample], index_dir, embedder, progress=False)
     return index_dir
 
 

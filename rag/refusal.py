@@ -14,7 +14,9 @@ formulated?" of a text that says "the 1978 Guidelines"). The question is refused
 answer it (unless evidence >= strong: small models refuse answerable questions too, and past
 `strong` no calibration question was unanswerable), or when no sentence of its answer is
 supported (see grounding.py). `w`, `threshold` and `strong` are calibrated on a question set
-by `python -m eval.calibrate` and stored in calibration.json next to this file.
+by `python -m eval.calibrate` and stored in calibration.json next to this file. Last, an answer
+that lacks what a typed question asks for (a year, a date, a quantity) is refused: see
+answer_types.py.
 """
 from __future__ import annotations
 

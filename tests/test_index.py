@@ -156,6 +156,24 @@ def test_default_index_is_built_from_the_sample(tmp_path):
     assert store.is_index(tmp_path / "home" / "indexes" / "sample")
 
 
+def test_default_index_follows_the_sample_it_runs_from(tmp_path, embedder):
+    """An index built by another checkout's sample must not show that checkout's path as a source."""
+    import argparse
+    import shutil
+
+    from rag import paths
+    from rag.cli import resolve_index
+
+    other_checkout = tmp_path / "old-checkout" / paths.SAMPLE_NAME
+    other_checkout.parent.mkdir()
+    shutil.copy(paths.sample_document(), other_checkout)
+    build_index([other_checkout], paths.default_index_dir(), embedder, progress=False)
+    shutil.rmtree(other_checkout.parent)
+    index_dir = resolve_index(argparse.Namespace(index=None), embedder)
+    assert set(store.read_manifest(index_dir).files) == {str(paths.sample_document())}
+    assert {c.source for c in store.load(index_dir).chunks} == {str(paths.sample_document())}
+
+
 class OtherEmbedder:
     """A different embedding model, for the mismatch check only."""
 

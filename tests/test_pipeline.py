@@ -87,3 +87,25 @@ def test_extractive_is_deterministic(extractive_pipeline):
 def test_empty_question_is_an_error(extractive_pipeline, question):
     with pytest.raises(UserError, match="empty"):
         extractive_pipeline.ask(question)
+
+
+def test_a_question_asking_for_a_year_needs_a_year_in_the_answer(tmp_path, embedder):
+    """Typed questions: the closest sentence is not an answer if it lacks what the question asks for."""
+    from rag.indexer import build_index
+    from rag.refusal import Calibration
+    from rag.retrieval import Retriever
+
+    (tmp_path / "treaty.md").write_text(
+        "# The Treaty\n\nThe Security Treaty is the cornerstone of the alliance between the two countries. "
+        "The treaty has three annexes and was revised in 1960 after long talks.\n", encoding="utf-8")
+    build_index([tmp_path / "treaty.md"], tmp_path / "index", embedder, progress=False)
+    retriever = Retriever.open(tmp_path / "index", embedder)
+    open_minded = Calibration(weight=0.5, threshold=0.0)  # no retrieval refusal: only the answer type decides
+    pipeline = AnswerPipeline(retriever, ExtractiveGenerator(embedder.embed_passages, terms), calibration=open_minded)
+
+    untyped = pipeline.ask("What is the cornerstone of the alliance?")
+    assert not untyped.refused and "cornerstone" in untyped.text
+    typed = pipeline.ask("In which year was the cornerstone of the alliance signed?")
+    assert typed.refused and "asks for a year" in typed.refusal_reason, typed.text
+    counted = pipeline.ask("How many annexes does the treaty have?")
+    assert not counted.refused and "three annexes" in counted.text

@@ -1,0 +1,61 @@
+"""The kind of answer a question asks for, when its wording says so, and whether a text has one.
+
+A question that asks "in which year", "on what date", "how many" or "how much" is answered only
+by a text that holds a year, a date or a quantity: a sentence without one is not the answer, however
+close its topic (question classification, as in Li and Roth, "Learning Question Classifiers",
+COLING 2002, reduced to the types a pattern can check). A bare "when" is not typed: it asks as often
+for a condition ("in peacetime") as for a date, and "how long" or "how large" are often
+answered in words.
+"""
+from __future__ import annotations
+
+import re
+
+YEAR, DATE, QUANTITY = "year", "date", "quantity"
+
+_QUESTION_TYPES = (
+    (YEAR, re.compile(r"\b(which|what)\s+year\b", re.I)),
+    (DATE, re.compile(r"\b(which|what)\s+(date|day|month)\b", re.I)),
+    (QUANTITY, re.compile(r"\bhow\s+(many|much)\b", re.I)),
+)
+
+_YEAR = re.compile(r"\b(1[5-9]\d\d|20\d\d)s?\b")
+_MONTHS = ("january|february|march|april|may|june|july|august|september|october|november|december|"
+           "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec")
+_DATE = re.compile(rf"\b({_MONTHS})\.?\s+\d{{1,2}}\b|\b\d{{1,2}}\s+({_MONTHS})\b|\b\d{{4}}-\d{{2}}-\d{{2}}\b", re.I)
+_NUMBER_WORDS = ("one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
+                 "sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|"
+                 "hundred|hundreds|thousand|thousands|million|millions|billion|billions|trillion|dozen|dozens|"
+                 "half|once|twice|single|double|triple")
+_QUANTITY = re.compile(rf"\d|\b({_NUMBER_WORDS})\b", re.I)
+
+
+def expected_answer_type(question: str) -> str | None:
+    """YEAR, DATE or QUANTITY when the question's wording asks for one, else None.
+
+    >>> expected_answer_type("In which year was the treaty signed?"), expected_answer_type("When was it signed?")
+    ('year', None)
+    >>> expected_answer_type("How many troops are stationed there?")
+    'quantity'
+    """
+    for kind, pattern in _QUESTION_TYPES:
+        if pattern.search(question):
+            return kind
+    return None
+
+
+def has_answer_type(text: str, kind: str | None) -> bool:
+    """Whether `text` holds something of `kind` (always true for an untyped question).
+
+    >>> has_answer_type("The Guidelines were formulated in 1978.", YEAR), has_answer_type("It is the cornerstone.", YEAR)
+    (True, False)
+    >>> has_answer_type("More than seventeen years have passed.", QUANTITY)
+    True
+    """
+    if kind == YEAR:
+        return bool(_YEAR.search(text))
+    if kind == DATE:
+        return bool(_DATE.search(text) or _YEAR.search(text))
+    if kind == QUANTITY:
+        return bool(_QUANTITY.search(text))
+    return True
