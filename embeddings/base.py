@@ -19,6 +19,9 @@ class EmbedderConfig:
     device: str = "cpu"
 
 
+BATCHES_PER_CALL = 8  # batches handed to `embed_batch` at once (it splits them into `batch_size`)
+
+
 class Embedder(ABC):
     """Turns texts into L2-normalised float32 vectors, one row per text."""
 
@@ -31,21 +34,23 @@ class Embedder(ABC):
 
     @abstractmethod
     def embed_batch(self, texts: list[str]) -> np.ndarray:
-        """Vectors for texts that already carry any prefix; rows L2-normalised."""
+        """Vectors for texts that already carry any prefix, in batches of `batch_size`; rows L2-normalised."""
 
     @abstractmethod
     def count_tokens(self, text: str) -> int:
         """Word pieces the model sees for a passage, prefix and special tokens included."""
 
     def embed_passages(self, texts: Iterable[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
-        """Batches of similar length (longest first), so that little time goes into padding."""
+        """Longest first, in groups of many batches: similar lengths in a batch pad little, and few
+        calls into the model keep the per-call overhead small (progress is reported per group)."""
         texts = [self.passage_prefix + t for t in texts]
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        for start in range(0, len(order), self.batch_size):
-            rows = order[start:start + self.batch_size]
+        group = self.batch_size * BATCHES_PER_CALL
+        for start in range(0, len(order), group):
+            rows = order[start:start + group]
             vectors[rows] = self.embed_batch([texts[i] for i in rows])
             if progress:
                 progress(len(rows))

@@ -159,7 +159,7 @@ def _load_int8(spec: str, log):
     from . import quantization
 
     sha256 = _source_sha256(spec)
-    cache = model_files.int8_cache(sha256) if sha256 else None
+    cache = model_files.quantised_cache(sha256, quantization.SCHEME) if sha256 else None
     if cache is not None and model_files.cache_is_complete(cache):
         try:
             return quantization.load_cache(cache)

@@ -60,9 +60,9 @@ def weights_cache(sha256: str) -> Path:
     return models_dir() / f"cache-{sha256[:16]}"
 
 
-def int8_cache(sha256: str) -> Path:
-    """Folder of the dynamic-int8 cache of a GGUF (see `rag.quantization`)."""
-    return models_dir() / f"cache-{sha256[:16]}-int8"
+def quantised_cache(sha256: str, scheme: str) -> Path:
+    """Folder of a quantised cache of a GGUF, one per quantisation scheme (see `rag.quantization`)."""
+    return models_dir() / f"cache-{sha256[:16]}-{scheme}"
 
 
 def cache_is_complete(folder: Path) -> bool:

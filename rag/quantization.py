@@ -7,6 +7,7 @@ later starts build the model on an empty skeleton and never load the quantised l
 """
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 
@@ -17,16 +18,19 @@ from pathlib import Path
 # answers on all 46 questions, with the MLP's gate/up projections and the vocabulary projection
 # (most of the weights) in int8.
 FLOAT_LAYERS = ("down_proj", "q_proj", "k_proj", "v_proj", "o_proj")
+# Names the cache after the scheme: a cache made with other float layers is not reused.
+SCHEME = "int8-" + hashlib.sha256(",".join(FLOAT_LAYERS).encode()).hexdigest()[:8]
 
 
 def quantise(model, keep_float: tuple[str, ...] = FLOAT_LAYERS):
-    """int8 weights with one scale per output channel; activations quantised on the fly."""
+    """int8 weights with one scale per output channel, activations quantised on the fly; changes `model`."""
     import torch
     from torch.ao.quantization import per_channel_dynamic_qconfig
 
     spec = {name: per_channel_dynamic_qconfig for name, module in model.named_modules()
             if isinstance(module, torch.nn.Linear) and name.rsplit(".", 1)[-1] not in keep_float}
-    return torch.ao.quantization.quantize_dynamic(model, spec, dtype=torch.qint8)
+    # in place: a copy would hold a second float32 model in memory (5.8 GB at the first start)
+    return torch.ao.quantization.quantize_dynamic(model, spec, dtype=torch.qint8, inplace=True)
 
 
 def _quantised_linears(model):
@@ -63,7 +67,7 @@ def write_cache(model, tokenizer, folder: Path) -> None:
 
 
 def load_cache(folder: Path):
-    """The int8 model and its tokenizer from `write_cache`'s folder, without float32 Linear weights."""
+    """The int8 model and its tokenizer from `write_cache`'s folder, never loading the quantised layers in float32."""
     import torch
     from accelerate import init_empty_weights
     from safetensors.torch import load_file

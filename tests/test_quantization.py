@@ -10,6 +10,9 @@ from rag import quantization
 
 def test_int8_cache_round_trip(tmp_path):
     model, tokenizer = tiny_model_and_tokenizer()
+    ids = torch.tensor([[2, 5, 6, 7, 12, 13]])
+    with torch.inference_mode():
+        float_logits = model(ids).logits
     quantised = quantization.quantise(model)
     quantization.write_cache(quantised, tokenizer, tmp_path / "int8")
     assert (tmp_path / "int8" / "COMPLETE").is_file() and not (tmp_path / "int8.partial").exists()
@@ -19,10 +22,8 @@ def test_int8_cache_round_trip(tmp_path):
     assert float_linears == [f"model.layers.0.{name}" for name in
                              ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj", "mlp.down_proj")]
     assert not any(p.is_meta for p in reloaded.parameters())
-    ids = torch.tensor([[2, 5, 6, 7, 12, 13]])
     with torch.inference_mode():
         assert torch.equal(quantised(ids).logits, reloaded(ids).logits)
-        float_logits = model(ids).logits
     # int8 is an approximation of float32, not a different model
     assert torch.allclose(float_logits, reloaded(ids).logits, atol=0.05)
     out = reloaded.generate(ids, max_new_tokens=3, min_new_tokens=3, do_sample=False, pad_token_id=1)
