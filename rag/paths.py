@@ -21,7 +21,11 @@ def home() -> Path:
 
 
 def default_index_dir() -> Path:
-    return home() / "indexes" / "sample"
+    """One per copy of the sample: two checkouts or virtualenvs must not share (and double) it."""
+    import hashlib
+
+    key = hashlib.sha1(str(sample_document()).encode()).hexdigest()[:10]
+    return home() / "indexes" / f"sample-{key}"
 
 
 def model_cache_dir() -> Path:

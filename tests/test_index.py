@@ -153,7 +153,7 @@ def test_default_index_is_built_from_the_sample(tmp_path):
     result = _rag("search", "Okinawa", "--json", "-k", "1", env=env)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)[0]["source"].endswith("japan-us-alliance.md")
-    assert store.is_index(tmp_path / "home" / "indexes" / "sample")
+    assert [p.name.startswith("sample-") and store.is_index(p) for p in (tmp_path / "home" / "indexes").iterdir()] == [True]
 
 
 def test_default_index_follows_the_sample_it_runs_from(tmp_path, embedder):
