@@ -269,22 +269,53 @@ def table(result: dict) -> str:
     return "| figure | value |\n|---|---|\n" + "".join(f"| {name} | {value} |\n" for name, value in rows)
 
 
+PARTS = ("indexing", "retrieval", "model", "answers")
+
+
+def _choices(allowed: tuple[str, ...], empty_ok: bool):
+    """A comma-separated list of some of `allowed`, checked when parsed."""
+    def parse(text: str) -> list[str]:
+        items = [item for item in text.split(",") if item]
+        unknown = [item for item in items if item not in allowed]
+        if unknown or not (items or empty_ok):
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list of {', '.join(allowed)}, got {text!r}")
+        return items
+    return parse
+
+
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    from rag.cli import _Parser, _positive_int
+    from rag.errors import UserError
+    from rag.generators import PRECISIONS
+
+    parser = _Parser(prog="python -m eval.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--docs", type=int, default=5183, help="SciFact abstracts to index")
-    parser.add_argument("--large", type=int, default=100_000, help="chunks of the synthetic large index")
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--docs", type=_positive_int, default=5183, help="SciFact abstracts to index")
+    parser.add_argument("--large", type=_positive_int, default=100_000, help="chunks of the synthetic large index")
+    parser.add_argument("--runs", type=_positive_int, default=5)
     parser.add_argument("--questions", type=Path, default=Path(__file__).with_name("sets") / "sample.jsonl")
-    parser.add_argument("--answers", type=int, default=46, help="sample questions to time answers on")
-    parser.add_argument("--precision", default="int8,float32",
+    parser.add_argument("--answers", type=_positive_int, default=46, help="sample questions to time answers on")
+    parser.add_argument("--precision", type=_choices(PRECISIONS, empty_ok=False), default="int8,float32",
                         help="model setups to time, the default first (its cold start is timed): int8 and/or float32")
     parser.add_argument("--update", action="store_true",
                         help="keep the figures of skipped parts from an existing --out file")
-    parser.add_argument("--skip", default="", help="comma-separated parts to skip: indexing,retrieval,model,answers")
+    parser.add_argument("--skip", type=_choices(PARTS, empty_ok=True), default="",
+                        help="comma-separated parts to skip: indexing,retrieval,model,answers")
     args = parser.parse_args(argv)
-    skip = set(filter(None, args.skip.split(",")))
+    skip = set(args.skip)
+    if not args.questions.is_file():
+        parser.error(f"no question set at {args.questions}")
+    try:
+        args.out.parent.mkdir(parents=True, exist_ok=True)  # an unwritable --out fails now, not after an hour
+        args.out.with_suffix(".partial").write_text("", encoding="utf-8")
+        args.out.with_suffix(".partial").unlink()
+        return run_benchmark(args, skip)
+    except (UserError, OSError, ValueError) as exc:
+        print(f"python -m eval.bench: error: {exc}", file=sys.stderr)
+        return 2
 
+
+def run_benchmark(args, skip: set[str]) -> int:
     from rag.cli import load_embedder_once
     from rag.retrieval import Retriever
 
@@ -308,7 +339,7 @@ def main(argv=None) -> int:
                 **bench_retrieval(large, args.runs), "faiss": large.index.manifest.faiss_factory,
                 "dense_build_s": round(build_s, 1)}
             print(json.dumps({"retrieval": result["retrieval"]}), file=sys.stderr)
-    variants = args.precision.split(",")
+    variants = args.precision
     if "model" not in skip:
         result["model"] = [in_child(bench_model, 1, variants[0], True)]
         result["model"] += [in_child(bench_model, args.runs, v, False) for v in variants]
@@ -317,7 +348,6 @@ def main(argv=None) -> int:
     if "answers" not in skip:
         result["answers"] = [in_child(bench_answers, args.questions, args.answers, v) for v in variants]
     result["peak_rss_gb"] = peak_rss_gb()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     args.out.with_suffix(".md").write_text(table(result), encoding="utf-8")
     print(table(result))

@@ -28,7 +28,7 @@ class GeneratorConfig:
     model: str = model_files.DEFAULT_MODEL
     max_new_tokens: int = 48
     threads: int | None = None  # torch intra-op threads; None: all cores
-    precision: str = DEFAULT_PRECISION  # or "int8": dynamic int8 Linear layers (see rag.quantization)
+    precision: str = DEFAULT_PRECISION  # "int8" (Linear layers, see rag.quantization) or "float32"
 
 
 @dataclass(frozen=True)
@@ -166,7 +166,7 @@ def _load_int8(spec: str, log):
         except (OSError, ValueError, RuntimeError) as exc:
             log(f"warning: the int8 model cache is damaged ({exc.__class__.__name__}); rebuilding it")
             shutil.rmtree(cache, ignore_errors=True)
-    model, tokenizer = _load(spec, log)
+    model, tokenizer = _load(spec, log, sha256)
     log("quantising the model to int8 (one time for a cached model)…")
     model = quantization.quantise(model)
     if cache is not None:
@@ -177,7 +177,8 @@ def _load_int8(spec: str, log):
     return model, tokenizer
 
 
-def _load(spec: str, log):
+def _load(spec: str, log, gguf_sha256: str | None = None):
+    """float32 weights; `gguf_sha256` spares hashing a GGUF file the caller has hashed already."""
     if spec.lower() in model_files.BUNDLED:
         bundled = model_files.BUNDLED[spec.lower()]
         cache = model_files.weights_cache(bundled.sha256)
@@ -192,7 +193,7 @@ def _load(spec: str, log):
     if path.suffix.lower() == ".gguf":
         if not path.is_file():
             raise UserError(f"no GGUF file at {path}")
-        return _load_gguf(path.resolve(), model_files.sha256_file(path), log)
+        return _load_gguf(path.resolve(), gguf_sha256 or model_files.sha256_file(path), log)
     if path.is_dir():
         return _load_folder(path, local_only=True)
     try:

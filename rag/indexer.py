@@ -46,7 +46,8 @@ def chunk_file(path: Path, count_tokens, config: ChunkerConfig) -> list[Chunk]:
 
 
 # Exact search reads every vector per query: 8-15 ms at 100k chunks on a 2-core machine,
-# against under 1 ms for HNSW (recall@50 measured by eval/bench.py). Below this size exact wins.
+# against under 1 ms for HNSW, whose cost in SciFact nDCG@10 eval/bench.py measures. Below this
+# size exact search is fast enough.
 HNSW_FROM_CHUNKS = 50_000
 HNSW_FACTORY = "HNSW32"
 HNSW_EF_SEARCH = 128
@@ -184,10 +185,11 @@ def build_index(paths: list[Path], index_dir: Path, embedder, chunker: ChunkerCo
         report.chunks_total = len(chunks)
 
         vectors = _embed_with_cache(chunks, previous, embedder, progress, report)
+        faiss_factory = resolve_factory(faiss_factory, len(chunks))
         manifest = store.Manifest(
             embedding_model=embedder.name, dimension=embedder.dimension, query_prefix=embedder.query_prefix,
             passage_prefix=embedder.passage_prefix, max_tokens=embedder.max_tokens, chunker=asdict(chunker),
-            faiss_factory=resolve_factory(faiss_factory, len(chunks)), files=new_files, versions=_versions(),
+            faiss_factory=faiss_factory, files=new_files, versions=_versions(),
         )
         store.write_generation(index_dir, manifest, chunks, vectors, build_dense(vectors, faiss_factory),
                                build_bm25(chunks))

@@ -182,3 +182,28 @@ def test_eval_bad_input(tmp_path, sample_index, capsys, case):
                                                     '"answers": ["1978"], "sections": ["9 No Such Section"]}'])
         assert main(["eval", str(questions)] + base) == 0
         assert "gold sections not found in the index: 9 No Such Section" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["--precision", "int4"], "--precision"),
+    (["--skip", "everything"], "--skip"),
+    (["--docs", "0"], "at least 1"),
+    (["--questions", "missing.jsonl"], "no question set"),
+])
+def test_benchmark_bad_arguments_are_one_line(tmp_path, capsys, argv, expected):
+    """Checked before anything slow starts: a typo must not cost an hour of benchmarking."""
+    from eval.bench import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--out", str(tmp_path / "bench.json"), *argv])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_.value.code == 2 and len(err) == 1 and expected in err[0]
+
+
+def test_benchmark_unwritable_output_is_one_line(tmp_path, capsys):
+    from eval.bench import main
+
+    (tmp_path / "file").write_text("not a folder")
+    assert main(["--out", str(tmp_path / "file" / "bench.json")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("python -m eval.bench: error:")
