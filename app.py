@@ -276,7 +276,9 @@ def default_index_for(docs: list[Path]) -> Path:
 def parse_args(argv=None) -> argparse.Namespace:
     from rag import paths
 
-    parser = argparse.ArgumentParser(description="Chat with your documents in the browser, locally.")
+    from rag.cli import _Parser
+
+    parser = _Parser(prog="app", description="Chat with your documents in the browser, locally.")
     parser.add_argument("--docs", nargs="+", type=Path, default=[paths.sample_document()],
                         help="files or folders to index (default: the bundled sample)")
     parser.add_argument("--index", type=Path, help="index folder (default: one per document set, in the user cache)")

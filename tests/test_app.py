@@ -109,3 +109,8 @@ def test_bad_command_line_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"app: error: no such file or folder: {tmp_path / 'missing.md'}"]
     assert chat_app.main(["--auth", "nocolon"]) == 2
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_:  # argparse's own errors are one line too
+        chat_app.main(["--precision", "int4"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_.value.code == 2 and len(err) == 1 and "--precision" in err[0]
