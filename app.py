@@ -120,6 +120,52 @@ class AppState:
         return "\n".join(lines + [f"⚠️ {w}" for w in warnings])
 
 
+def uploaded_file(path, upload_root: Path) -> Path:
+    """The real file behind an upload, or UserError when it is not a file uploaded to this server.
+
+    A client names the file to process by its server path, so a hostile one can name any file
+    the process can read (or a URL for the server to fetch). Only regular files inside the
+    upload folder count; symlinks are resolved first, so a link out of the folder is refused.
+    """
+    text = str(path or "")
+    if "://" in text:
+        raise UserError(f"refused upload {text[:80]!r}: not a file uploaded to this server")
+    real = Path(os.path.abspath(text)).resolve()
+    if not real.is_relative_to(upload_root.resolve()) or not real.is_file():
+        raise UserError(f"refused upload {Path(text).name!r}: not a file uploaded to this server")
+    return real
+
+
+def upload_component(**kwargs):
+    """A gr.File that lets Gradio copy only files uploaded to this server into its cache.
+
+    Gradio copies the path (or fetches the URL) that a client's FileData names into its cache
+    before any handler runs; this guard sits at that copy, in addition to Gradio's own check.
+    The instance's methods are wrapped rather than subclassed: a gr.File subclass makes Gradio
+    write a .pyi stub next to this file.
+    """
+    import gradio as gr
+    from gradio.utils import get_upload_folder
+
+    component = gr.File(**kwargs)
+    move_async, move = component.async_move_resource_to_block_cache, component.move_resource_to_block_cache
+
+    def checked(url_or_file_path):
+        if url_or_file_path is None:
+            return None
+        try:
+            return str(uploaded_file(url_or_file_path, Path(get_upload_folder())))
+        except UserError as exc:
+            raise gr.Error(str(exc)) from None
+
+    async def guarded_move_async(url_or_file_path):
+        return await move_async(checked(url_or_file_path))
+
+    component.async_move_resource_to_block_cache = guarded_move_async
+    component.move_resource_to_block_cache = lambda url_or_file_path: move(checked(url_or_file_path))
+    return component
+
+
 def previous_questions(history: list) -> list[str]:
     return [m["content"] for m in history if isinstance(m, dict) and m.get("role") == "user"
             and isinstance(m.get("content"), str)]
@@ -183,11 +229,17 @@ def build_app(state: AppState):
             return "", state.documents_markdown()
         if not state.ready.wait(timeout=600) or state.pipeline is None:
             return "The app is not ready yet.", state.documents_markdown()
+        from gradio.utils import get_upload_folder
+
         accepted, messages = [], []
         uploads = state.config.index.parent / "uploads"
         uploads.mkdir(parents=True, exist_ok=True)
         for file in files:
-            path = Path(file if isinstance(file, str) else getattr(file, "name", None) or file["path"])
+            try:  # checked again here: the handler must not rely on one guard alone
+                path = uploaded_file(file if isinstance(file, str) else getattr(file, "name", None) or file["path"],
+                                     Path(get_upload_folder()))
+            except UserError as exc:
+                raise gr.Error(str(exc)) from None
             if path.suffix.lower() not in UPLOAD_TYPES:
                 messages.append(f"⚠️ {path.name}: not a supported type ({', '.join(UPLOAD_TYPES)})")
             elif path.stat().st_size > MAX_UPLOAD_MB * 1024 * 1024:
@@ -237,7 +289,7 @@ def build_app(state: AppState):
                 status = gr.Markdown(state.status, elem_id="status")
                 gr.Markdown("**Documents**")
                 documents = gr.Markdown(state.documents_markdown(), elem_id="documents")
-                files = gr.File(label="Add documents (Markdown, text, HTML, PDF)", file_count="multiple",
+                files = upload_component(label="Add documents (Markdown, text, HTML, PDF)", file_count="multiple",
                                 file_types=list(UPLOAD_TYPES), elem_id="upload")
                 upload_status = gr.Markdown(elem_id="upload-status")
                 k = gr.Slider(1, 10, value=state.config.k, step=1, label="Passages to retrieve")
