@@ -19,7 +19,7 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from rag.errors import UserError  # noqa: E402
-from rag.generators import DEFAULT_PRECISION, PRECISIONS  # noqa: E402
+from rag.settings import MODES, Parser, Settings, add_settings_arguments  # noqa: E402
 
 UPLOAD_TYPES = (".md", ".markdown", ".txt", ".text", ".html", ".htm", ".pdf")
 MAX_UPLOAD_MB = 20
@@ -34,16 +34,11 @@ CSS = """
 """
 
 
-@dataclass
+@dataclass(frozen=True)
 class AppConfig:
     docs: list[Path]
     index: Path
-    generator: str = "transformers"
-    model: str | None = None
-    k: int = 4
-    mode: str = "hybrid"
-    max_new_tokens: int = 48
-    precision: str = DEFAULT_PRECISION
+    settings: Settings = Settings()
 
 
 @dataclass
@@ -63,25 +58,20 @@ class AppState:
 
     def prepare(self) -> None:
         """Index the documents and load the models; runs in a background thread at start."""
-        from rag.answering import AnswerConfig, AnswerPipeline
-        from rag.cli import load_embedder_once, make_generator
-        from rag.indexer import build_index
-        from rag.retrieval import Retriever
+        from rag.assemble import build_pipeline, load_embedder
+        from rag.index.indexer import build_index
 
         try:
             self.log("Preparing: loading the embedding model…")
-            embedder = load_embedder_once("all-MiniLM-L6-v2")
+            embedder = load_embedder(self.config.settings.embedding_model)
             self.log("Preparing: indexing the documents…")
             report = build_index(self.config.docs, self.config.index, embedder, warn=self.log)
             print(f"index {self.config.index}: {report.summary()}", file=sys.stderr)
-            retriever = Retriever.open(self.config.index, embedder)
             self.log("Preparing: loading the language model (the first start takes about a minute)…")
-            generator = make_generator(self.config.generator, self.config.model, self.config.max_new_tokens,
-                                       embedder, self.log, self.config.precision)
-            self.pipeline = AnswerPipeline(retriever, generator, AnswerConfig(
-                k=self.config.k, mode=self.config.mode, max_new_tokens=self.config.max_new_tokens))
-            self.log(f"Ready: {len(retriever.index.chunks)} passages from {len(retriever.index.manifest.files)} "
-                     f"document(s), model {generator.name}.")
+            self.pipeline = build_pipeline(self.config.settings, self.config.index, self.log)
+            index = self.pipeline.retriever.index
+            self.log(f"Ready: {len(index.chunks)} passages from {len(index.manifest.files)} "
+                     f"document(s), model {self.pipeline.generator.name}.")
         except UserError as exc:
             self.error = str(exc)
             self.log(f"Error: {exc}")
@@ -104,17 +94,14 @@ class AppState:
 
     def add_documents(self, paths: list[Path]) -> str:
         """Index uploads live; the pipeline is swapped only when the new index is complete."""
-        from rag.answering import AnswerPipeline
-        from rag.indexer import build_index
-        from rag.retrieval import Retriever
+        from rag.assemble import build_pipeline
+        from rag.index.indexer import build_index
 
         warnings: list[str] = []
         with self.index_lock:
-            embedder = self.pipeline.retriever.embedder
-            report = build_index(paths, self.config.index, embedder, warn=warnings.append, progress=False)
-            retriever = Retriever.open(self.config.index, embedder)
-            self.pipeline = AnswerPipeline(retriever, self.pipeline.generator, self.pipeline.config,
-                                           self.pipeline.calibration)
+            report = build_index(paths, self.config.index, self.pipeline.retriever.embedder, warn=warnings.append,
+                                 progress=False)
+            self.pipeline = build_pipeline(self.config.settings, self.config.index, self.log)  # models are cached
         lines = [f"Indexed: {len(report.files_added)} added, {len(report.files_updated)} updated, "
                  f"{report.chunks_total} passages in all."]
         return "\n".join(lines + [f"⚠️ {w}" for w in warnings])
@@ -172,13 +159,13 @@ def previous_questions(history: list) -> list[str]:
 
 
 def rewrite_for_retrieval(state: AppState, question: str, history: list) -> str:
-    from rag.answering import terms
-    from rag.conversation import standalone_question
-    from rag.generators import Prompt
+    from rag.answer.conversation import standalone_question
+    from rag.generate.base import Prompt
+    from rag.index.lexical import terms
 
     generator = state.pipeline.generator
     generate = None
-    if hasattr(generator, "tokenizer"):
+    if generator.writes_text:
         generate = lambda messages: "".join(generator.stream(Prompt(messages, question)))
     return standalone_question(question, previous_questions(history), terms, generate)
 
@@ -197,11 +184,13 @@ def stream_answer(state: AppState, question: str, history: list, k: int, mode: s
         return
     standalone = rewrite_for_retrieval(state, question, history)
     text = ""
+    from rag.answer.records import Final, Token
+
     for event in state.pipeline.stream(standalone, k=int(k), mode=mode):
-        if event.kind == "token":
+        if isinstance(event, Token):
             text += event.text
             yield escape(text), sources_html(None, standalone)
-        elif event.kind == "answer":
+        elif isinstance(event, Final):
             answer = event.answer
             answer.question = question
             yield answer_markdown(answer), sources_html(answer, standalone)
@@ -292,8 +281,8 @@ def build_app(state: AppState):
                 files = upload_component(label="Add documents (Markdown, text, HTML, PDF)", file_count="multiple",
                                 file_types=list(UPLOAD_TYPES), elem_id="upload")
                 upload_status = gr.Markdown(elem_id="upload-status")
-                k = gr.Slider(1, 10, value=state.config.k, step=1, label="Passages to retrieve")
-                mode = gr.Radio(["hybrid", "dense", "bm25"], value=state.config.mode, label="Retrieval")
+                k = gr.Slider(1, 10, value=state.config.settings.k, step=1, label="Passages to retrieve")
+                mode = gr.Radio(list(MODES), value=state.config.settings.mode, label="Retrieval")
                 clear = gr.Button("Clear conversation", elem_id="clear")
 
         timer = gr.Timer(1.0)
@@ -328,18 +317,13 @@ def default_index_for(docs: list[Path]) -> Path:
 def parse_args(argv=None) -> argparse.Namespace:
     from rag import paths
 
-    from rag.cli import _Parser
-
-    parser = _Parser(prog="app", description="Chat with your documents in the browser, locally.")
+    parser = Parser(prog="app", description="Chat with your documents in the browser, locally.")
     parser.add_argument("--docs", nargs="+", type=Path, default=[paths.sample_document()],
                         help="files or folders to index (default: the bundled sample)")
     parser.add_argument("--index", type=Path, help="index folder (default: one per document set, in the user cache)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
     parser.add_argument("--port", type=int, default=int(os.environ.get("RAG_PORT", 7860)))
-    parser.add_argument("--model", default=None, help="Hugging Face id, local folder or .gguf (default: bundled)")
-    parser.add_argument("--generator", choices=("transformers", "extractive"), default="transformers")
-    parser.add_argument("--precision", choices=PRECISIONS, default=DEFAULT_PRECISION,
-                        help=f"model weights: float32 or int8 Linear layers (default {DEFAULT_PRECISION})")
+    add_settings_arguments(parser)
     parser.add_argument("--auth", default=os.environ.get("RAG_AUTH"), help="USER:PASS (or set RAG_AUTH)")
     return parser.parse_args(argv)
 
@@ -351,7 +335,7 @@ def make_state(args) -> AppState:
     if args.auth is not None and ":" not in args.auth:
         raise UserError("--auth must be USER:PASS")
     return AppState(AppConfig(docs=list(args.docs), index=args.index or default_index_for(args.docs),
-                              generator=args.generator, model=args.model, precision=args.precision))
+                              settings=Settings.from_args(args)))
 
 
 def launch(state: AppState, host: str, port: int, auth: str | None = None, block: bool = True):
@@ -368,7 +352,10 @@ def launch(state: AppState, host: str, port: int, auth: str | None = None, block
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
+        from rag.assemble import prefer_offline
+
         state = make_state(args)
+        prefer_offline(state.config.settings)
         print(f"Starting on http://{args.host}:{args.port} (Ctrl-C to stop)", file=sys.stderr)
         launch(state, args.host, args.port, args.auth)
     except UserError as exc:

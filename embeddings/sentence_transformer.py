@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import functools
-import os
 from pathlib import Path
 
 import numpy as np
@@ -54,8 +53,6 @@ class SentenceTransformerEmbedder(Embedder):
         self.name = canonical_name(config.model)
         path = resolve_model_path(config.model)
         local = Path(path).exists()
-        if local:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
         try:
             self.model = SentenceTransformer(path, device=config.device, local_files_only=local or None)
         except Exception as exc:  # hub errors come in many types; all mean "not available here"

@@ -42,6 +42,9 @@ def ranked_documents(passages, stems: dict[str, str]) -> list[str]:
 
 
 def main(argv=None) -> int:
+    from rag.assemble import prefer_offline
+
+    prefer_offline()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("beir", type=Path)
     parser.add_argument("--work", type=Path, required=True, help="folder for the document files and the index")
@@ -51,13 +54,13 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
 
-    from rag.cli import load_embedder_once
-    from rag.indexer import build_index
-    from rag.retrieval import Retriever
+    from rag.assemble import load_embedder
+    from rag.index.indexer import build_index
+    from rag.index.retrieval import Retriever
 
     data = load_beir(args.beir, args.split)
     stems = write_corpus(data.corpus, args.work / "docs")
-    embedder = load_embedder_once("all-MiniLM-L6-v2")
+    embedder = load_embedder()
     started = time.perf_counter()
     report = build_index([args.work / "docs"], args.work / "index", embedder)
     print(f"indexed in {time.perf_counter() - started:.0f} s: {report.summary()}", file=sys.stderr)

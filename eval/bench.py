@@ -54,8 +54,8 @@ def bench_indexing(embedder, docs: int, work: Path) -> tuple[dict, object, dict]
     """Pipeline chunks/s (`rag index` on SciFact abstracts) next to raw encode() on the same texts."""
     from eval.beir_retrieval import write_corpus
     from eval.datasets import load_beir
-    from rag import store
-    from rag.indexer import build_index
+    from rag.index import store
+    from rag.index.indexer import build_index
 
     data = load_beir(SHARED)
     corpus = dict(list(data.corpus.items())[:docs])
@@ -77,7 +77,7 @@ def ann_quality(retriever, data, stems: dict) -> dict:
     """SciFact nDCG@10 with exact search and with HNSW over the same vectors: what the ANN costs."""
     from eval.beir_retrieval import ranked_documents
     from eval.metrics import ndcg_at_k
-    from rag.indexer import HNSW_FACTORY, build_dense
+    from rag.index.dense import HNSW_FACTORY, build_dense
 
     queries = {qid: q for qid, q in data.queries.items() if qid in data.qrels and
                any(doc in set(stems.values()) for doc in data.qrels[qid])}
@@ -110,10 +110,10 @@ def synthetic_index(retriever, size: int, work: Path):
     """A `size`-chunk index: real chunk texts reshuffled, vectors = real ones plus noise, renormalised."""
     from dataclasses import replace
 
-    from rag import store
-    from rag.indexer import build_dense, resolve_factory
-    from rag.lexical import build_bm25
-    from rag.retrieval import Retriever
+    from rag.index import store
+    from rag.index.dense import build_dense, resolve_factory
+    from rag.index.lexical import build_bm25
+    from rag.index.retrieval import Retriever
 
     base = retriever.index
     rng = np.random.default_rng(0)
@@ -140,13 +140,14 @@ def bench_model(runs: int, precision: str, cold: bool) -> dict:
     """
     import torch
 
-    from rag import generators
+    from rag.assemble import load_generator, prefer_offline
+    from rag.settings import Settings
 
+    prefer_offline()
     if cold:
         os.environ["RAG_MODEL_CACHE"] = tempfile.mkdtemp(prefix="bench-cold-")
     started = time.perf_counter()
-    generator = generators.load_generator(generators.GeneratorConfig(max_new_tokens=64, precision=precision),
-                                          log=lambda m: None)
+    generator = load_generator(Settings(max_new_tokens=64, precision=precision), embedder=None, log=lambda m: None)
     start_s = time.perf_counter() - started
     text = (Path(__file__).resolve().parents[1] / "rag" / "sample" / "japan-us-alliance.md").read_text()
     ids = generator.tokenizer(text, return_tensors="pt")["input_ids"][:, :1500]
@@ -175,7 +176,7 @@ def bench_llamacpp(runs: int) -> dict:
         from llama_cpp import Llama
     except ImportError:
         return {"skipped": "llama-cpp-python is not installed (pip install -e '.[llamacpp]')"}
-    from rag import model_files
+    from rag.generate import model_files
 
     gguf = model_files.assemble(model_files.QWEN_0_5B)
     started = time.perf_counter()
@@ -203,18 +204,15 @@ def bench_llamacpp(runs: int) -> dict:
 def bench_answers(questions: Path, limit: int, precision: str) -> dict:
     """First-token and total latency over the sample set with the default answer settings; peak RSS of it all."""
     from eval.questions import load_jsonl
-    from rag.answering import AnswerPipeline
-    from rag.cli import load_embedder_once
-    from rag.generators import GeneratorConfig, load_generator
-    from rag.indexer import build_index
+    from rag.assemble import build_pipeline, load_embedder, prefer_offline
+    from rag.index.indexer import build_index
     from rag.paths import sample_document
-    from rag.retrieval import Retriever
+    from rag.settings import Settings
 
-    embedder = load_embedder_once("all-MiniLM-L6-v2")
+    prefer_offline()
     with tempfile.TemporaryDirectory() as tmp:
-        build_index([sample_document()], Path(tmp) / "sample", embedder, progress=False)
-        pipeline = AnswerPipeline(Retriever.open(Path(tmp) / "sample", embedder),
-                                  load_generator(GeneratorConfig(precision=precision)))
+        build_index([sample_document()], Path(tmp) / "sample", load_embedder(), progress=False)
+        pipeline = build_pipeline(Settings(precision=precision), Path(tmp) / "sample")
         first, total = [], []
         for q in load_jsonl(questions)[:limit]:
             answer = pipeline.ask(q.question)
@@ -284,17 +282,20 @@ def _choices(allowed: tuple[str, ...], empty_ok: bool):
 
 
 def main(argv=None) -> int:
-    from rag.cli import _Parser, _positive_int
-    from rag.errors import UserError
-    from rag.generators import PRECISIONS
+    from rag.assemble import prefer_offline
 
-    parser = _Parser(prog="python -m eval.bench", description=__doc__.splitlines()[0])
+    prefer_offline()
+    from rag.settings import Parser, positive_int
+    from rag.errors import UserError
+    from rag.settings import PRECISIONS
+
+    parser = Parser(prog="python -m eval.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--docs", type=_positive_int, default=5183, help="SciFact abstracts to index")
-    parser.add_argument("--large", type=_positive_int, default=100_000, help="chunks of the synthetic large index")
-    parser.add_argument("--runs", type=_positive_int, default=5)
+    parser.add_argument("--docs", type=positive_int, default=5183, help="SciFact abstracts to index")
+    parser.add_argument("--large", type=positive_int, default=100_000, help="chunks of the synthetic large index")
+    parser.add_argument("--runs", type=positive_int, default=5)
     parser.add_argument("--questions", type=Path, default=Path(__file__).with_name("sets") / "sample.jsonl")
-    parser.add_argument("--answers", type=_positive_int, default=46, help="sample questions to time answers on")
+    parser.add_argument("--answers", type=positive_int, default=46, help="sample questions to time answers on")
     parser.add_argument("--precision", type=_choices(PRECISIONS, empty_ok=False), default="int8,float32",
                         help="model setups to time, the default first (its cold start is timed): int8 and/or float32")
     parser.add_argument("--update", action="store_true",
@@ -316,10 +317,10 @@ def main(argv=None) -> int:
 
 
 def run_benchmark(args, skip: set[str]) -> int:
-    from rag.cli import load_embedder_once
-    from rag.retrieval import Retriever
+    from rag.assemble import load_embedder
+    from rag.index.retrieval import Retriever
 
-    embedder = load_embedder_once("all-MiniLM-L6-v2")
+    embedder = load_embedder()
     result = {"machine": machine(), "runs": args.runs}
     if args.update and args.out.is_file():
         result = {**json.loads(args.out.read_text(encoding="utf-8")), **result}

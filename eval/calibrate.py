@@ -42,21 +42,24 @@ def choose(rows: list[dict]) -> dict:
 
 
 def main(argv=None) -> int:
+    from rag.assemble import prefer_offline
+
+    prefer_offline()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("questions", type=Path)
     parser.add_argument("--docs", type=Path, nargs="+", required=True)
     parser.add_argument("-k", type=int, default=4)
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "rag" / "calibration.json")
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "rag" / "answer" / "calibration.json")
     args = parser.parse_args(argv)
 
     from eval.questions import load_jsonl
-    from rag.answering import terms
-    from rag.cli import load_embedder_once
-    from rag.indexer import build_index
-    from rag.refusal import coverage, question_terms, unknown_share
-    from rag.retrieval import Retriever
+    from rag.index.lexical import terms
+    from rag.assemble import load_embedder
+    from rag.index.indexer import build_index
+    from rag.answer.refusal import coverage, question_terms, unknown_share
+    from rag.index.retrieval import Retriever
 
-    embedder = load_embedder_once("all-MiniLM-L6-v2")
+    embedder = load_embedder()
     with tempfile.TemporaryDirectory() as tmp:
         build_index(args.docs, Path(tmp) / "index", embedder, progress=False)
         retriever = Retriever.open(Path(tmp) / "index", embedder)

@@ -15,36 +15,24 @@ from pathlib import Path
 from eval.questions import Question, load_question_set
 from eval.scoring import score, summarise
 from rag.errors import UserError
-from rag.generators import DEFAULT_PRECISION
+from rag.settings import Settings
 
 
 @dataclass(frozen=True)
-class EvalSettings:
-    """One configuration to evaluate; a TOML file of these keys fills it for --compare."""
+class EvalRun:
+    """One configuration to evaluate: a name, the pipeline's `Settings`, and what to measure."""
 
+    settings: Settings = Settings()
     name: str = "default"
-    k: int = 4
-    mode: str = "hybrid"
-    generator: str = "transformers"
-    model: str | None = None
-    max_new_tokens: int = 48
-    style: str = "quote"
     retrieval_only: bool = False
-    focus_sentences: int = 2  # 0: whole passages in the prompt
-    precision: str = DEFAULT_PRECISION  # "float32" or "int8" Linear layers
 
-    @classmethod
-    def from_toml(cls, path: Path, base: "EvalSettings") -> "EvalSettings":
-        import tomllib
+    def with_toml(self, path: Path) -> "EvalRun":
+        """This run with a TOML file's settings, named after the file (for --compare)."""
+        settings, extra = self.settings.with_toml(path, extra=("retrieval_only",))
+        return replace(self, settings=settings, name=path.stem, **extra)
 
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise UserError(f"{path}: not a readable TOML file ({exc})") from None
-        unknown = set(data) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise UserError(f"{path}: unknown setting(s) {', '.join(sorted(unknown))}")
-        return replace(base, **{"name": path.stem, **data})
+    def describe(self) -> dict:
+        return {"name": self.name, **asdict(self.settings), "retrieval_only": self.retrieval_only}
 
 
 def read_done(results: Path) -> dict[str, dict]:
@@ -67,22 +55,7 @@ def unmatched_sections(questions: list[Question], section_paths: set[str]) -> li
     return sorted(g for g in wanted if not any(section_matches(p, g) for p in section_paths))
 
 
-def build_pipeline(settings: EvalSettings, index_dir: Path):
-    from rag.answering import AnswerConfig, AnswerPipeline
-    from rag.cli import load_embedder_once, make_generator
-    from rag.retrieval import Retriever
-
-    embedder = load_embedder_once("all-MiniLM-L6-v2")
-    retriever = Retriever.open(index_dir, embedder)
-    generator = make_generator(settings.generator, settings.model, settings.max_new_tokens, embedder,
-                               lambda m: print(m, file=sys.stderr), precision=settings.precision)
-    return AnswerPipeline(retriever, generator, AnswerConfig(k=settings.k, mode=settings.mode,
-                                                             max_new_tokens=settings.max_new_tokens,
-                                                             style=settings.style,
-                                                             focus_sentences=settings.focus_sentences or None))
-
-
-def answer_record(pipeline, question: Question, settings: EvalSettings) -> dict:
+def answer_record(pipeline, question: Question, settings: Settings) -> dict:
     if question.extra.get("retrieval_only"):
         started = time.perf_counter()
         passages = pipeline.retriever.search(question.question, k=max(settings.k, 10), mode=settings.mode)
@@ -98,30 +71,28 @@ def answer_record(pipeline, question: Question, settings: EvalSettings) -> dict:
     return record
 
 
-def run(questions_path: Path, out: Path, settings: EvalSettings, index_dir: Path | None, limit: int | None,
+def run(questions_path: Path, out: Path, config: EvalRun, index_dir: Path | None, limit: int | None,
         fresh: bool, progress: bool = True) -> dict:
     from tqdm import tqdm
 
-    from rag.cli import load_embedder_once
-    from rag.indexer import build_index
+    from rag import assemble
+    from rag.index.indexer import build_index
 
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file; name a folder for the results")
+    settings = config.settings
     out.mkdir(parents=True, exist_ok=True)
     questions, docs = load_question_set(questions_path, out / "docs")
     if limit:
         questions = questions[:limit]
-    if settings.retrieval_only:
+    if config.retrieval_only:
         questions = [replace(q, extra={**q.extra, "retrieval_only": True}) for q in questions]
     if docs is not None:
         index_dir = index_dir or out / "index"
-        build_index([docs], index_dir, load_embedder_once("all-MiniLM-L6-v2"), progress=progress)
-    elif index_dir is None:
-        from rag import paths
-
-        index_dir = paths.default_index_dir()
-        if not (index_dir / "CURRENT").exists():
-            build_index([paths.sample_document()], index_dir, load_embedder_once("all-MiniLM-L6-v2"), progress=False)
+        build_index([docs], index_dir, assemble.load_embedder(settings.embedding_model), progress=progress)
     retrieval_only = all(q.extra.get("retrieval_only") for q in questions)
-    pipeline = build_pipeline(replace(settings, generator="extractive") if retrieval_only else settings, index_dir)
+    pipeline = assemble.build_pipeline(replace(settings, generator="extractive", model=None) if retrieval_only
+                                       else settings, index_dir)
     missing = unmatched_sections(questions, {c.section_path for c in pipeline.retriever.index.chunks})
     if missing:
         print(f"rag: warning: gold sections not found in the index: {'; '.join(missing)}", file=sys.stderr)
@@ -137,27 +108,29 @@ def run(questions_path: Path, out: Path, settings: EvalSettings, index_dir: Path
         staging.replace(results)
     todo = [q for q in questions if q.id not in done]
     with open(results, "a", encoding="utf-8") as fh:
-        for question in tqdm(todo, desc=settings.name, unit="q", disable=not progress, file=sys.stderr):
+        for question in tqdm(todo, desc=config.name, unit="q", disable=not progress, file=sys.stderr):
             record = answer_record(pipeline, question, settings)
             row = {"id": question.id, **record, "metrics": score(record, question, settings.k)}
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
             fh.flush()
             done[question.id] = row
     rows = [done[q.id] for q in questions if q.id in done]
-    summary = {"settings": asdict(settings), "question_set": str(questions_path), **summarise(rows)}
+    summary = {"settings": config.describe(), "question_set": str(questions_path), **summarise(rows)}
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     from eval.report import write_report
 
-    write_report(out, [(settings.name, summary, rows)], questions)
+    write_report(out, [(config.name, summary, rows)], questions)
     return summary
 
 
-def compare(questions_path: Path, out: Path, configs: list[EvalSettings], index_dir: Path | None,
+def compare(questions_path: Path, out: Path, configs: list[EvalRun], index_dir: Path | None,
             limit: int | None, fresh: bool) -> list[dict]:
     """Each configuration in its own folder, then one side-by-side report in `out`."""
     from eval.questions import load_question_set as load
     from eval.report import write_report
 
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file; name a folder for the results")
     names = [c.name for c in configs]
     if len(set(names)) != len(names):
         raise UserError(f"configuration names must differ: {', '.join(names)}")

@@ -15,20 +15,23 @@ from pathlib import Path
 
 
 def main(argv=None) -> int:
+    from rag.assemble import prefer_offline
+
+    prefer_offline()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("labels", type=Path, nargs="?", default=Path(__file__).with_name("sets") / "support-labels.jsonl")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
 
-    from rag.answering import terms
-    from rag.cli import load_embedder_once
-    from rag.grounding import SUPPORT_THRESHOLD, ground_answer
-    from rag.indexer import build_index
-    from rag.paragraphs import split_sentences
+    from rag.index.lexical import terms
+    from rag.assemble import load_embedder
+    from rag.answer.grounding import SUPPORT_THRESHOLD, ground_answer
+    from rag.index.indexer import build_index
+    from rag.ingest.paragraphs import split_sentences
     from rag.paths import sample_document
-    from rag.retrieval import Retriever
+    from rag.index.retrieval import Retriever
 
-    embedder = load_embedder_once("all-MiniLM-L6-v2")
+    embedder = load_embedder()
     rows = [json.loads(line) for line in args.labels.read_text(encoding="utf-8").splitlines() if line.strip()]
     with tempfile.TemporaryDirectory() as tmp:
         build_index([sample_document()], Path(tmp) / "index", embedder, progress=False)

@@ -5,13 +5,17 @@ from __future__ import annotations
 from html import escape
 from pathlib import Path
 
-from .answering import Answer
+from rag.answer.records import Answer
+
+
+def source_place(passage) -> str:
+    """File name and page: "report.pdf, page 4"."""
+    chunk = passage.chunk
+    return Path(chunk.source).name + (f", page {chunk.page}" if chunk.page else "")
 
 
 def source_label(passage) -> str:
-    chunk = passage.chunk
-    where = Path(chunk.source).name + (f", page {chunk.page}" if chunk.page else "")
-    return f"{chunk.section_path or '(no section)'} — {where}"
+    return f"{passage.chunk.section_path or '(no section)'} — {source_place(passage)}"
 
 
 def answer_markdown(answer: Answer) -> str:
@@ -36,7 +40,7 @@ def answer_text(answer: Answer) -> str:
         lines.append("Not supported by the sources: " + " | ".join(unsupported))
     lines.append("")
     lines.append("Sources:")
-    lines += [f"[{n}] {source_label(p)}" for n, p, _ in answer.cited]
+    lines += [f"[{c.n}] {source_label(c.passage)}" for c in answer.cited]
     return "\n".join(lines)
 
 
@@ -62,12 +66,12 @@ def sources_html(answer: Answer | None, rewritten: str | None = None) -> str:
         parts.append(f"<p class='rag-rewritten'>Searched for: <q>{escape(rewritten)}</q></p>")
     if answer.refused:
         parts.append(f"<p class='rag-refused'>No source answers this question ({escape(answer.refusal_reason)}).</p>")
-    for n, passage, support in answer.cited:
-        quotes = [s.quotes.get(n, "") for s in answer.sentences if n in s.citations]
+    for c in answer.cited:
+        quotes = [s.quotes.get(c.n, "") for s in answer.sentences if c.n in s.citations]
         parts.append(
-            f"<details class='rag-source'><summary><strong>[{n}]</strong> {escape(source_label(passage))}"
-            f" <span class='rag-muted'>(support {support:.2f})</span></summary>"
-            f"<blockquote>{_highlight(passage.chunk.text, quotes)}</blockquote></details>"
+            f"<details class='rag-source'><summary><strong>[{c.n}]</strong> {escape(source_label(c.passage))}"
+            f" <span class='rag-muted'>(support {c.support:.2f})</span></summary>"
+            f"<blockquote>{_highlight(c.passage.chunk.text, quotes)}</blockquote></details>"
         )
     parts.append("</div>")
     return "".join(parts)

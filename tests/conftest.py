@@ -20,14 +20,14 @@ def isolated_home(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="session")
 def embedder():
-    from rag.cli import load_embedder_once
+    from rag.assemble import load_embedder
 
-    return load_embedder_once("all-MiniLM-L6-v2")
+    return load_embedder()
 
 
 @pytest.fixture(scope="session")
 def sample_index(tmp_path_factory, embedder) -> Path:
-    from rag.indexer import build_index
+    from rag.index.indexer import build_index
     from rag.paths import sample_document
 
     index_dir = tmp_path_factory.mktemp("sample") / "index"
@@ -37,7 +37,7 @@ def sample_index(tmp_path_factory, embedder) -> Path:
 
 @pytest.fixture(scope="session")
 def sample_retriever(sample_index, embedder):
-    from rag.retrieval import Retriever
+    from rag.index.retrieval import Retriever
 
     return Retriever.open(sample_index, embedder)
 

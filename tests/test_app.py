@@ -17,7 +17,9 @@ def free_port() -> int:
 
 
 def start(tmp: Path, docs: list[Path], generator: str = "transformers"):
-    state = chat_app.AppState(chat_app.AppConfig(docs=docs, index=tmp / "index", generator=generator))
+    from rag.settings import Settings
+
+    state = chat_app.AppState(chat_app.AppConfig(docs=docs, index=tmp / "index", settings=Settings(generator=generator)))
     port = free_port()
     demo = chat_app.launch(state, "127.0.0.1", port, block=False)
     assert state.ready.wait(timeout=900), "the app never became ready"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from rag.paths import sample_document
 from test_app import start
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM = os.environ.get("RAG_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 # Flags that keep Chromium from calling out to Google's services on a closed network.
 FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -24,7 +25,10 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is not installed (apt-get install chromium); .ci/run installs it")
+        missing = "chromium not installed: apt-get install chromium"
+        if os.environ.get("RAG_REQUIRE_BROWSER") == "1":  # CI sets it: there a missing browser is a failure
+            pytest.fail(f"{missing} (RAG_REQUIRE_BROWSER=1)")
+        pytest.skip(missing)
     with sync_playwright() as pw:
         instance = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         yield instance

@@ -4,12 +4,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rag.answering import render_answer
-from rag.grounding import (SUPPORT_THRESHOLD, SentenceSupport, answer_sentences, attribute, ground_answer,
+from rag.answer.pipeline import render_answer
+from rag.answer.grounding import (SUPPORT_THRESHOLD, SentenceSupport, answer_sentences, attribute, ground_answer,
                            lexical_support, parse_markers)
-from rag.prompting import build_messages, fit_prompt
+from rag.answer.prompting import build_messages, fit_prompt
 from rag.records import Chunk, Passage
-from rag.refusal import model_refused
+from rag.answer.refusal import model_refused
 
 
 @pytest.mark.parametrize("sentence, count, clean, cited", [
@@ -36,7 +36,7 @@ def test_answer_sentences_keep_markers_with_their_sentence():
 
 
 def _terms(text: str) -> set[str]:
-    from rag.answering import terms
+    from rag.index.lexical import terms
 
     return terms(text)
 

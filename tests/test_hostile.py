@@ -135,3 +135,35 @@ def test_upload_of_a_real_file_still_works(hostile_app, hostile_client, tmp_path
     doc.write_text("# Lighthouse Log\n\nThe lighthouse at Cape Morrow was automated in 1987.\n")
     status, documents = hostile_client.predict([handle_file(str(doc))], api_name="/upload")
     assert "lighthouse.md" in documents and "1 added" in status
+
+
+def run_cli(*argv: str, cwd=None):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "rag", *argv], capture_output=True, text=True, timeout=600, cwd=cwd)
+
+
+def assert_one_line_error(result, expected: str) -> None:
+    err = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(err) == 1 and expected in err[0], result.stderr
+
+
+def test_eval_config_with_a_wrong_type_fails_before_anything_loads(tmp_path):
+    questions = tmp_path / "set.jsonl"
+    questions.write_text('{"id": "a", "question": "When?", "answers": ["1978"]}\n')
+    (tmp_path / "five.toml").write_text('k = "five"\n')
+    out = tmp_path / "out"
+    result = run_cli("eval", str(questions), "--out", str(out), "--compare", str(tmp_path / "five.toml"))
+    assert_one_line_error(result, "k = 'five' should be a whole number")
+    assert not out.exists()  # failed before the run began, so before any model loaded
+
+
+def test_eval_out_naming_an_existing_file_is_one_line_and_leaves_it(tmp_path):
+    questions = tmp_path / "set.jsonl"
+    questions.write_text('{"id": "a", "question": "When?", "answers": ["1978"]}\n')
+    existing = tmp_path / "README.md"
+    existing.write_text("keep me\n")
+    result = run_cli("eval", str(questions), "--out", str(existing), "--generator", "extractive")
+    assert_one_line_error(result, "is a file; name a folder")
+    assert existing.read_text() == "keep me\n"

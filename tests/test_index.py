@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag import store
+from rag.index import store
 from rag.errors import UserError
-from rag.indexer import build_index
-from rag.retrieval import Retriever
+from rag.index.indexer import build_index
+from rag.index.retrieval import Retriever
 
 DOCS = {
     "a.md": "# Alpha\n\nApples grow on trees in orchards.\n\n## Care\n\nPrune apple trees in winter.\n",
@@ -158,18 +158,17 @@ def test_default_index_is_built_from_the_sample(tmp_path):
 
 def test_default_index_follows_the_sample_it_runs_from(tmp_path, embedder):
     """An index built by another checkout's sample must not show that checkout's path as a source."""
-    import argparse
     import shutil
 
     from rag import paths
-    from rag.cli import resolve_index
+    from rag.assemble import resolve_index
 
     other_checkout = tmp_path / "old-checkout" / paths.SAMPLE_NAME
     other_checkout.parent.mkdir()
     shutil.copy(paths.sample_document(), other_checkout)
     build_index([other_checkout], paths.default_index_dir(), embedder, progress=False)
     shutil.rmtree(other_checkout.parent)
-    index_dir = resolve_index(argparse.Namespace(index=None), embedder)
+    index_dir = resolve_index(None, embedder, log=lambda m: None)
     assert set(store.read_manifest(index_dir).files) == {str(paths.sample_document())}
     assert {c.source for c in store.load(index_dir).chunks} == {str(paths.sample_document())}
 
@@ -264,7 +263,7 @@ def test_faiss_factory_strings(tmp_path, embedder):
 
 
 def test_auto_factory_is_exact_for_small_corpora_and_hnsw_for_large(tmp_path, embedder):
-    from rag.indexer import HNSW_EF_SEARCH, HNSW_FROM_CHUNKS, resolve_factory
+    from rag.index.dense import HNSW_EF_SEARCH, HNSW_FROM_CHUNKS, resolve_factory
 
     assert resolve_factory("auto", HNSW_FROM_CHUNKS - 1) == "Flat"
     assert resolve_factory("auto", HNSW_FROM_CHUNKS) == "HNSW32"
@@ -283,7 +282,7 @@ def test_bm25_top_k_matches_bm25s_ranking():
     """Our top-k over non-zero scores gives bm25s's own ranking, ties broken by row."""
     import bm25s
 
-    from rag.lexical import bm25_search, tokenize
+    from rag.index.lexical import bm25_search, tokenize
 
     rng = np.random.default_rng(1)
     words = ["alliance", "treaty", "article", "defense", "japan", "guidelines", "security", "base"]

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from rag.chunking import ChunkerConfig, chunk_paragraphs
-from rag.indexer import chunk_file
+from rag.ingest.chunking import ChunkerConfig, chunk_paragraphs
+from rag.index.indexer import chunk_file
 from rag.paths import sample_document
-from rag.readers import UnreadableFile, read_blocks
+from rag.ingest.readers import UnreadableFile, read_blocks
 
 
 def _pdf(path: Path, pages: list[list[str]], outline: list[tuple[str, int, int]] = ()) -> Path:

@@ -5,10 +5,13 @@ import json
 
 import pytest
 
-from rag.answering import REFUSAL_ANSWER, AnswerConfig, AnswerPipeline, terms
+from rag.answer.pipeline import REFUSAL_ANSWER, AnswerConfig, AnswerPipeline
+from rag.answer.records import Final, Token
+from rag.assemble import load_generator
 from rag.errors import UserError
-from rag.extractive import ExtractiveGenerator
-from rag.generators import GeneratorConfig, Prompt, TransformersGenerator
+from rag.generate.base import GeneratorConfig, Prompt
+from rag.generate.transformers_lm import TransformersGenerator
+from rag.settings import Settings
 
 @pytest.fixture(scope="module")
 def tiny_generator():
@@ -28,13 +31,13 @@ def test_tiny_model_streams_pieces(tiny_generator):
 def test_tiny_model_through_the_pipeline(sample_retriever, tiny_generator):
     pipeline = AnswerPipeline(sample_retriever, tiny_generator, AnswerConfig(max_new_tokens=6, max_prompt_tokens=400))
     events = list(pipeline.stream("When were the first Guidelines formulated?"))
-    assert [e.kind for e in events][-1] == "answer"
+    assert isinstance(events[-1], Final)
     answer = events[-1].answer
-    assert answer.raw == "".join(e.text for e in events if e.kind == "token")
+    assert answer.raw == "".join(e.text for e in events if isinstance(e, Token))
     assert answer.timings["total_s"] >= answer.timings["first_token_s"] > 0
     # Whatever the random words, the answer is either a refusal citing nothing or cites given passages.
     assert answer.refused == (answer.cited == []) == (answer.text == REFUSAL_ANSWER)
-    assert all(1 <= n <= 4 and f"[{n}]" in answer.text for n, _, _ in answer.cited)
+    assert all(1 <= c.n <= 4 and f"[{c.n}]" in answer.text for c in answer.cited)
     data = answer.to_json()
     assert set(data) >= {"question", "answer", "refused", "citations", "sentences", "retrieved", "model", "timings"}
     assert set(data["timings"]) >= {"retrieve_s", "generate_s", "first_token_s", "total_s"}
@@ -43,8 +46,9 @@ def test_tiny_model_through_the_pipeline(sample_retriever, tiny_generator):
 
 def test_prompt_is_fitted_to_a_small_context(sample_retriever, tiny_generator):
     pipeline = AnswerPipeline(sample_retriever, tiny_generator, AnswerConfig(max_new_tokens=6, max_prompt_tokens=150))
-    fitted = pipeline._fit("When were the first Guidelines formulated?",
-                           sample_retriever.search("When were the first Guidelines formulated?", k=4))
+    question = "When were the first Guidelines formulated?"
+    passages = sample_retriever.search(question, k=4)
+    fitted = pipeline._fit(question, passages, pipeline.rank(question, passages))
     assert fitted.tokens <= 150 and 1 <= len(fitted.passages) < 4
 
 
@@ -59,15 +63,15 @@ def test_generator_errors_surface(tiny_generator, monkeypatch):
 
 @pytest.fixture(scope="module")
 def extractive_pipeline(sample_retriever):
-    generator = ExtractiveGenerator(sample_retriever.embedder.embed_passages, terms)
+    generator = load_generator(Settings(generator="extractive"), sample_retriever.embedder)
     return AnswerPipeline(sample_retriever, generator)
 
 
 def test_extractive_answers_with_the_right_section(extractive_pipeline):
     answer = extractive_pipeline.ask("Which article of the treaty obliges Japan and the U.S. to act together if Japan is attacked?")
     assert not answer.refused and "Article 5" in answer.text
-    assert answer.cited[0][1].chunk.section[-1] == "1 Maintenance of Japan's Peace and Security"
-    assert answer.text.endswith(f"[{answer.cited[0][0]}].")
+    assert answer.cited[0].passage.chunk.section[-1] == "1 Maintenance of Japan's Peace and Security"
+    assert answer.text.endswith(f"[{answer.cited[0].n}].")
     assert all(s.supported for s in answer.sentences)
 
 
@@ -91,9 +95,9 @@ def test_empty_question_is_an_error(extractive_pipeline, question):
 
 def test_a_question_asking_for_a_year_needs_a_year_in_the_answer(tmp_path, embedder):
     """Typed questions: the closest sentence is not an answer if it lacks what the question asks for."""
-    from rag.indexer import build_index
-    from rag.refusal import Calibration
-    from rag.retrieval import Retriever
+    from rag.index.indexer import build_index
+    from rag.answer.refusal import Calibration
+    from rag.index.retrieval import Retriever
 
     (tmp_path / "treaty.md").write_text(
         "# The Treaty\n\nThe Security Treaty is the cornerstone of the alliance between the two countries. "
@@ -101,7 +105,7 @@ def test_a_question_asking_for_a_year_needs_a_year_in_the_answer(tmp_path, embed
     build_index([tmp_path / "treaty.md"], tmp_path / "index", embedder, progress=False)
     retriever = Retriever.open(tmp_path / "index", embedder)
     open_minded = Calibration(weight=0.5, threshold=0.0)  # no retrieval refusal: only the answer type decides
-    pipeline = AnswerPipeline(retriever, ExtractiveGenerator(embedder.embed_passages, terms), calibration=open_minded)
+    pipeline = AnswerPipeline(retriever, load_generator(Settings(generator="extractive"), embedder), calibration=open_minded)
 
     untyped = pipeline.ask("What is the cornerstone of the alliance?")
     assert not untyped.refused and "cornerstone" in untyped.text

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from conftest import tiny_model_and_tokenizer
-from rag import quantization
+from rag.generate import quantization
 
 
 def test_int8_cache_round_trip(tmp_path):

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import pytest
 
-from rag.paragraphs import repair_paragraphs, split_sentences
+from rag.ingest.paragraphs import repair_paragraphs, split_sentences
 from rag.paths import sample_document
-from rag.readers import html_blocks, markdown_blocks, text_blocks
+from rag.ingest.readers import html_blocks, markdown_blocks, text_blocks
 from rag.records import SECTION_SEPARATOR
-from rag.sections import classify_heading
+from rag.ingest.sections import classify_heading
 
 CH = "Chapter 3 Strengthening of the Japan-U.S. Alliance"
 S1 = "Section 1 Significance of the Japan-U.S. Security Arrangements"

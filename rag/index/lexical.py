@@ -5,7 +5,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .records import Chunk
+from rag.records import Chunk
 
 
 @lru_cache(maxsize=1)
@@ -51,3 +51,12 @@ def bm25_search(retriever, query: str, k: int, size: int) -> tuple[np.ndarray, n
         rows = np.concatenate([above, tied[: k - len(above)]])
     rows = rows[np.lexsort((rows, -scores[rows]))]
     return rows, scores[rows]
+
+
+def terms(text: str) -> set[str]:
+    """The BM25 index's own terms of a text: what lexical evidence and support compare.
+
+    >>> sorted(terms("The Guidelines were formulated in 1978."))
+    ['1978', 'formul', 'guidelin', 'were']
+    """
+    return set(tokenize([text])[0])

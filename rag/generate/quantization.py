@@ -60,7 +60,7 @@ def quantised_tensors(model) -> dict:
 def write_cache(model, tokenizer, folder: Path) -> None:
     from safetensors.torch import save_file
 
-    from .model_files import publish_cache
+    from rag.generate.model_files import publish_cache
 
     publish_cache(folder, model, tokenizer, lambda staging: save_file(
         quantised_tensors(model), str(staging / "model-int8.safetensors"), metadata={"format": "rag-int8-dynamic"}))

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import UserError
-from .records import Chunk
+from rag.errors import UserError
+from rag.records import Chunk
 
 FORMAT_VERSION = 1
 CURRENT = "CURRENT"

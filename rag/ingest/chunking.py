@@ -9,8 +9,8 @@ import hashlib
 from dataclasses import dataclass
 from typing import Callable
 
-from .paragraphs import split_sentences
-from .records import Chunk, Paragraph, embedded_text as _embedded
+from rag.ingest.paragraphs import split_sentences
+from rag.records import Chunk, Paragraph, embedded_text as _embedded
 
 TokenCounter = Callable[[str], int]
 

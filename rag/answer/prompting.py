@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from .paragraphs import split_sentences
-from .records import Passage
+from rag.ingest.paragraphs import split_sentences
+from rag.records import Passage
 
 REFUSAL_TEXT = "The documents do not say."
 

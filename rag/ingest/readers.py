@@ -9,9 +9,9 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
-from .errors import UserError
-from .records import Block
-from .sections import classify_heading
+from rag.errors import UserError
+from rag.records import Block
+from rag.ingest.sections import classify_heading
 
 SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".txt": "text", ".text": "text",
             ".html": "html", ".htm": "html", ".pdf": "pdf"}

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import re
 
-from .records import Block, Paragraph
-from .sections import merge_label_headings, section_paths
+from rag.records import Block, Paragraph
+from rag.ingest.sections import merge_label_headings, section_paths
 
 _SENTENCE_END = re.compile(r"[.!?…:;][\"'”’)\]]*$")
 _LIST_OR_TABLE = re.compile(r"^([-*+•|>]|\d+[.)]\s|```)")

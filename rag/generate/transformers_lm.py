@@ -1,63 +1,28 @@
-"""Language-model generators: a streaming interface and its transformers implementation.
+"""The local language model through transformers: the bundled GGUF, a folder, or a hub id.
 
-One model instance per process (`load_generator` is cached) shared by every caller; a lock
-serialises generation so that concurrent requests do not interleave on the same weights.
+One model instance per configuration and process (`load_generator` is cached) shared by every
+caller; a lock serialises generation so that concurrent requests do not interleave on the
+same weights.
 """
 from __future__ import annotations
 
-import functools
 import os
 import shutil
 import threading
 import time
-from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from .errors import UserError
-from . import model_files
-
-
-PRECISIONS = ("float32", "int8")
-DEFAULT_PRECISION = "int8"  # same answers as float32 on the sample set, twice as fast (README)
-
-
-@dataclass(frozen=True)
-class GeneratorConfig:
-    model: str = model_files.DEFAULT_MODEL
-    max_new_tokens: int = 48
-    threads: int | None = None  # torch intra-op threads; None: all cores
-    precision: str = DEFAULT_PRECISION  # "int8" (Linear layers, see rag.quantization) or "float32"
-
-
-@dataclass(frozen=True)
-class Prompt:
-    """What a generator gets: chat messages for a language model, and the raw parts for others."""
-
-    messages: tuple[dict, ...]
-    question: str
-    passages: tuple = ()  # Passage records, numbered from 1
-    passage_texts: tuple[str, ...] = ()  # their text as shown to the model
-
-
-class Generator(ABC):
-    name: str
-    context_window: int = 4096
-
-    @abstractmethod
-    def stream(self, prompt: Prompt) -> Iterator[str]:
-        """Pieces of the answer text as they are produced."""
-
-    def count_prompt_tokens(self, messages: tuple[dict, ...] | list[dict]) -> int:
-        return 0
-
-    def count_tokens(self, text: str) -> int:
-        return len(text.split())
+from rag.errors import UserError
+from rag.generate import model_files
+from rag.generate.base import Generator, GeneratorConfig, Prompt
+from rag.settings import PRECISIONS
 
 
 class TransformersGenerator(Generator):
     """A causal LM with its own chat template; greedy decoding, bounded new tokens."""
+
+    writes_text = True
 
     def __init__(self, model, tokenizer, name: str, config: GeneratorConfig):
         self.model = model
@@ -156,7 +121,7 @@ def _source_sha256(spec: str) -> str | None:
 
 def _load_int8(spec: str, log):
     """From the int8 cache when present; else load in float32, quantise, and fill the cache."""
-    from . import quantization
+    from rag.generate import quantization
 
     sha256 = _source_sha256(spec)
     cache = model_files.quantised_cache(sha256, quantization.SCHEME) if sha256 else None
@@ -205,9 +170,26 @@ def _load(spec: str, log, gguf_sha256: str | None = None):
         ) from exc
 
 
-@functools.lru_cache(maxsize=2)
+_LOADED: dict[GeneratorConfig, TransformersGenerator] = {}
+_LOADING = threading.Lock()
+KEEP_LOADED = 2  # models held at once (a third evicts the oldest)
+
+
 def load_generator(config: GeneratorConfig = GeneratorConfig(), log=print) -> TransformersGenerator:
-    """The process-wide model for a configuration: loaded once, shared by every request."""
+    """The process-wide model for a configuration: loaded once, shared by every request.
+
+    Keyed by the configuration alone: `log` only reports progress, and a new callable per call
+    must not load the model again.
+    """
+    with _LOADING:
+        if config not in _LOADED:
+            while len(_LOADED) >= KEEP_LOADED:
+                _LOADED.pop(next(iter(_LOADED)))
+            _LOADED[config] = _load_generator(config, log)
+        return _LOADED[config]
+
+
+def _load_generator(config: GeneratorConfig, log) -> TransformersGenerator:
     import torch
 
     _quiet_transformers()

@@ -23,7 +23,7 @@ from typing import Callable
 
 import numpy as np
 
-from .paragraphs import split_sentences
+from rag.ingest.paragraphs import split_sentences
 
 SUPPORT_THRESHOLD = 0.55
 CITATION_FLOOR = 0.35

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .records import Block
+from rag.records import Block
 
 _ROMAN = r"[IVXLC]+"
 _LABEL_WORDS = {"part": 0, "book": 0, "chapter": 1, "section": 2, "article": 3, "subsection": 3}

@@ -8,14 +8,15 @@ from typing import Callable
 
 import numpy as np
 
-from . import store
-from .chunking import ChunkerConfig, chunk_paragraphs
-from .errors import UserError
-from .hashing import sha256_file
-from .lexical import build_bm25
-from .paragraphs import repair_paragraphs
-from .readers import UnreadableFile, find_documents, read_blocks
-from .records import Chunk
+from rag.index import store
+from rag.ingest.chunking import ChunkerConfig, chunk_paragraphs
+from rag.errors import UserError
+from rag.hashing import sha256_file
+from rag.index.dense import build_dense, resolve_factory
+from rag.index.lexical import build_bm25
+from rag.ingest.paragraphs import repair_paragraphs
+from rag.ingest.readers import UnreadableFile, find_documents, read_blocks
+from rag.records import Chunk
 
 Warn = Callable[[str], None]
 
@@ -43,55 +44,6 @@ class IndexReport:
 
 def chunk_file(path: Path, count_tokens, config: ChunkerConfig) -> list[Chunk]:
     return chunk_paragraphs(repair_paragraphs(read_blocks(path)), str(path), count_tokens, config)
-
-
-# Exact search reads every vector per query: 8-15 ms at 100k chunks on a 2-core machine,
-# against under 1 ms for HNSW, whose cost in SciFact nDCG@10 eval/bench.py measures. Below this
-# size exact search is fast enough.
-HNSW_FROM_CHUNKS = 50_000
-HNSW_FACTORY = "HNSW32"
-HNSW_EF_SEARCH = 128
-
-
-def resolve_factory(factory: str, count: int) -> str:
-    """"auto" is exact search for small corpora and HNSW for large ones."""
-    if factory != "auto":
-        return factory
-    return HNSW_FACTORY if count >= HNSW_FROM_CHUNKS else "Flat"
-
-
-def tune_for_search(index) -> None:
-    """A wider HNSW beam than FAISS's default 16, so that the top 50 hybrid candidates are right."""
-    import faiss
-
-    hnsw = getattr(faiss.downcast_index(index), "hnsw", None)
-    if hnsw is not None:
-        hnsw.efSearch = max(hnsw.efSearch, HNSW_EF_SEARCH)
-
-
-def build_dense(vectors: np.ndarray, factory: str):
-    """Exact inner product by default; any FAISS factory string (e.g. "HNSW32", "IVF256,PQ32")."""
-    import faiss
-
-    dimension = vectors.shape[1]
-    factory = resolve_factory(factory, len(vectors))
-    if factory == "Flat":
-        index = faiss.IndexFlatIP(dimension)
-    else:
-        try:
-            index = faiss.index_factory(dimension, factory, faiss.METRIC_INNER_PRODUCT)
-        except RuntimeError as exc:
-            raise UserError(f"invalid FAISS factory string {factory!r}") from exc
-        if not index.is_trained:
-            if len(vectors) < 40:
-                raise UserError(f"FAISS index {factory!r} needs training data; the corpus has only {len(vectors)} chunks")
-            try:
-                index.train(vectors)
-            except RuntimeError as exc:
-                raise UserError(f"cannot train FAISS index {factory!r} on {len(vectors)} chunks: use Flat or fewer lists") from exc
-    index.add(vectors)
-    tune_for_search(index)
-    return index
 
 
 def _versions() -> dict:

@@ -14,9 +14,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import UserError
-from .hashing import sha256_file
-from .paths import model_cache_dir
+from rag.errors import UserError
+from rag.hashing import sha256_file
+from rag.paths import model_cache_dir
 
 
 @dataclass(frozen=True)

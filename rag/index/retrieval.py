@@ -5,11 +5,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import store
-from .errors import UserError
-from .fusion import reciprocal_rank_fusion
-from .lexical import bm25_search
-from .records import Passage
+from rag.index import store
+from rag.errors import UserError
+from rag.index.fusion import reciprocal_rank_fusion
+from rag.index.lexical import bm25_search
+from rag.records import Passage
 
 MODES = ("hybrid", "dense", "bm25")
 

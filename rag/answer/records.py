@@ -1,0 +1,78 @@
+"""What the answer stage gives: the `Answer` with its `Citation`s, and the events of its stream."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rag.answer.grounding import SentenceSupport
+from rag.records import Passage
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A passage the answer cites: its number in the prompt and how well it supports the answer."""
+
+    n: int
+    passage: Passage
+    support: float
+
+
+@dataclass
+class Answer:
+    question: str
+    text: str
+    refused: bool
+    sentences: list[SentenceSupport]
+    cited: list[Citation]
+    retrieved: list[Passage]
+    model: str
+    timings: dict
+    evidence: float = 0.0
+    refusal_reason: str = ""
+    raw: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "refused": self.refused,
+            "citations": [
+                {"n": c.n, "chunk_id": c.passage.chunk.chunk_id, "source": c.passage.chunk.source,
+                 "section": c.passage.chunk.section_path, "page": c.passage.chunk.page, "text": c.passage.chunk.text,
+                 "score": round(c.support, 4)}
+                for c in self.cited
+            ],
+            "sentences": [{"text": s.text, "citations": s.citations, "support": s.support, "supported": s.supported}
+                          for s in self.sentences],
+            "retrieved": [p.to_json() for p in self.retrieved],
+            "model": self.model,
+            "timings": {k: round(v, 4) for k, v in self.timings.items()},
+            "evidence": round(self.evidence, 4),
+            "refusal_reason": self.refusal_reason,
+            "raw": self.raw,
+            "warnings": self.warnings,
+        }
+
+
+@dataclass(frozen=True)
+class Token:
+    """A streamed piece of the model's draft."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A warning for the user, e.g. a question cut to fit the model's context."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Final:
+    """The checked answer; always the stream's last event."""
+
+    answer: Answer
+
+
+Event = Token | Notice | Final

@@ -1,0 +1,113 @@
+"""The only place that loads models and builds the pipeline from `Settings`.
+
+Front ends (the CLI, the app, the evaluation, the benchmark, the tests) ask here for an
+embedder, a generator, an index or a whole `AnswerPipeline`; nothing else constructs them.
+Models are loaded once per process and shared.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from pathlib import Path
+from typing import Callable
+
+from rag.errors import UserError
+from rag.settings import Settings
+
+Log = Callable[[str], None]
+
+
+def stderr_log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def prefer_offline(settings: Settings = Settings()) -> None:
+    """Keep the Hugging Face libraries off the network unless a setting names a hub model.
+
+    The bundled models load from installed packages; set once by each entry point, never by a
+    constructor, so that a user who names a hub model can still download it.
+    """
+    from rag.generate.model_files import BUNDLED
+
+    def local(spec: str | None, bundled) -> bool:
+        return spec is None or spec.lower() in bundled or Path(spec).expanduser().exists()
+
+    from embeddings.sentence_transformer import BUNDLED_NAMES
+
+    if local(settings.embedding_model, BUNDLED_NAMES) and local(settings.model, BUNDLED):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+@functools.lru_cache(maxsize=2)
+def load_embedder(model: str = Settings.embedding_model):
+    """One embedder per model and process: every caller in it shares the loaded model."""
+    from embeddings import EmbedderConfig, load_embedder as load
+    from embeddings.sentence_transformer import ModelUnavailable
+
+    try:
+        return load(EmbedderConfig(model=model))
+    except ModelUnavailable as exc:
+        raise UserError(str(exc)) from exc
+
+
+def load_generator(settings: Settings, embedder, log: Log = stderr_log):
+    """The language model the settings name (loaded once per configuration), or the extractive answerer."""
+    if settings.generator == "extractive":
+        from rag.answer.sentences import best_sentences
+        from rag.generate.extractive import ExtractiveGenerator
+        from rag.index.lexical import terms
+
+        return ExtractiveGenerator(functools.partial(best_sentences, embed=embedder.embed_passages, terms=terms))
+    from rag.generate.base import GeneratorConfig
+    from rag.generate.model_files import DEFAULT_MODEL
+    from rag.generate.transformers_lm import load_generator as load
+
+    return load(GeneratorConfig(model=settings.model or DEFAULT_MODEL, max_new_tokens=settings.max_new_tokens,
+                                precision=settings.precision), log=log)
+
+
+def answer_config(settings: Settings):
+    from rag.answer.pipeline import AnswerConfig
+
+    return AnswerConfig(k=settings.k, mode=settings.mode, max_new_tokens=settings.max_new_tokens,
+                        style=settings.style, focus_sentences=settings.focus_sentences or None)
+
+
+def resolve_index(index_dir: Path | None, embedder, log: Log = stderr_log) -> Path:
+    """The named index, or the sample's default index: built on first use, and brought up to date
+    when the sample it holds is another copy's (another checkout or virtualenv), whose path the
+    sources would otherwise show."""
+    from rag import paths
+    from rag.index import store
+    from rag.index.indexer import build_index
+
+    if index_dir is not None:
+        return index_dir
+    index_dir, sample = paths.default_index_dir(), paths.sample_document()
+    if not store.is_index(index_dir):
+        log(f"building the sample index at {index_dir} (first use)…")
+        build_index([sample], index_dir, embedder, progress=False)
+    elif str(sample) not in store.read_manifest(index_dir).files:
+        build_index([sample], index_dir, embedder, progress=False)
+    return index_dir
+
+
+def open_retriever(settings: Settings, index_dir: Path | None, log: Log = stderr_log):
+    from rag.index.retrieval import Retriever
+
+    embedder = load_embedder(settings.embedding_model)
+    return Retriever.open(resolve_index(index_dir, embedder, log), embedder)
+
+
+def build_pipeline(settings: Settings, index_dir: Path | None, log: Log = stderr_log):
+    """Retriever + generator + answer settings. The generator loads first: a bad --model fails
+    before any index is built."""
+    from rag.answer.pipeline import AnswerPipeline
+    from rag.index.retrieval import Retriever
+
+    embedder = load_embedder(settings.embedding_model)
+    generator = load_generator(settings, embedder, log)
+    retriever = Retriever.open(resolve_index(index_dir, embedder, log), embedder)
+    return AnswerPipeline(retriever, generator, answer_config(settings))

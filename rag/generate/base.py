@@ -1,0 +1,47 @@
+"""The generator interface: a prompt in, pieces of answer text out.
+
+Callers ask `writes_text` rather than the class: a language model can also rewrite a
+follow-up question; the extractive answerer can only pick sentences.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Iterator
+
+from rag.generate import model_files
+from rag.settings import PRECISIONS, Settings
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    model: str = model_files.DEFAULT_MODEL
+    max_new_tokens: int = Settings.max_new_tokens
+    threads: int | None = None  # torch intra-op threads; None: all cores
+    precision: str = Settings.precision  # "int8" (Linear layers, see quantization.py) or "float32"
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """What a generator gets: chat messages for a language model, and the raw parts for others."""
+
+    messages: tuple[dict, ...]
+    question: str
+    passages: tuple = ()  # Passage records, numbered from 1
+    passage_texts: tuple[str, ...] = ()  # their text as shown to the model
+
+
+class Generator(ABC):
+    name: str
+    context_window: int = 4096
+    writes_text: bool = False  # True for a language model: it can also rewrite follow-up questions
+
+    @abstractmethod
+    def stream(self, prompt: Prompt) -> Iterator[str]:
+        """Pieces of the answer text as they are produced."""
+
+    def count_prompt_tokens(self, messages: tuple[dict, ...] | list[dict]) -> int:
+        return 0
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
