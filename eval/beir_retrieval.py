@@ -14,22 +14,8 @@ import sys
 import time
 from pathlib import Path
 
-from eval.datasets import load_beir
+from eval.datasets import load_beir, write_corpus
 from eval.metrics import ndcg_at_k, recall_at_k
-
-
-def write_corpus(corpus: dict[str, tuple[str, str]], folder: Path) -> dict[str, str]:
-    """One file per document; returns file stem -> document id."""
-    folder.mkdir(parents=True, exist_ok=True)
-    stems = {}
-    for number, (doc_id, (title, text)) in enumerate(corpus.items()):
-        stem = f"d{number:07d}"
-        stems[stem] = doc_id
-        path = folder / f"{stem}.md"
-        if not path.exists():
-            heading = " ".join(title.split()) or doc_id
-            path.write_text(f"# {heading}\n\n{text}\n", encoding="utf-8")
-    return stems
 
 
 def ranked_documents(passages, stems: dict[str, str]) -> list[str]:

@@ -52,8 +52,7 @@ def machine() -> dict:
 
 def bench_indexing(embedder, docs: int, work: Path) -> tuple[dict, object, dict]:
     """Pipeline chunks/s (`rag index` on SciFact abstracts) next to raw encode() on the same texts."""
-    from eval.beir_retrieval import write_corpus
-    from eval.datasets import load_beir
+    from eval.datasets import load_beir, write_corpus
     from rag.index import store
     from rag.index.indexer import build_index
 

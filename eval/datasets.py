@@ -44,3 +44,17 @@ def load_beir(folder: Path, split: str = "test") -> BeirSet:
                 qrels.setdefault(row[0], {})[row[1]] = float(row[2])
     queries = {str(r["_id"]): r["text"] for r in _jsonl(folder / "queries.jsonl") if str(r["_id"]) in qrels}
     return BeirSet(corpus, queries, qrels)
+
+
+def write_corpus(corpus: dict[str, tuple[str, str]], folder: Path) -> dict[str, str]:
+    """One file per document; returns file stem -> document id."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stems = {}
+    for number, (doc_id, (title, text)) in enumerate(corpus.items()):
+        stem = f"d{number:07d}"
+        stems[stem] = doc_id
+        path = folder / f"{stem}.md"
+        if not path.exists():
+            heading = " ".join(title.split()) or doc_id
+            path.write_text(f"# {heading}\n\n{text}\n", encoding="utf-8")
+    return stems

@@ -85,8 +85,7 @@ def load_squad(path: Path, docs_dir: Path) -> list[Question]:
 
 def load_beir_questions(folder: Path, docs_dir: Path, split: str = "test") -> list[Question]:
     """BEIR folder: retrieval-only questions whose gold is the qrels' documents."""
-    from eval.beir_retrieval import write_corpus
-    from eval.datasets import load_beir
+    from eval.datasets import load_beir, write_corpus
 
     data = load_beir(folder, split)
     stem_of = {doc: stem for stem, doc in write_corpus(data.corpus, docs_dir).items()}
