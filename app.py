@@ -328,12 +328,31 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def is_loopback(host: str) -> bool:
+    """Only these addresses keep the server private to this machine.
+
+    >>> [is_loopback(h) for h in ("127.0.0.1", "localhost", "::1", "0.0.0.0", "192.168.1.4")]
+    [True, True, True, False, False]
+    """
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def make_state(args) -> AppState:
     for path in args.docs:
         if not path.exists():
             raise UserError(f"no such file or folder: {path}")
     if args.auth is not None and ":" not in args.auth:
         raise UserError("--auth must be USER:PASS")
+    if not is_loopback(args.host) and not args.auth:
+        raise UserError(f"--host {args.host} opens the documents to the network: give --auth USER:PASS "
+                        f"(or RAG_AUTH) too")
     return AppState(AppConfig(docs=list(args.docs), index=args.index or default_index_for(args.docs),
                               settings=Settings.from_args(args)))
 
@@ -352,8 +371,9 @@ def launch(state: AppState, host: str, port: int, auth: str | None = None, block
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
-        from rag.assemble import prefer_offline
+        from rag.assemble import prefer_offline, quiet_library_warnings
 
+        quiet_library_warnings()
         state = make_state(args)
         prefer_offline(state.config.settings)
         print(f"Starting on http://{args.host}:{args.port} (Ctrl-C to stop)", file=sys.stderr)

@@ -64,6 +64,17 @@ def load_squad(path: Path, docs_dir: Path) -> list[Question]:
         data = json.loads(path.read_text(encoding="utf-8"))["data"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise UserError(f"{path}: not a SQuAD file ({exc.__class__.__name__})") from None
+    try:
+        questions = _squad_questions(data, docs_dir)
+    except (KeyError, TypeError, AttributeError) as exc:
+        field = f"field {exc.args[0]!r}" if isinstance(exc, KeyError) else exc.__class__.__name__
+        raise UserError(f"{path}: not a SQuAD file (missing or malformed {field})") from None
+    if not questions:
+        raise UserError(f"{path}: no questions")
+    return questions
+
+
+def _squad_questions(data, docs_dir: Path) -> list[Question]:
     docs_dir.mkdir(parents=True, exist_ok=True)
     questions, number = [], 0
     for article in data:
@@ -78,8 +89,6 @@ def load_squad(path: Path, docs_dir: Path) -> list[Question]:
             for qa in paragraph.get("qas", []):
                 answers = tuple(dict.fromkeys(a["text"] for a in qa.get("answers", [])))
                 questions.append(Question(str(qa["id"]), qa["question"].strip(), answers, (), {"sources": [stem]}))
-    if not questions:
-        raise UserError(f"{path}: no questions")
     return questions
 
 

@@ -40,6 +40,18 @@ def prefer_offline(settings: Settings = Settings()) -> None:
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
+def quiet_library_warnings() -> None:
+    """A user sees the product's own lines, not the libraries' notices about their own futures.
+
+    torch deprecates the quantised-tensor calls that int8 Linear layers are built on (still
+    supported in the pinned 2.13); the entry points hide that notice, tests still see it.
+    """
+    import warnings
+
+    warnings.filterwarnings("ignore", message=r"torch\.quantize_per_tensor", category=UserWarning)
+    warnings.filterwarnings("ignore", message=r"torch\.ao\.quantization is deprecated", category=DeprecationWarning)
+
+
 @functools.lru_cache(maxsize=2)
 def load_embedder(model: str = Settings.embedding_model):
     """One embedder per model and process: every caller in it shares the loaded model."""

@@ -12,6 +12,14 @@ from rag.errors import UserError
 from rag.settings import SEARCH_K, Parser, Settings, add_settings_arguments
 
 
+def say(text: str = "", end: str = "\n", file=None) -> None:
+    """Print for a terminal: document and model text can hold escape sequences that would set the
+    window title or clear the screen; they are stripped (`--json` output stays exact)."""
+    from rag.ingest.readers import strip_controls
+
+    print(strip_controls(text), end=end, file=file or sys.stdout, flush=True)
+
+
 def _add_index_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--index", type=Path, default=None,
                         help="index folder (default: an index of the bundled sample, built on first use)")
@@ -89,13 +97,13 @@ def cmd_search(args) -> int:
         print(json.dumps([p.to_json() for p in passages], ensure_ascii=False, indent=2))
         return 0
     if not passages:
-        print("no passages matched")
+        say("no passages matched")
     for p in passages:
         from rag.render import source_place
 
-        print(f"[{p.rank}] {p.score:.4f}  {p.chunk.section_path or '(no section)'}  ({source_place(p)})")
+        say(f"[{p.rank}] {p.score:.4f}  {p.chunk.section_path or '(no section)'}  ({source_place(p)})")
         text = p.chunk.text if len(p.chunk.text) <= 400 else p.chunk.text[:400] + "…"
-        print("    " + text.replace("\n", "\n    ") + "\n")
+        say("    " + text.replace("\n", "\n    ") + "\n")
     return 0
 
 
@@ -103,20 +111,14 @@ def _print_sources(answer) -> None:
     from rag.render import source_place
 
     if answer.refused:
-        print(f"(refused: {answer.refusal_reason})")
+        say(f"(refused: {answer.refusal_reason})")
         return
     unsupported = [s.text for s in answer.sentences if not s.supported]
     for text in unsupported:
-        print(f"  ⚠ not supported by the passages: {text}")
-    print("\nSources:")
+        say(f"  ⚠ not supported by the passages: {text}")
+    say("\nSources:")
     for c in answer.cited:
-        print(f"  [{c.n}] {c.passage.chunk.section_path or '(no section)'}  ({source_place(c.passage)})")
-
-
-def _plain(text: str) -> str:
-    import re
-
-    return " ".join(re.sub(r"\[\d+\]|[.,;:!?]", " ", text).split()).lower()
+        say(f"  [{c.n}] {c.passage.chunk.section_path or '(no section)'}  ({source_place(c.passage)})")
 
 
 def cmd_ask(args) -> int:
@@ -128,21 +130,26 @@ def cmd_ask(args) -> int:
     check_query(args.question, settings.k, settings.mode)
     _check_index(args.index)
     pipeline = assemble.build_pipeline(settings, args.index)
-    answer = None
+    # The model's draft is not the answer (a planted passage can steer it): it goes to stderr,
+    # marked as a draft and dimmed on a terminal; stdout carries only the checked answer.
+    dim, plain = ("\x1b[2m", "\x1b[0m") if sys.stderr.isatty() else ("", "")
+    answer, drafting = None, False
     for event in pipeline.stream(args.question):
         if isinstance(event, Notice):
-            print(f"rag: warning: {event.text}", file=sys.stderr)
+            say(f"rag: warning: {event.text}", file=sys.stderr)
         elif isinstance(event, Token) and not args.json:
-            print(event.text, end="", flush=True)
+            if not drafting:
+                print(f"{dim}draft: ", end="", file=sys.stderr)
+                drafting = True
+            say(event.text, end="", file=sys.stderr)
         elif isinstance(event, Final):
             answer = event.answer
+    if drafting:
+        print(plain, file=sys.stderr, flush=True)
     if args.json:
         print(json.dumps(answer.to_json(), ensure_ascii=False, indent=2))
         return 0
-    if answer.raw:
-        print()
-    if answer.refused or _plain(answer.text) != _plain(answer.raw):
-        print(f"\nAnswer (checked against the documents): {answer.text}")
+    say(f"Answer (checked against the documents): {answer.text}")
     _print_sources(answer)
     return 0
 
@@ -154,8 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     args = build_parser().parse_args(argv)
     try:
-        from rag.assemble import prefer_offline
+        from rag.assemble import prefer_offline, quiet_library_warnings
 
+        quiet_library_warnings()
         prefer_offline(Settings.from_args(args))
         return (COMMANDS.get(args.command) or args.handler)(args)
     except UserError as exc:

@@ -167,3 +167,159 @@ def test_eval_out_naming_an_existing_file_is_one_line_and_leaves_it(tmp_path):
     result = run_cli("eval", str(questions), "--out", str(existing), "--generator", "extractive")
     assert_one_line_error(result, "is a file; name a folder")
     assert existing.read_text() == "keep me\n"
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.4"])
+def test_app_on_a_network_address_without_auth_is_refused(host):
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "app.py", "--host", host, "--port", "1"], capture_output=True,
+                            text=True, timeout=120, cwd=Path(__file__).resolve().parents[1],
+                            env={k: v for k, v in os.environ.items() if k != "RAG_AUTH"})
+    err = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(err) == 1 and "give --auth USER:PASS" in err[0], result.stderr
+
+
+def test_a_long_unbroken_token_is_split_not_fatal(tmp_path):
+    """A URL, base64 data or a megabyte line has no spaces to split at: it is cut at the token budget."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "long.md").write_text("# T\n\n" + "x." * 300 + "\n")
+    (docs / "data-uri.md").write_text("# Logo\n\n![logo](data:image/png;base64," + "iVBORw0KGgo" * 400 + ")\n\n"
+                                      "The logo was drawn in 2019.\n")
+    (docs / "url.md").write_text("# Links\n\nSee https://example.org/" + "a" * 1300 + " for details.\n")
+    (docs / "megabyte.txt").write_text("q" * 1_000_000 + "\n")
+    (docs / "fine.md").write_text("# Harbour\n\nThe harbour opened in 1921.\n")
+    result = run_cli("index", str(docs), "--index", str(tmp_path / "index"), "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert "5 added" in result.stdout and "0 skipped" in result.stdout
+    from rag.index import store
+
+    index = store.load(tmp_path / "index")
+    from rag.assemble import load_embedder
+
+    counted = load_embedder().count_tokens
+    assert all(counted(c.embedding_text()) <= 256 for c in index.chunks)
+    assert sum(c.source.endswith("megabyte.txt") for c in index.chunks) > 1
+
+
+def test_one_bad_file_is_skipped_with_its_reason_and_the_build_goes_on(tmp_path, monkeypatch, embedder):
+    """Any exception while reading one file (here a reader bug) skips that file, named, with its cause."""
+    from rag.index import indexer
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "good.md").write_text("# Good\n\nThe good file is indexed.\n")
+    (docs / "cursed.md").write_text("# Cursed\n\nThis one breaks the reader.\n")
+    real = indexer.read_blocks
+
+    def flaky(path, warn=None):
+        if path.name == "cursed.md":
+            raise ZeroDivisionError("reader bug")
+        return real(path, warn)
+
+    monkeypatch.setattr(indexer, "read_blocks", flaky)
+    warnings = []
+    report = indexer.build_index([docs], tmp_path / "index", embedder, warn=warnings.append, progress=False)
+    assert [Path(f).name for f in report.files_added] == ["good.md"]
+    assert len(warnings) == 1 and "cursed.md" in warnings[0] and "ZeroDivisionError: reader bug" in warnings[0]
+
+
+def test_one_stray_byte_keeps_utf8_and_says_so(tmp_path, embedder):
+    from rag.index.indexer import build_index
+    from rag.index import store
+
+    text = "# 同盟\n\n日米同盟は地域の平和と安定の礎である。The alliance was revised in 1960.\n"
+    data = text.encode()
+    cut = len("# 同盟\n\n日米同".encode())  # between two characters
+    (tmp_path / "jp.md").write_bytes(data[:cut] + b"\xff" + data[cut:])
+    warnings = []
+    build_index([tmp_path / "jp.md"], tmp_path / "index", embedder, warn=warnings.append, progress=False)
+    chunk_text = store.load(tmp_path / "index").chunks[0].text
+    assert "日米同\ufffd盟は地域の平和と安定の礎である。" in chunk_text and "Ã" not in chunk_text
+    assert warnings == [f"{tmp_path / 'jp.md'}: 1 invalid UTF-8 byte(s) replaced"]
+
+
+def test_random_high_bytes_are_skipped_as_binary_and_controls_are_stripped(tmp_path, embedder):
+    import random
+
+    from rag.index import store
+    from rag.index.indexer import build_index
+
+    random.seed(7)
+    (tmp_path / "noise.md").write_bytes(bytes(random.randrange(128, 256) for _ in range(20_000)))
+    (tmp_path / "nul.md").write_text("# Notes\n\n" + "Plain words here. " * 600 + "\n\nAfter\x00the\x00nuls "
+                                     "and \x1b]0;PWNED\x07\x1b[2J escapes.\n")
+    warnings = []
+    report = build_index([tmp_path], tmp_path / "index", embedder, warn=warnings.append, progress=False)
+    assert any("noise.md: looks binary" in w for w in warnings)
+    assert [Path(f).name for f in report.files_added] == ["nul.md"]
+    text = " ".join(c.text for c in store.load(tmp_path / "index").chunks)
+    assert "Afterthenuls" in text and "\x00" not in text and "\x1b" not in text and "\x07" not in text
+
+
+def test_an_unreadable_subfolder_is_named(tmp_path, embedder):
+    from rag.index.indexer import build_index
+
+    if os.geteuid() == 0:
+        pytest.skip("root reads every folder: an unreadable folder cannot be made here")
+    (tmp_path / "ok.md").write_text("# A\n\nReadable.\n")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    (locked / "b.md").write_text("# B\n\nHidden.\n")
+    locked.chmod(0)
+    warnings = []
+    try:
+        build_index([tmp_path], tmp_path / "index", embedder, warn=warnings.append, progress=False)
+    finally:
+        locked.chmod(0o755)
+    assert any("skipped folder" in w and "locked" in w for w in warnings)
+
+
+@pytest.mark.parametrize("content, expected", [(b"GGUF", "is not a usable GGUF model"),
+                                               (bytes(range(256)) * 4, "is not a GGUF model file")])
+def test_a_fake_gguf_is_one_line(tmp_path, content, expected):
+    fake = tmp_path / "fake.gguf"
+    fake.write_bytes(content)
+    result = run_cli("ask", "When?", "--model", str(fake))
+    assert_one_line_error(result, expected)
+
+
+def test_a_squad_paragraph_without_context_is_one_line(tmp_path):
+    import json
+
+    bad = tmp_path / "squad.json"
+    bad.write_text(json.dumps({"data": [{"title": "T", "paragraphs": [{"qas": [{"id": "1", "question": "Q?"}]}]}]}))
+    result = run_cli("eval", str(bad), "--out", str(tmp_path / "out"), "--generator", "extractive")
+    assert_one_line_error(result, "not a SQuAD file (missing or malformed field 'context')")
+
+
+def test_terminal_escapes_in_documents_never_reach_the_terminal(tmp_path):
+    """Old indexes may hold them, and a model may write them: printing strips them all."""
+    doc = tmp_path / "evil.md"
+    doc.write_text("# Evil\n\nThe harbour opened in 1921.\n")
+    assert run_cli("index", str(doc), "--index", str(tmp_path / "index"), "--quiet").returncode == 0
+    from rag.index import store
+
+    # Plant escapes in the stored chunk as an index built by an older version could hold them.
+    live = store.live_generation(tmp_path / "index")
+    chunks = live / "chunks.jsonl"
+    chunks.write_text(chunks.read_text().replace("opened", "\\u001b]0;PWNED\\u0007\\u001b[2Jopened"))
+    search = run_cli("search", "harbour", "--index", str(tmp_path / "index"))
+    ask = run_cli("ask", "When did the harbour open?", "--index", str(tmp_path / "index"), "--generator",
+                  "extractive")
+    for result in (search, ask):
+        assert result.returncode == 0, result.stderr
+        assert "\x1b" not in result.stdout + result.stderr and "\x07" not in result.stdout + result.stderr
+    assert "PWNED" in search.stdout  # the text is shown, its control characters are not
+    exact = run_cli("search", "harbour", "--index", str(tmp_path / "index"), "--json")
+    assert "\\u001b]0;PWNED\\u0007" in exact.stdout  # --json stays exact, in JSON's escaping
+
+
+def test_ask_prints_no_library_warnings(tmp_path):
+    result = run_cli("ask", "When were the first Guidelines formulated?")
+    assert result.returncode == 0, result.stderr
+    assert "Warning" not in result.stderr and "warn" not in result.stderr.lower(), result.stderr
+    assert result.stdout.startswith("Answer (checked against the documents):")
+    assert "draft: " in result.stderr

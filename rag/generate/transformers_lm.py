@@ -99,9 +99,22 @@ def _load_gguf(gguf: Path, sha256: str, log) -> tuple[object, object]:
     cache = model_files.weights_cache(sha256)
     if model_files.cache_is_complete(cache):
         return _load_folder(cache, local_only=True)
+    with open(gguf, "rb") as fh:
+        if fh.read(4) != b"GGUF":
+            raise UserError(f"{gguf} is not a GGUF model file (it does not start with the GGUF magic bytes)")
+    try:  # the header and tensor table, memory-mapped: a truncated file fails here, in a second
+        from gguf import GGUFReader
+
+        GGUFReader(str(gguf))
+    except Exception as exc:
+        raise UserError(f"{gguf} is not a usable GGUF model ({exc.__class__.__name__}: {str(exc)[:120]})") from exc
     log(f"preparing the model from {gguf.name} (one time, about a minute)…")
-    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32).eval()
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name,
+                                                     dtype=torch.float32).eval()
+    except Exception as exc:  # truncated or foreign files fail inside the gguf reader in many ways
+        raise UserError(f"{gguf} is not a usable GGUF model ({exc.__class__.__name__}: {str(exc)[:120]})") from exc
     try:
         _write_cache(model, tokenizer, cache)
     except OSError as exc:

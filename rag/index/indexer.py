@@ -42,8 +42,8 @@ class IndexReport:
                 f"{self.chunks_removed} removed, {self.chunks_embedded} embedded, {self.chunks_total} in the index")
 
 
-def chunk_file(path: Path, count_tokens, config: ChunkerConfig) -> list[Chunk]:
-    return chunk_paragraphs(repair_paragraphs(read_blocks(path)), str(path), count_tokens, config)
+def chunk_file(path: Path, count_tokens, config: ChunkerConfig, warn: Warn | None = None) -> list[Chunk]:
+    return chunk_paragraphs(repair_paragraphs(read_blocks(path, warn)), str(path), count_tokens, config)
 
 
 def _versions() -> dict:
@@ -83,7 +83,7 @@ def build_index(paths: list[Path], index_dir: Path, embedder, chunker: ChunkerCo
 
     store.check_writable_target(index_dir)
     chunker = ChunkerConfig(**{**asdict(chunker), "max_tokens": min(chunker.max_tokens, embedder.max_tokens)})
-    files = find_documents(paths)
+    files = find_documents(paths, warn)
     with store.write_lock(index_dir):
         previous = _previous(index_dir, embedder, warn)
         old_files = previous.manifest.files if previous else {}
@@ -103,10 +103,11 @@ def build_index(paths: list[Path], index_dir: Path, embedder, chunker: ChunkerCo
                     kept[source] = [previous.chunks[r] for r in old_by_source.get(source, [])]
                     report.files_unchanged += 1
                 else:
-                    kept[source] = chunk_file(path, embedder.count_tokens, chunker)
+                    kept[source] = chunk_file(path, embedder.count_tokens, chunker, warn)
                     (report.files_updated if source in old_files else report.files_added).append(source)
-            except (UnreadableFile, OSError) as exc:
-                warn(f"skipped {exc}")
+            except Exception as exc:  # one bad file never breaks a build: it is named and skipped
+                warn(f"skipped {exc}" if isinstance(exc, (UnreadableFile, OSError)) else
+                     f"skipped {path}: {exc.__class__.__name__}: {exc}")
                 report.files_skipped.append(source)
                 if source in old_files:  # keep what was indexed when a file turns unreadable
                     kept[source] = [previous.chunks[r] for r in old_by_source.get(source, [])]

@@ -23,6 +23,13 @@ class ChunkerConfig:
     min_tokens: int = 64
     target_tokens: int = 200
 
+    @property
+    def max_chars(self) -> int:
+        """Characters a chunk may hold: WordPiece counts a word of over 100 characters as one
+        [UNK], so a megabyte with no spaces would "fit" the token budget. Prose runs 4-6
+        characters a token; 10 leaves room for long words and numbers."""
+        return 10 * self.target_tokens
+
 
 def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
@@ -33,12 +40,31 @@ def chunk_id(source: str, ordinal: int, text: str) -> str:
     return hashlib.sha1(f"{source}\x00{ordinal}\x00{text}".encode("utf-8")).hexdigest()[:16]
 
 
+def split_unbroken(text: str, fits: Callable[[str], bool], window: int = 512) -> list[str]:
+    """A run with no spaces (a URL, base64 data, a megabyte line) cut into slices that fit.
+
+    Each slice is the longest of `window`, `window/2`, ... characters whose tokens fit.
+
+    >>> split_unbroken("abcdefghij", lambda t: len(t) <= 4, window=4)
+    ['abcd', 'efgh', 'ij']
+    """
+    out, start = [], 0
+    while start < len(text):
+        size = min(window, len(text) - start)
+        while size > 1 and not fits(text[start:start + size]):
+            size //= 2
+        out.append(text[start:start + size])
+        start += size
+    return out
+
+
 def _split_long(paragraph: Paragraph, count: TokenCounter, config: ChunkerConfig) -> list[Paragraph]:
-    """Split at sentence boundaries; a single over-long sentence is split at word boundaries."""
+    """Split at sentence boundaries; an over-long sentence at word boundaries; an over-long word
+    (no spaces to split at) at the token budget."""
     limit = config.target_tokens
 
     def fits(text: str) -> bool:
-        return count(_embedded(paragraph.section, text)) <= limit
+        return len(text) <= config.max_chars and count(_embedded(paragraph.section, text)) <= limit
 
     pieces: list[str] = []
     for sentence in split_sentences(paragraph.text):
@@ -47,6 +73,12 @@ def _split_long(paragraph: Paragraph, count: TokenCounter, config: ChunkerConfig
             continue
         words, current = sentence.split(), []
         for word in words:
+            if not fits(word):
+                if current:
+                    pieces.append(" ".join(current))
+                    current = []
+                pieces.extend(split_unbroken(word, fits))
+                continue
             if current and not fits(" ".join(current + [word])):
                 pieces.append(" ".join(current))
                 current = []
@@ -76,7 +108,8 @@ def chunk_paragraphs(
     """Chunks of one document, in order. Every chunk's embedded text is within `max_tokens`."""
     pieces: list[Paragraph] = []
     for paragraph in paragraphs:
-        if count(_embedded(paragraph.section, paragraph.text)) > config.target_tokens:
+        if (len(paragraph.text) > config.max_chars
+                or count(_embedded(paragraph.section, paragraph.text)) > config.target_tokens):
             pieces.extend(_split_long(paragraph, count, config))
         else:
             pieces.append(paragraph)
@@ -90,6 +123,7 @@ def chunk_paragraphs(
             and prev.page == piece.page
             and min(count(_embedded(prev.section, prev.text)), count(_embedded(piece.section, piece.text)))
             < config.min_tokens
+            and len(prev.text) + len(piece.text) < config.max_chars
             and count(_embedded(piece.section, f"{prev.text}\n{piece.text}")) <= config.target_tokens
         ):
             merged[-1] = Paragraph(f"{prev.text}\n{piece.text}", prev.section, prev.start, piece.end, prev.page)

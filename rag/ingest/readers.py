@@ -25,23 +25,56 @@ class UnreadableFile(Exception):
     """A file that is skipped with a warning naming it (empty, binary, broken)."""
 
 
-def decode_text(data: bytes, name: str) -> str:
-    """UTF-8 (with or without BOM) first, then cp1252, then Latin-1: never reject text for its encoding."""
+# C0 and C1 control characters but tab, newline, carriage return and form feed; ESC among them,
+# so that document text can never drive a terminal.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
+# A UTF-8 file with a few stray bytes: nearly all its non-ASCII bytes still form valid UTF-8
+# sequences (in a cp1252 file, nearly none do). Up to this share invalid, it is read as UTF-8.
+MAX_INVALID_UTF8 = 0.1
+
+
+def strip_controls(text: str) -> str:
+    """Text without control characters (NUL, escape sequences' ESC, ...); layout characters stay.
+
+    >>> strip_controls("a" + chr(27) + "]0;PWNED" + chr(7) + "b" + chr(0) + "c" + chr(9) + "d")
+    'a]0;PWNEDbc\\td'
+    """
+    return _CONTROLS.sub("", text)
+
+
+def decode_text(data: bytes, name: str, warn=None) -> str:
+    """UTF-8 (a few invalid bytes replaced, with a warning), else a legacy 8-bit encoding when the
+    bytes read as text; binary data is refused.
+
+    A single stray byte must not turn a UTF-8 file into Latin-1 mojibake; random high bytes must
+    not become chunks of garbage (charset-normalizer judges whether they read as any text).
+    """
     if not data.strip():
         raise UnreadableFile(f"{name}: empty file")
-    sample = data[:8192]
-    if b"\x00" in sample:
+    if b"\x00" in data[:8192]:
         raise UnreadableFile(f"{name}: looks binary, not text")
-    for encoding in ("utf-8-sig", "cp1252", "latin-1"):
-        try:
-            text = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = data.decode("utf-8", errors="replace")
+        invalid = text.count("\ufffd")
+        high = len(data) - len(data.decode("ascii", errors="ignore"))
+        if invalid <= MAX_INVALID_UTF8 * high:
+            if warn is not None:
+                warn(f"{name}: {invalid} invalid UTF-8 byte(s) replaced")
+        else:
+            import charset_normalizer
+
+            if charset_normalizer.from_bytes(data).best() is None:
+                raise UnreadableFile(f"{name}: looks binary, not text")
+            try:
+                text = data.decode("cp1252")
+            except UnicodeDecodeError:
+                text = data.decode("latin-1")
     controls = sum(1 for ch in text[:8192] if ord(ch) < 32 and ch not in "\n\r\t\f")
     if controls > 0.05 * min(len(text), 8192):
         raise UnreadableFile(f"{name}: looks binary, not text")
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    return strip_controls(text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
 def _split_on_blank_lines(text: str) -> list[tuple[str, int, int]]:
@@ -210,7 +243,7 @@ def pdf_blocks(path: Path) -> list[Block]:
         outline_titles = {title.lower(): depth for title, depth, _ in _pdf_outline(reader)}
         blocks: list[Block] = []
         for number, page in enumerate(reader.pages, start=1):
-            blocks.extend(_pdf_page_blocks(page.extract_text() or "", number, outline_titles))
+            blocks.extend(_pdf_page_blocks(strip_controls(page.extract_text() or ""), number, outline_titles))
     except (PdfReadError, ValueError, KeyError, OSError) as exc:
         raise UnreadableFile(f"{path}: unreadable PDF ({exc.__class__.__name__})") from exc
     if not blocks:
@@ -218,8 +251,8 @@ def pdf_blocks(path: Path) -> list[Block]:
     return blocks
 
 
-def read_blocks(path: Path) -> list[Block]:
-    """Blocks of one file; raises UnreadableFile for a file to skip."""
+def read_blocks(path: Path, warn=None) -> list[Block]:
+    """Blocks of one file; raises UnreadableFile for a file to skip; `warn` hears of repairs."""
     kind = SUFFIXES.get(path.suffix.lower())
     if kind is None:
         raise UnreadableFile(f"{path}: unsupported file type {path.suffix or '(none)'}")
@@ -229,21 +262,36 @@ def read_blocks(path: Path) -> list[Block]:
         data = path.read_bytes()
     except OSError as exc:
         raise UnreadableFile(f"{path}: cannot read ({exc.strerror})") from exc
-    text = decode_text(data, str(path))
+    text = decode_text(data, str(path), warn)
     blocks = {"markdown": markdown_blocks, "text": text_blocks, "html": html_blocks}[kind](text)
     if not any(b.kind == "paragraph" for b in blocks):
         raise UnreadableFile(f"{path}: no text to index")
     return blocks
 
 
-def find_documents(paths: list[Path]) -> list[Path]:
+def _files_under(folder: Path, warn) -> list[Path]:
+    """Files below a folder, in a stable order; a folder that cannot be listed is named, not skipped silently."""
+    import os
+
+    def unreadable(error: OSError) -> None:
+        if warn is not None:
+            warn(f"skipped folder {error.filename}: cannot list it ({error.strerror})")
+
+    found = []
+    for root, dirs, files in os.walk(folder, onerror=unreadable):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found.extend(Path(root) / f for f in sorted(files) if not f.startswith("."))
+    return sorted(found)
+
+
+def find_documents(paths: list[Path], warn=None) -> list[Path]:
     """Supported files under the given paths, recursively, in a stable order."""
     found: list[Path] = []
     for path in paths:
         if not path.exists():
             raise UserError(f"no such file or folder: {path}")
         if path.is_dir():
-            found.extend(p for p in sorted(path.rglob("*")) if p.is_file() and not p.name.startswith("."))
+            found.extend(p for p in _files_under(path, warn) if p.is_file())
         else:
             found.append(path)
     return list(dict.fromkeys(p.resolve() for p in found))
