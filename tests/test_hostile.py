@@ -323,3 +323,26 @@ def test_ask_prints_no_library_warnings(tmp_path):
     assert "Warning" not in result.stderr and "warn" not in result.stderr.lower(), result.stderr
     assert result.stdout.startswith("Answer (checked against the documents):")
     assert "draft: " in result.stderr
+
+
+@pytest.mark.parametrize("algorithm", ["RC4-128", "AES-128"])
+@pytest.mark.parametrize("user_password, readable", [("", True), ("secret", False)])
+def test_owner_password_pdfs_are_read_and_user_password_pdfs_skipped_with_a_reason(tmp_path, user_password,
+                                                                                   readable, algorithm):
+    """Many published PDFs carry only an owner password (permissions), which viewers ignore."""
+    from pypdf import PdfReader, PdfWriter
+    from test_ingest import _pdf
+
+    from rag.ingest.readers import UnreadableFile, read_blocks
+
+    plain = _pdf(tmp_path / "plain.pdf", [["Annual Report", "The harbour opened in 1921 and grew fast."]])
+    writer = PdfWriter(clone_from=PdfReader(plain))
+    writer.encrypt(user_password=user_password, owner_password="owner-only", algorithm=algorithm)
+    locked = tmp_path / "locked.pdf"
+    with open(locked, "wb") as fh:
+        writer.write(fh)
+    if readable:
+        assert "1921" in " ".join(b.text for b in read_blocks(locked))
+    else:
+        with pytest.raises(UnreadableFile, match="needs a password"):
+            read_blocks(locked)

@@ -238,8 +238,10 @@ def pdf_blocks(path: Path) -> list[Block]:
 
     try:
         reader = PdfReader(str(path))
-        if reader.is_encrypted:
-            raise UnreadableFile(f"{path}: encrypted PDF")
+        # An owner password only restricts permissions, which every viewer ignores: an empty user
+        # password opens such a file. Only a file that needs a user password is skipped.
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise UnreadableFile(f"{path}: the PDF needs a password to open")
         outline_titles = {title.lower(): depth for title, depth, _ in _pdf_outline(reader)}
         blocks: list[Block] = []
         for number, page in enumerate(reader.pages, start=1):
