@@ -18,11 +18,13 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # never phone home
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+import gradio as gr  # noqa: E402  (after the settings above; handlers' gr.Request hints resolve here)
+
 from rag.errors import UserError  # noqa: E402
+from rag.web.sessions import PrivateIndexes  # noqa: E402
 from rag.settings import MODES, Parser, Settings, add_settings_arguments  # noqa: E402
 
-UPLOAD_TYPES = (".md", ".markdown", ".txt", ".text", ".html", ".htm", ".pdf")
-MAX_UPLOAD_MB = 20
+from rag.web.uploads import MAX_UPLOAD_MB, UPLOAD_TYPES, unsuitable, upload_component, uploaded_file  # noqa: E402
 
 CSS = """
 .rag-sources details { border: 1px solid var(--border-color-primary); border-radius: 6px; padding: 4px 8px; margin: 4px 0; }
@@ -30,6 +32,7 @@ CSS = """
 .rag-sources blockquote { white-space: pre-wrap; margin: 6px 0; }
 .rag-sources mark { background: #fde68a; }
 .rag-muted { opacity: 0.7; }
+.rag-sources .rag-flagged { border-color: #f59e0b; }
 .rag-refused { font-style: italic; }
 """
 
@@ -39,18 +42,32 @@ class AppConfig:
     docs: list[Path]
     index: Path
     settings: Settings = Settings()
+    shared_uploads: bool = False  # True: an upload joins the shared index that every visitor searches
 
 
 @dataclass
 class AppState:
-    """What every session shares: the pipeline (swapped whole after an upload) and readiness."""
+    """What every session shares: the pipeline (swapped whole after an upload) and readiness.
+
+    A visitor's uploads go to an index of their own (`private`) unless uploads are shared.
+    """
 
     config: AppConfig
     pipeline: object = None
+    private: PrivateIndexes = None
     status: str = "Preparing…"
     error: str | None = None
     ready: threading.Event = field(default_factory=threading.Event)
     index_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self):
+        if self.private is None:
+            self.private = PrivateIndexes(self.config.index.parent / f"{self.config.index.name}-visitors")
+
+    def pipeline_for(self, session: str | None):
+        """The visitor's own pipeline once they uploaded something; the shared one otherwise."""
+        private = self.private.get(session)
+        return private.pipeline if private is not None and private.pipeline is not None else self.pipeline
 
     def log(self, message: str) -> None:
         self.status = message
@@ -84,73 +101,40 @@ class AppState:
         finally:
             self.ready.set()
 
-    def documents_markdown(self) -> str:
+    def documents_markdown(self, session: str | None = None) -> str:
         if self.pipeline is None:
             return "*(indexing…)*"
-        files = self.pipeline.retriever.index.manifest.files
+        files = self.pipeline_for(session).retriever.index.manifest.files
         from html import escape
 
         return "\n".join(f"- {escape(Path(path).name)} ({info['chunks']} passages)" for path, info in files.items())
 
-    def add_documents(self, paths: list[Path]) -> str:
+    def uploads_folder(self, session: str | None) -> Path:
+        if self.config.shared_uploads or not session:
+            folder = self.config.index.parent / "uploads"
+            folder.mkdir(parents=True, exist_ok=True)
+            return folder
+        return self.private.open(session, self.config.index).uploads_dir
+
+    def add_documents(self, paths: list[Path], session: str | None = None) -> str:
         """Index uploads live; the pipeline is swapped only when the new index is complete."""
         from rag.assemble import build_pipeline
         from rag.index.indexer import build_index
 
         warnings: list[str] = []
+        private = None if self.config.shared_uploads or not session else self.private.open(session, self.config.index)
+        index_dir = self.config.index if private is None else private.index_dir
         with self.index_lock:
-            report = build_index(paths, self.config.index, self.pipeline.retriever.embedder, warn=warnings.append,
+            report = build_index(paths, index_dir, self.pipeline.retriever.embedder, warn=warnings.append,
                                  progress=False)
-            self.pipeline = build_pipeline(self.config.settings, self.config.index, self.log)  # models are cached
+            pipeline = build_pipeline(self.config.settings, index_dir, lambda message: None)  # models are cached
+            if private is None:
+                self.pipeline = pipeline
+            else:
+                private.pipeline = pipeline
         lines = [f"Indexed: {len(report.files_added)} added, {len(report.files_updated)} updated, "
                  f"{report.chunks_total} passages in all."]
         return "\n".join(lines + [f"⚠️ {w}" for w in warnings])
-
-
-def uploaded_file(path, upload_root: Path) -> Path:
-    """The real file behind an upload, or UserError when it is not a file uploaded to this server.
-
-    A client names the file to process by its server path, so a hostile one can name any file
-    the process can read (or a URL for the server to fetch). Only regular files inside the
-    upload folder count; symlinks are resolved first, so a link out of the folder is refused.
-    """
-    text = str(path or "")
-    if "://" in text:
-        raise UserError(f"refused upload {text[:80]!r}: not a file uploaded to this server")
-    real = Path(os.path.abspath(text)).resolve()
-    if not real.is_relative_to(upload_root.resolve()) or not real.is_file():
-        raise UserError(f"refused upload {Path(text).name!r}: not a file uploaded to this server")
-    return real
-
-
-def upload_component(**kwargs):
-    """A gr.File that lets Gradio copy only files uploaded to this server into its cache.
-
-    Gradio copies the path (or fetches the URL) that a client's FileData names into its cache
-    before any handler runs; this guard sits at that copy, in addition to Gradio's own check.
-    The instance's methods are wrapped rather than subclassed: a gr.File subclass makes Gradio
-    write a .pyi stub next to this file.
-    """
-    import gradio as gr
-    from gradio.utils import get_upload_folder
-
-    component = gr.File(**kwargs)
-    move_async, move = component.async_move_resource_to_block_cache, component.move_resource_to_block_cache
-
-    def checked(url_or_file_path):
-        if url_or_file_path is None:
-            return None
-        try:
-            return str(uploaded_file(url_or_file_path, Path(get_upload_folder())))
-        except UserError as exc:
-            raise gr.Error(str(exc)) from None
-
-    async def guarded_move_async(url_or_file_path):
-        return await move_async(checked(url_or_file_path))
-
-    component.async_move_resource_to_block_cache = guarded_move_async
-    component.move_resource_to_block_cache = lambda url_or_file_path: move(checked(url_or_file_path))
-    return component
 
 
 def previous_questions(history: list) -> list[str]:
@@ -158,19 +142,19 @@ def previous_questions(history: list) -> list[str]:
             and isinstance(m.get("content"), str)]
 
 
-def rewrite_for_retrieval(state: AppState, question: str, history: list) -> str:
+def rewrite_for_retrieval(pipeline, question: str, history: list) -> str:
     from rag.answer.conversation import standalone_question
     from rag.generate.base import Prompt
     from rag.index.lexical import terms
 
-    generator = state.pipeline.generator
+    generator = pipeline.generator
     generate = None
     if generator.writes_text:
         generate = lambda messages: "".join(generator.stream(Prompt(messages, question)))
     return standalone_question(question, previous_questions(history), terms, generate)
 
 
-def stream_answer(state: AppState, question: str, history: list, k: int, mode: str):
+def stream_answer(state: AppState, question: str, history: list, k: int, mode: str, session: str | None = None):
     """Yields (partial chat text, sources HTML) as the answer streams, the final pair last."""
     from html import escape
 
@@ -182,11 +166,12 @@ def stream_answer(state: AppState, question: str, history: list, k: int, mode: s
     if state.error:
         yield f"⚠️ The app could not start: {escape(state.error)}", ""
         return
-    standalone = rewrite_for_retrieval(state, question, history)
+    pipeline = state.pipeline_for(session)
+    standalone = rewrite_for_retrieval(pipeline, question, history)
     text = ""
     from rag.answer.records import Final, Token
 
-    for event in state.pipeline.stream(standalone, k=int(k), mode=mode):
+    for event in pipeline.stream(standalone, k=int(k), mode=mode):
         if isinstance(event, Token):
             text += event.text
             yield escape(text), sources_html(None, standalone)
@@ -197,54 +182,50 @@ def stream_answer(state: AppState, question: str, history: list, k: int, mode: s
 
 
 def build_app(state: AppState):
-    import gradio as gr
-
     from rag.render import answer_text, sources_html
 
-    def respond(message, history, k, mode):
+    def respond(message, history, k, mode, request: gr.Request):
         message = (message or "").strip()
         if not message:
             yield "", history, gr.update()
             return
         history = list(history or []) + [{"role": "user", "content": message}]
         try:
-            for text, sources in stream_answer(state, message, history[:-1], k, mode):
+            for text, sources in stream_answer(state, message, history[:-1], k, mode, session_of(request)):
                 yield "", history + [{"role": "assistant", "content": text}], sources
         except UserError as exc:
             yield "", history + [{"role": "assistant", "content": f"⚠️ {exc}"}], gr.update()
 
-    def upload(files):
+    def upload(files, request: gr.Request):
+        session = session_of(request)
         if not files:
-            return "", state.documents_markdown()
+            return "", state.documents_markdown(session)
         if not state.ready.wait(timeout=600) or state.pipeline is None:
-            return "The app is not ready yet.", state.documents_markdown()
+            return "The app is not ready yet.", state.documents_markdown(session)
         from gradio.utils import get_upload_folder
 
         accepted, messages = [], []
-        uploads = state.config.index.parent / "uploads"
-        uploads.mkdir(parents=True, exist_ok=True)
+        uploads = state.uploads_folder(session)
         for file in files:
             try:  # checked again here: the handler must not rely on one guard alone
                 path = uploaded_file(file if isinstance(file, str) else getattr(file, "name", None) or file["path"],
                                      Path(get_upload_folder()))
             except UserError as exc:
                 raise gr.Error(str(exc)) from None
-            if path.suffix.lower() not in UPLOAD_TYPES:
-                messages.append(f"⚠️ {path.name}: not a supported type ({', '.join(UPLOAD_TYPES)})")
-            elif path.stat().st_size > MAX_UPLOAD_MB * 1024 * 1024:
-                messages.append(f"⚠️ {path.name}: larger than {MAX_UPLOAD_MB} MB")
+            if reason := unsuitable(path):
+                messages.append(f"⚠️ {reason}")
             else:
                 target = uploads / path.name
                 shutil.copyfile(path, target)
                 accepted.append(target)
         if accepted:
             try:
-                messages.insert(0, state.add_documents(accepted))
+                messages.insert(0, state.add_documents(accepted, session))
             except UserError as exc:
                 messages.append(f"⚠️ {exc} (the index is unchanged)")
-        return "\n\n".join(messages), state.documents_markdown()
+        return "\n\n".join(messages), state.documents_markdown(session)
 
-    def chat(question: str, previous_questions: list[str] | None = None) -> str:
+    def chat(question: str, previous_questions: list[str] | None = None, request: gr.Request = None) -> str:
         """Answer a question from the indexed documents; returns the answer and its numbered sources.
 
         `previous_questions` (earliest first) lets a follow-up such as "When was it signed?" be
@@ -254,9 +235,10 @@ def build_app(state: AppState):
         if state.error:
             raise gr.Error(state.error)
         history = [{"role": "user", "content": q} for q in previous_questions or []]
+        pipeline = state.pipeline_for(session_of(request))
         try:
-            standalone = rewrite_for_retrieval(state, question, history)
-            answer = state.pipeline.ask(standalone)
+            standalone = rewrite_for_retrieval(pipeline, question, history)
+            answer = pipeline.ask(standalone)
         except UserError as exc:
             raise gr.Error(str(exc))
         answer.question = question
@@ -285,22 +267,31 @@ def build_app(state: AppState):
                 mode = gr.Radio(list(MODES), value=state.config.settings.mode, label="Retrieval")
                 clear = gr.Button("Clear conversation", elem_id="clear")
 
+        def tick(request: gr.Request):
+            return state.status, state.documents_markdown(session_of(request)), gr.Timer(active=not state.ready.is_set())
+
         timer = gr.Timer(1.0)
-        timer.tick(lambda: (state.status, state.documents_markdown(), gr.Timer(active=not state.ready.is_set())),
-                   outputs=[status, documents, timer], api_visibility="private", queue=False)
+        timer.tick(tick, outputs=[status, documents, timer], api_visibility="private", queue=False)
         for trigger in (box.submit, send.click):
             trigger(respond, [box, chatbot, k, mode], [box, chatbot, sources], concurrency_limit=1,
                     concurrency_id="generate", api_visibility="private")
         files.upload(upload, [files], [upload_status, documents], concurrency_limit=1, api_name="upload")
         clear.click(lambda: ([], sources_html(None)), outputs=[chatbot, sources], api_visibility="private", queue=False)
         gr.api(chat, api_name="chat", concurrency_limit=1, concurrency_id="generate")
+        def forget_visitor(request: gr.Request):
+            state.private.drop(session_of(request))
+
+        demo.unload(forget_visitor)
     return demo
+
+
+def session_of(request) -> str | None:
+    """The visitor's session id (None outside a request, e.g. a direct call in a test)."""
+    return getattr(request, "session_hash", None) if request is not None else None
 
 
 def theme():
     """System fonts: the default theme would make every browser fetch fonts from Google."""
-    import gradio as gr
-
     return gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
                              font_mono=["ui-monospace", "SFMono-Regular", "monospace"])
 
@@ -325,6 +316,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=int(os.environ.get("RAG_PORT", 7860)))
     add_settings_arguments(parser)
     parser.add_argument("--auth", default=os.environ.get("RAG_AUTH"), help="USER:PASS (or set RAG_AUTH)")
+    parser.add_argument("--shared-uploads", action="store_true",
+                        help="every visitor searches every upload (default: a visitor's uploads are theirs alone)")
     return parser.parse_args(argv)
 
 
@@ -354,7 +347,7 @@ def make_state(args) -> AppState:
         raise UserError(f"--host {args.host} opens the documents to the network: give --auth USER:PASS "
                         f"(or RAG_AUTH) too")
     return AppState(AppConfig(docs=list(args.docs), index=args.index or default_index_for(args.docs),
-                              settings=Settings.from_args(args)))
+                              settings=Settings.from_args(args), shared_uploads=args.shared_uploads))
 
 
 def launch(state: AppState, host: str, port: int, auth: str | None = None, block: bool = True):
@@ -362,7 +355,12 @@ def launch(state: AppState, host: str, port: int, auth: str | None = None, block
     demo.queue(default_concurrency_limit=1)
     threading.Thread(target=state.prepare, daemon=True).start()
     credentials = tuple(auth.split(":", 1)) if auth else None
+    from starlette.middleware import Middleware
+
+    from rag.web.login import LoginThrottleMiddleware
+
     demo.launch(server_name=host, server_port=port, auth=credentials, share=False, inbrowser=False,
+                app_kwargs={"middleware": [Middleware(LoginThrottleMiddleware)]},
                 prevent_thread_lock=not block, quiet=not block, max_file_size=f"{MAX_UPLOAD_MB}mb",
                 theme=theme(), css=CSS, ssr_mode=False, footer_links=[])
     return demo

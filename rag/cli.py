@@ -101,7 +101,11 @@ def cmd_search(args) -> int:
     for p in passages:
         from rag.render import source_place
 
+        from rag.answer.injection import addressed_to_assistant
+
         say(f"[{p.rank}] {p.score:.4f}  {p.chunk.section_path or '(no section)'}  ({source_place(p)})")
+        if phrase := addressed_to_assistant(p.chunk.text):
+            say(f"    ⚠ addresses the assistant ({phrase!r}): never used to answer")
         text = p.chunk.text if len(p.chunk.text) <= 400 else p.chunk.text[:400] + "…"
         say("    " + text.replace("\n", "\n    ") + "\n")
     return 0
@@ -110,8 +114,12 @@ def cmd_search(args) -> int:
 def _print_sources(answer) -> None:
     from rag.render import source_place
 
+    from rag.render import flagged_lines
+
     if answer.refused:
         say(f"(refused: {answer.refusal_reason})")
+        for line in flagged_lines(answer):
+            say("  " + line)
         return
     unsupported = [s.text for s in answer.sentences if not s.supported]
     for text in unsupported:
@@ -119,6 +127,8 @@ def _print_sources(answer) -> None:
     say("\nSources:")
     for c in answer.cited:
         say(f"  [{c.n}] {c.passage.chunk.section_path or '(no section)'}  ({source_place(c.passage)})")
+    for line in flagged_lines(answer):
+        say("  " + line)
 
 
 def cmd_ask(args) -> int:

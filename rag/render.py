@@ -33,7 +33,7 @@ def answer_markdown(answer: Answer) -> str:
 def answer_text(answer: Answer) -> str:
     """Plain text for scripts (the /chat API and the CLI): answer, then numbered sources."""
     if answer.refused:
-        return answer.text
+        return "\n".join([answer.text] + flagged_lines(answer))
     lines = [answer.text]
     unsupported = [s.text for s in answer.sentences if not s.supported]
     if unsupported:
@@ -41,7 +41,13 @@ def answer_text(answer: Answer) -> str:
     lines.append("")
     lines.append("Sources:")
     lines += [f"[{c.n}] {source_label(c.passage)}" for c in answer.cited]
-    return "\n".join(lines)
+    return "\n".join(lines + flagged_lines(answer))
+
+
+def flagged_lines(answer: Answer) -> list[str]:
+    """The retrieved passages set aside because they address the assistant, one line each."""
+    return [f"⚠ set aside, addresses the assistant ({answer.flagged[p.chunk.chunk_id]!r}): {source_label(p)}"
+            for p in answer.retrieved if p.chunk.chunk_id in answer.flagged]
 
 
 def _highlight(text: str, quotes: list[str]) -> str:
@@ -73,5 +79,11 @@ def sources_html(answer: Answer | None, rewritten: str | None = None) -> str:
             f" <span class='rag-muted'>(support {c.support:.2f})</span></summary>"
             f"<blockquote>{_highlight(c.passage.chunk.text, quotes)}</blockquote></details>"
         )
+    for p in answer.retrieved:
+        if p.chunk.chunk_id in answer.flagged:
+            parts.append(
+                f"<details class='rag-source rag-flagged'><summary>⚠️ Set aside: this passage addresses the "
+                f"assistant (<q>{escape(answer.flagged[p.chunk.chunk_id])}</q>) — {escape(source_label(p))}"
+                f"</summary><blockquote>{escape(p.chunk.text)}</blockquote></details>")
     parts.append("</div>")
     return "".join(parts)

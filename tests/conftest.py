@@ -42,6 +42,15 @@ def sample_retriever(sample_index, embedder):
     return Retriever.open(sample_index, embedder)
 
 
+@pytest.fixture(scope="session")
+def model(embedder):
+    """The real default language model, loaded once for every test that needs it."""
+    from rag.assemble import load_generator
+    from rag.settings import Settings
+
+    return load_generator(Settings(), embedder, log=lambda m: None)
+
+
 TINY_WORDS = ["<unk>", "<eos>", "system", "user", "assistant", ":", "the", "documents", "do", "not", "say", ".", "1978",
               "guidelines", "were", "formulated", "in", "[", "]", "1", "2"]
 

@@ -13,14 +13,6 @@ from rag.errors import UserError
 
 
 @pytest.fixture(scope="session")
-def model(embedder):
-    from rag.assemble import load_generator
-    from rag.settings import Settings
-
-    return load_generator(Settings(), embedder, log=lambda m: None)
-
-
-@pytest.fixture(scope="session")
 def pipeline(sample_retriever, model):
     return AnswerPipeline(sample_retriever, model)
 

@@ -14,6 +14,7 @@ import numpy as np
 from rag.answer import sentences as choose
 from rag.answer.answer_types import expected_answer_type, has_answer_type
 from rag.answer.grounding import SentenceSupport, ground_answer
+from rag.answer.injection import set_aside
 from rag.answer.prompting import FittedPrompt, fit_prompt
 from rag.answer.records import Answer, Citation, Event, Final, Notice, Token
 from rag.answer.refusal import Calibration, coverage, evidence, model_refused, question_terms, unknown_share
@@ -94,12 +95,17 @@ class AnswerPipeline:
         mode = mode or self.config.mode
         question = check_query(question, k, mode)
         started = time.perf_counter()
-        passages = self.retriever.search(question, k=k, mode=mode)
+        retrieved = self.retriever.search(question, k=k, mode=mode)
         timings = {"retrieve_s": time.perf_counter() - started}
+        passages, flagged = set_aside(retrieved)
         score = self.retrieval_evidence(question, passages)
         ranked = self.rank(question, passages) if passages else []
         fitted = self._fit(question, passages, ranked)
         warnings = []
+        if flagged:
+            warnings.append(f"{len(flagged)} passage(s) set aside: they address the assistant "
+                            f"({'; '.join(repr(v) for v in flagged.values())})")
+            yield Notice(warnings[-1])
         if fitted.question_truncated:
             warnings.append("the question was too long for the model's context and was truncated")
             yield Notice(warnings[-1])
@@ -107,7 +113,7 @@ class AnswerPipeline:
         raw, reason = "", ""
         gen_started = time.perf_counter()
         if not fitted.passages:
-            reason = "no passages retrieved"
+            reason = "the passages found address the assistant, not the reader" if flagged else "no passages retrieved"
         elif score < self.calibration.threshold:
             reason = f"retrieval evidence {score:.2f} below the calibrated threshold {self.calibration.threshold:.2f}"
         elif (unknown := self.unknown_terms(question)) > self.calibration.unknown_limit:
@@ -144,8 +150,9 @@ class AnswerPipeline:
         if sentences and not reason and not has_answer_type(" ".join(s.text for s in sentences), kind):
             reason = f"the question asks for a {kind} and the passages' answer gives none"
         timings["total_s"] = time.perf_counter() - started
-        yield Final(self._finish(question, fitted, passages, raw, sentences, reason, score,
-                                                 timings, warnings))
+        answer = self._finish(question, fitted, retrieved, raw, sentences, reason, score, timings, warnings)
+        answer.flagged = flagged
+        yield Final(answer)
 
     def _finish(self, question, fitted, passages, raw, sentences, reason, score, timings, warnings) -> Answer:
         refused = bool(reason)

@@ -30,6 +30,7 @@ class Answer:
     refusal_reason: str = ""
     raw: str = ""
     warnings: list[str] = field(default_factory=list)
+    flagged: dict[str, str] = field(default_factory=dict)  # chunk id -> phrase addressing the assistant
 
     def to_json(self) -> dict:
         return {
@@ -51,6 +52,7 @@ class Answer:
             "refusal_reason": self.refusal_reason,
             "raw": self.raw,
             "warnings": self.warnings,
+            "flagged": [{"chunk_id": chunk_id, "phrase": phrase} for chunk_id, phrase in self.flagged.items()],
         }
 
 

@@ -173,3 +173,11 @@ def remove_stale(directory: Path) -> None:
     for path in directory.iterdir():
         if path.name.startswith((".gen-", "gen-")) and path.name != live:
             shutil.rmtree(path, ignore_errors=True)
+
+
+def copy_live(source: Path, target: Path) -> None:
+    """A new index at `target` holding the live generation of `source` (a private copy to add to)."""
+    generation = live_generation(source)
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(generation, target / generation.name)
+    (target / CURRENT).write_text(generation.name + "\n", encoding="utf-8")

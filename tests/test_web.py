@@ -1,0 +1,64 @@
+"""The app's guards as pure logic: the login throttle's window and the per-visitor index table."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from rag.web.login import LoginThrottle
+from rag.web.sessions import PrivateIndexes
+
+
+def test_login_throttle_counts_failures_in_a_sliding_window():
+    throttle = LoginThrottle(limit=3, window_s=60)
+    for t in (0, 10, 20):
+        assert throttle.wait_s("a", t) == 0
+        throttle.failed("a", t)
+    assert throttle.wait_s("a", 30) == 30  # the first failure leaves the window at 60
+    assert throttle.wait_s("b", 30) == 0
+    assert throttle.wait_s("a", 60) == 0  # one failure fell out: one more try
+    throttle.failed("a", 61)
+    assert throttle.wait_s("a", 62) > 0
+    assert throttle.wait_s("a", 200) == 0 and "a" not in throttle.failures  # the table forgets quiet addresses
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def shared_index(tmp_path: Path) -> Path:
+    from rag.index.store import CURRENT
+
+    index = tmp_path / "shared"
+    (index / "gen-1").mkdir(parents=True)
+    (index / "gen-1" / "manifest.json").write_text("{}")
+    (index / CURRENT).write_text("gen-1\n")
+    return index
+
+
+def test_private_indexes_copy_the_shared_index_and_never_use_the_session_id_as_a_path(tmp_path):
+    private = PrivateIndexes(tmp_path / "visitors", clock=Clock())
+    opened = private.open("../../etc", shared_index(tmp_path))
+    assert opened.index_dir.is_relative_to(tmp_path / "visitors")
+    assert (opened.index_dir / "gen-1" / "manifest.json").is_file() and opened.uploads_dir.is_dir()
+    assert private.get("../../etc") is opened and private.get("someone-else") is None
+    private.drop("../../etc")
+    assert not opened.index_dir.parent.exists() and private.get("../../etc") is None
+
+
+def test_private_indexes_are_dropped_when_idle_or_oldest_past_the_cap(tmp_path):
+    clock = Clock()
+    shared = shared_index(tmp_path)
+    private = PrivateIndexes(tmp_path / "visitors", max_visitors=2, idle_s=100, clock=clock)
+    first = private.open("one", shared)
+    clock.now = 10
+    private.open("two", shared)
+    clock.now = 20
+    private.open("three", shared)  # the cap drops the least recently used: "one"
+    assert private.get("one") is None and not first.index_dir.exists()
+    assert private.get("two") is not None
+    clock.now = 500
+    private.open("four", shared)  # "two" and "three" were idle for longer than 100 s
+    assert set(private.visitors) == {PrivateIndexes.key("four")}
