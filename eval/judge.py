@@ -1,6 +1,7 @@
 """Judging one answer: is it right, does it cite a gold section. Pure functions."""
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 from eval.metrics import normalize_answer
@@ -26,15 +27,41 @@ def is_correct(prediction: str, references: tuple[str, ...] | list[str]) -> bool
     return any(answer_recall(prediction, ref) >= CORRECT_RECALL for ref in references)
 
 
+_NUMBERING = re.compile(r"^(?:(?:chapter|section|part|article|item|goal)\s+)?(?:\d+(?:\.\d+)*|[ivxlc]+|[a-z])"
+                        r"[.):]?\s+", re.IGNORECASE)
+
+
+def heading_title(heading: str) -> str:
+    """A heading without its number: "1 Background to the Revision" -> "background to the revision".
+
+    >>> heading_title("Section 2. Outline"), heading_title("Part IV Budget"), heading_title("2019 in review")
+    ('outline', 'budget', '2019 in review')
+    """
+    text = " ".join(heading.split()).lower()
+    stripped = _NUMBERING.sub("", text, count=1)
+    return stripped if stripped and not text[:4].isdigit() else text
+
+
+def _same_heading(part: str, gold: str) -> bool:
+    return part == gold or heading_title(part) == heading_title(gold)
+
+
 def section_matches(section_path: str, gold: str) -> bool:
-    """A gold section names the innermost heading or a trailing part of the path.
+    """A gold section names the innermost heading or a trailing part of the path, with or without
+    its number.
 
     >>> section_matches("Chapter 3 › Section 1 Significance › 1 Maintenance", "1 Maintenance")
     True
+    >>> section_matches("Chapter 3 › 1 Background to the Revision", "Background to the Revision")
+    True
+    >>> section_matches("Chapter 3 › 1 Background to the Revision", "Background")
+    False
     """
-    path = [part.strip().lower() for part in section_path.split(SECTION_SEPARATOR.strip())]
-    wanted = [part.strip().lower() for part in gold.split(SECTION_SEPARATOR.strip())]
-    return path[-len(wanted):] == wanted if wanted and len(wanted) <= len(path) else False
+    path = [" ".join(part.split()).lower() for part in section_path.split(SECTION_SEPARATOR.strip())]
+    wanted = [" ".join(part.split()).lower() for part in gold.split(SECTION_SEPARATOR.strip())]
+    if not wanted or len(wanted) > len(path):
+        return False
+    return all(_same_heading(p, w) for p, w in zip(path[-len(wanted):], wanted))
 
 
 def cites_gold(cited_sections: list[str], gold: tuple[str, ...] | list[str]) -> bool:
