@@ -33,6 +33,7 @@ CSS = """
 .rag-sources mark { background: #fde68a; }
 .rag-muted { opacity: 0.7; }
 .rag-sources .rag-flagged { border-color: #f59e0b; }
+.rag-sources img.rag-page { max-width: 100%; border: 1px solid var(--border-color-primary); margin: 6px 0; }
 .rag-refused { font-style: italic; }
 """
 
@@ -260,7 +261,7 @@ def build_app(state: AppState):
                 status = gr.Markdown(state.status, elem_id="status")
                 gr.Markdown("**Documents**")
                 documents = gr.Markdown(state.documents_markdown(), elem_id="documents")
-                files = upload_component(label="Add documents (Markdown, text, HTML, PDF)", file_count="multiple",
+                files = upload_component(label="Add documents (Markdown, text, HTML, PDF, Word)", file_count="multiple",
                                 file_types=list(UPLOAD_TYPES), elem_id="upload")
                 upload_status = gr.Markdown(elem_id="upload-status")
                 k = gr.Slider(1, 10, value=state.config.settings.k, step=1, label="Passages to retrieve")

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "beir_scifact"
+REPORTS = SHARED.parent / "us_fed_agency_reports_2022"
 QUERIES = ["What is the effect of vitamin D on bone density?", "Which genes are linked to breast cancer?",
            "How does smoking affect lung function?", "What causes antibiotic resistance in bacteria?",
            "Does exercise reduce the risk of heart disease?"]
@@ -47,6 +48,7 @@ def machine() -> dict:
 
     return {"cores": os.cpu_count(), "ram_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
             "python": platform.python_version(), "platform": platform.platform(),
+            "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE", "unset"),  # slows numpy/FAISS kernels when set
             **{p: version(p) for p in ("torch", "transformers", "sentence-transformers", "faiss-cpu", "bm25s")}}
 
 
@@ -222,6 +224,34 @@ def bench_answers(questions: Path, limit: int, precision: str) -> dict:
             "peak_rss_gb": peak_rss_gb()}
 
 
+def bench_reading(runs: int, folder: Path = REPORTS) -> dict:
+    """Pages per second of `read_blocks` (PDFium, layout included) over the agency reports, and of
+    pypdf's bare text extraction on the same files for reference when pypdf is installed."""
+    from rag.ingest.readers import read_blocks
+
+    files = sorted(folder.glob("*.pdf"))
+    if not files:
+        return {"skipped": f"no PDFs in {folder}"}
+    pages = sum(max(b.page or 0 for b in read_blocks(f)) for f in files)
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        for f in files:
+            read_blocks(f)
+        times.append(time.perf_counter() - started)
+    result = {"files": len(files), "pages": pages, "pages_per_s": round(pages / _median(times), 1)}
+    try:
+        from pypdf import PdfReader
+    except ImportError:
+        return result
+    started = time.perf_counter()
+    for f in files:
+        for page in PdfReader(str(f)).pages:
+            page.extract_text()
+    result["pypdf_text_pages_per_s"] = round(pages / (time.perf_counter() - started), 1)
+    return result
+
+
 def in_child(function, *args):
     """Run in a fresh process: its start-up time and peak memory are measured alone."""
     import multiprocessing
@@ -234,6 +264,10 @@ def table(result: dict) -> str:
     """The JSON as a readable Markdown table, one figure per row."""
     rows = [("machine", f"{result['machine']['cores']} cores, {result['machine']['ram_gb']} GB RAM, "
                         f"torch {result['machine']['torch']}, runs {result['runs']}")]
+    if (r := result.get("reading")) and "skipped" not in r:
+        rows.append((f"PDF reading ({r['files']} agency reports, {r['pages']} pages)",
+                     f"{r['pages_per_s']} pages/s" + (f" (pypdf text alone: {r['pypdf_text_pages_per_s']} pages/s)"
+                                                      if "pypdf_text_pages_per_s" in r else "")))
     if "indexing" in result:
         i = result["indexing"]
         rows += [(f"indexing ({i['documents']} docs, {i['chunks']} chunks)",
@@ -266,7 +300,7 @@ def table(result: dict) -> str:
     return "| figure | value |\n|---|---|\n" + "".join(f"| {name} | {value} |\n" for name, value in rows)
 
 
-PARTS = ("indexing", "retrieval", "model", "answers")
+PARTS = ("reading", "indexing", "retrieval", "model", "answers")
 
 
 def _choices(allowed: tuple[str, ...], empty_ok: bool):
@@ -300,7 +334,7 @@ def main(argv=None) -> int:
     parser.add_argument("--update", action="store_true",
                         help="keep the figures of skipped parts from an existing --out file")
     parser.add_argument("--skip", type=_choices(PARTS, empty_ok=True), default="",
-                        help="comma-separated parts to skip: indexing,retrieval,model,answers")
+                        help="comma-separated parts to skip: reading,indexing,retrieval,model,answers")
     args = parser.parse_args(argv)
     skip = set(args.skip)
     if not args.questions.is_file():
@@ -323,6 +357,9 @@ def run_benchmark(args, skip: set[str]) -> int:
     result = {"machine": machine(), "runs": args.runs}
     if args.update and args.out.is_file():
         result = {**json.loads(args.out.read_text(encoding="utf-8")), **result}
+    if "reading" not in skip:
+        result["reading"] = bench_reading(args.runs)
+        print(json.dumps({"reading": result["reading"]}), file=sys.stderr)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         if "indexing" not in skip:

@@ -63,6 +63,24 @@ def _highlight(text: str, quotes: list[str]) -> str:
     return "".join(out)
 
 
+def page_picture(passage, quotes: list[str]) -> str:
+    """A PDF source's cited page as an inline picture with the sentence marked; "" for other files."""
+    import base64
+
+    from rag.web.pages import render_cited_page
+
+    chunk = passage.chunk
+    source = Path(chunk.source)
+    if source.suffix.lower() != ".pdf" or not chunk.page or not source.is_file():
+        return ""
+    picture = render_cited_page(source, chunk.page, next((q for q in quotes if q), ""))
+    if picture is None:
+        return ""
+    alt = escape(f"page {chunk.page} of {source.name}, the cited sentence highlighted")
+    return (f"<img class='rag-page' alt='{alt}' title='{alt}' "
+            f"src='data:image/jpeg;base64,{base64.b64encode(picture).decode('ascii')}'>")
+
+
 def sources_html(answer: Answer | None, rewritten: str | None = None) -> str:
     """Numbered sources, each expandable to its passage with the cited sentence highlighted."""
     if answer is None:
@@ -76,7 +94,7 @@ def sources_html(answer: Answer | None, rewritten: str | None = None) -> str:
         quotes = [s.quotes.get(c.n, "") for s in answer.sentences if c.n in s.citations]
         parts.append(
             f"<details class='rag-source'><summary><strong>[{c.n}]</strong> {escape(source_label(c.passage))}"
-            f" <span class='rag-muted'>(support {c.support:.2f})</span></summary>"
+            f" <span class='rag-muted'>(support {c.support:.2f})</span></summary>{page_picture(c.passage, quotes)}"
             f"<blockquote>{_highlight(c.passage.chunk.text, quotes)}</blockquote></details>"
         )
     for p in answer.retrieved:

@@ -116,3 +116,13 @@ def test_bad_command_line_is_one_line(tmp_path, capsys):
         chat_app.main(["--precision", "int4"])
     err = capsys.readouterr().err.strip().splitlines()
     assert exit_.value.code == 2 and len(err) == 1 and "--precision" in err[0]
+
+
+def test_a_word_file_can_be_uploaded_and_asked(client, tmp_path):
+    from gradio_client import handle_file
+    from test_documents import word_file
+
+    status, documents = client.predict([handle_file(str(word_file(tmp_path / "plan.docx")))], api_name="/upload")
+    assert "plan.docx" in documents and "1 added" in status, status
+    text = client.predict("How many people does the harbour employ?", api_name="/chat")
+    assert "310" in text and "2 Staff" in text

@@ -112,3 +112,31 @@ def test_document_markup_is_shown_as_text_and_never_runs(browser, tmp_path):
         page.close()
     finally:
         demo.close()
+
+
+def test_a_pdf_source_shows_its_page_with_the_sentence_marked(browser, tmp_path):
+    from test_documents import laid_out_pdf
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    laid_out_pdf(docs / "quarterly.pdf", pages=5)
+    demo, state, url = start(tmp_path, [docs], generator="extractive")
+    try:
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.goto(url)
+        page.wait_for_function("() => (document.querySelector('#status')?.innerText || '').includes('Ready')",
+                               timeout=300_000)
+        _ask(page, "Why did revenue rise in quarter 3?")
+        source = page.locator("#sources details").first
+        assert "quarterly.pdf, page 3" in source.locator("summary").inner_text()
+        source.locator("summary").click()
+        picture = source.locator("img.rag-page")
+        picture.wait_for(timeout=30_000)
+        assert picture.evaluate("img => img.complete && img.naturalWidth > 400")
+        assert "page 3 of quarterly.pdf" in picture.get_attribute("alt")
+        assert "harbour department" in source.locator("blockquote mark").first.inner_text()
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "pdf-source.png"), full_page=True)
+        page.close()
+    finally:
+        demo.close()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -34,12 +35,17 @@ class IndexReport:
     chunks_removed: int = 0
     chunks_embedded: int = 0
     chunks_total: int = 0
+    pages_read: int = 0  # PDF pages read in this build (unchanged files are not read)
+    reading_s: float = 0.0  # time spent reading and chunking the files read
 
     def summary(self) -> str:
+        reading = (f"; read and chunked {self.pages_read} PDF pages at {self.pages_read / self.reading_s:.0f} pages/s"
+                   if self.pages_read and self.reading_s > 0 else "")
         return (f"files: {len(self.files_added)} added, {len(self.files_updated)} updated, "
                 f"{len(self.files_removed)} removed, {self.files_unchanged} unchanged, "
                 f"{len(self.files_skipped)} skipped; chunks: {self.chunks_added} added, "
-                f"{self.chunks_removed} removed, {self.chunks_embedded} embedded, {self.chunks_total} in the index")
+                f"{self.chunks_removed} removed, {self.chunks_embedded} embedded, {self.chunks_total} in the index"
+                + reading)
 
 
 def chunk_file(path: Path, count_tokens, config: ChunkerConfig, warn: Warn | None = None) -> list[Chunk]:
@@ -103,7 +109,10 @@ def build_index(paths: list[Path], index_dir: Path, embedder, chunker: ChunkerCo
                     kept[source] = [previous.chunks[r] for r in old_by_source.get(source, [])]
                     report.files_unchanged += 1
                 else:
+                    started = time.perf_counter()
                     kept[source] = chunk_file(path, embedder.count_tokens, chunker, warn)
+                    report.reading_s += time.perf_counter() - started
+                    report.pages_read += max((c.page or 0 for c in kept[source]), default=0)
                     (report.files_updated if source in old_files else report.files_added).append(source)
             except Exception as exc:  # one bad file never breaks a build: it is named and skipped
                 warn(f"skipped {exc}" if isinstance(exc, (UnreadableFile, OSError)) else

@@ -14,7 +14,7 @@ from rag.records import Block
 from rag.ingest.sections import classify_heading
 
 SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".txt": "text", ".text": "text",
-            ".html": "html", ".htm": "html", ".pdf": "pdf"}
+            ".html": "html", ".htm": "html", ".pdf": "pdf", ".docx": "docx"}
 
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _SETEXT = re.compile(r"^(=+|-+)\s*$")
@@ -181,75 +181,31 @@ def html_blocks(text: str) -> list[Block]:
     return parser.blocks
 
 
-def _pdf_outline(reader) -> list[tuple[str, int, int]]:
-    """(title, depth, page number from 1) of each outline entry, in order."""
-    entries: list[tuple[str, int, int]] = []
-
-    def walk(items, depth):
-        for item in items:
-            if isinstance(item, list):
-                walk(item, depth + 1)
-            else:
-                try:
-                    entries.append((str(item.title).strip(), depth, reader.get_destination_page_number(item) + 1))
-                except Exception:  # a broken destination: keep the rest of the outline
-                    continue
+def pdf_blocks(path: Path) -> list[Block]:
+    from rag.ingest.pdf import PdfUnreadable, pdf_blocks as read_pdf
 
     try:
-        walk(reader.outline, 1)
-    except Exception:
-        return []
-    return entries
-
-
-def _pdf_page_blocks(text: str, page: int, outline_titles: dict[str, int]) -> list[Block]:
-    """Paragraphs of one page: a line ending a sentence and shorter than most ends a paragraph."""
-    lines = [(m.group(), m.start()) for m in re.finditer(r"[^\n]+", text) if m.group().strip()]
-    if not lines:
-        return []
-    widths = sorted(len(line) for line, _ in lines)
-    full_width = widths[len(widths) * 3 // 4]
-    blocks: list[Block] = []
-    current: list[tuple[str, int]] = []
-
-    def flush():
-        if current:
-            joined = " ".join(line.strip() for line, _ in current)
-            blocks.append(Block("paragraph", joined, current[0][1], current[-1][1] + len(current[-1][0]), 0, page))
-            current.clear()
-
-    for line, start in lines:
-        stripped = " ".join(line.split())
-        if stripped.lower() in outline_titles or _is_bare_heading_line(stripped):
-            flush()
-            level = outline_titles.get(stripped.lower(), 1)
-            blocks.append(Block("heading", stripped, start, start + len(line), level, page))
-            continue
-        current.append((line, start))
-        if re.search(r"[.!?:][\"')\]]*$", line.strip()) and len(line.strip()) < 0.8 * full_width:
-            flush()
-    flush()
+        blocks, _ = read_pdf(path, clean=strip_controls)
+    except PdfUnreadable as exc:
+        raise UnreadableFile(f"{path}: {exc}") from exc
+    if not any(b.kind == "paragraph" for b in blocks):
+        raise UnreadableFile(f"{path}: no extractable text (a scanned PDF needs OCR first)")
     return blocks
 
 
-def pdf_blocks(path: Path) -> list[Block]:
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+def word_blocks(path: Path) -> list[Block]:
+    from zipfile import BadZipFile
+
+    from docx.opc.exceptions import OpcError
+
+    from rag.ingest.docx import docx_blocks
 
     try:
-        reader = PdfReader(str(path))
-        # An owner password only restricts permissions, which every viewer ignores: an empty user
-        # password opens such a file. Only a file that needs a user password is skipped.
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise UnreadableFile(f"{path}: the PDF needs a password to open")
-        outline_titles = {title.lower(): depth for title, depth, _ in _pdf_outline(reader)}
-        blocks: list[Block] = []
-        for number, page in enumerate(reader.pages, start=1):
-            blocks.extend(_pdf_page_blocks(strip_controls(page.extract_text() or ""), number, outline_titles))
-    except (PdfReadError, ValueError, KeyError, OSError) as exc:
-        raise UnreadableFile(f"{path}: unreadable PDF ({exc.__class__.__name__})") from exc
-    if not blocks:
-        raise UnreadableFile(f"{path}: no extractable text (a scanned PDF needs OCR first)")
+        blocks = docx_blocks(path, clean=strip_controls)
+    except (BadZipFile, OpcError, KeyError, ValueError) as exc:
+        raise UnreadableFile(f"{path}: not a readable Word file ({exc.__class__.__name__})") from exc
+    if not any(b.kind == "paragraph" for b in blocks):
+        raise UnreadableFile(f"{path}: no text to index")
     return blocks
 
 
@@ -260,6 +216,8 @@ def read_blocks(path: Path, warn=None) -> list[Block]:
         raise UnreadableFile(f"{path}: unsupported file type {path.suffix or '(none)'}")
     if kind == "pdf":
         return pdf_blocks(path)
+    if kind == "docx":
+        return word_blocks(path)
     try:
         data = path.read_bytes()
     except OSError as exc:

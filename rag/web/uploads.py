@@ -6,7 +6,7 @@ from pathlib import Path
 
 from rag.errors import UserError
 
-UPLOAD_TYPES = (".md", ".markdown", ".txt", ".text", ".html", ".htm", ".pdf")
+UPLOAD_TYPES = (".md", ".markdown", ".txt", ".text", ".html", ".htm", ".pdf", ".docx")
 MAX_UPLOAD_MB = 20
 
 

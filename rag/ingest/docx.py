@@ -1,0 +1,60 @@
+"""Reading Word files (.docx) with python-docx: headings from the heading styles, paragraphs and
+table rows in document order. Word files have no fixed pages, so blocks carry none."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from rag.records import Block
+
+_HEADING_STYLE = re.compile(r"^heading\s+([1-9])$", re.IGNORECASE)
+
+
+def heading_level(style_name: str) -> int:
+    """1 for "Title", 2-10 for "Heading 1".."Heading 9" (a title holds the headings), 0 for body styles.
+
+    >>> heading_level("Title"), heading_level("Heading 1"), heading_level("Heading 3"), heading_level("Normal")
+    (1, 2, 4, 0)
+    """
+    name = (style_name or "").strip()
+    if name.lower() == "title":
+        return 1
+    match = _HEADING_STYLE.match(name)
+    return int(match.group(1)) + 1 if match else 0
+
+
+def _style_name(paragraph) -> str:
+    try:
+        return paragraph.style.name if paragraph.style is not None else ""
+    except (KeyError, ValueError):  # a style id the file does not define
+        return ""
+
+
+def docx_blocks(path: Path, clean=lambda text: text) -> list[Block]:
+    """Blocks in document order; a table row becomes "| a | b |" (merged cells once)."""
+    from docx import Document
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph
+
+    document = Document(str(path))
+    blocks: list[Block] = []
+    offset = 0
+
+    def add(kind: str, text: str, level: int = 0):
+        nonlocal offset
+        text = " ".join(clean(text).split())
+        if text:
+            blocks.append(Block(kind, text, offset, offset + len(text), level))
+            offset += len(text) + 1
+
+    for item in document.iter_inner_content():
+        if isinstance(item, Paragraph):
+            level = heading_level(_style_name(item))
+            add("heading" if level else "paragraph", item.text, level)
+        elif isinstance(item, Table):
+            for row in item.rows:
+                cells = list(dict.fromkeys(c._tc for c in row.cells))  # a merged cell repeats
+                texts = [" ".join(clean(next(c for c in row.cells if c._tc is tc).text).split()) for tc in cells]
+                if any(texts):
+                    add("paragraph", "| " + " | ".join(texts) + " |")
+    return blocks

@@ -1,0 +1,98 @@
+"""The cited page of a PDF as a picture, with the cited sentence highlighted.
+
+PDFium renders the page and finds the sentence with its own text search, which gives the
+rectangles to mark. A picture is made when a source is shown and kept on disk (keyed by the
+file's content, the page and the sentence), so showing it again costs a file read.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+from pathlib import Path
+
+MAX_WIDTH = 900
+SCALE = 1.5
+PROBE_WORDS = (8, 5, 3)  # how many words of the sentence's start and end are searched for
+
+
+def cache_dir() -> Path:
+    from rag import paths
+
+    return paths.home() / "page-pictures"
+
+
+def _key(source: Path, page: int, sentence: str) -> str:
+    stat = source.stat()
+    text = f"{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{page}|{sentence}"
+    return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:32]
+
+
+def _find(textpage, words: list[str], start: int = 0) -> tuple[int, int] | None:
+    """(char index, count) of the first match of a probe of `words`, longest probe first."""
+    for n in PROBE_WORDS:
+        probe = " ".join(words[:n])
+        if len(probe) < 4:
+            continue
+        searcher = textpage.search(probe, index=start, match_case=False)
+        found = searcher.get_next()
+        searcher.close()
+        if found:
+            return found
+    return None
+
+
+def sentence_rects(textpage, sentence: str) -> list[tuple[float, float, float, float]]:
+    """Rectangles (left, bottom, right, top) covering the sentence's first to last words on the page."""
+    words = [w for w in re.sub(r"[|]", " ", sentence).split() if w]
+    head = _find(textpage, words)
+    if head is None:
+        return []
+    tail = _find(textpage, list(reversed(words))[:8][::-1][-5:], head[0]) if len(words) > 8 else None
+    end = tail[0] + tail[1] if tail and tail[0] >= head[0] else head[0] + head[1]
+    return [textpage.get_rect(i) for i in range(textpage.count_rects(head[0], end - head[0]))]
+
+
+def render_cited_page(source: Path, page: int, sentence: str) -> bytes | None:
+    """JPEG bytes of page `page` (from 1) with the sentence marked; None when it cannot be drawn."""
+    cached = cache_dir() / f"{_key(source, page, sentence)}.jpg"
+    if cached.is_file():
+        return cached.read_bytes()
+    import pypdfium2 as pdfium
+    from PIL import Image, ImageDraw
+
+    try:
+        document = pdfium.PdfDocument(str(source))
+    except (pdfium.PdfiumError, OSError):
+        return None
+    try:
+        if not 1 <= page <= len(document):
+            return None
+        pdf_page = document[page - 1]
+        width, height = pdf_page.get_size()
+        scale = min(SCALE, MAX_WIDTH / max(width, 1.0))
+        textpage = pdf_page.get_textpage()
+        rects = sentence_rects(textpage, sentence) if sentence else []
+        image = pdf_page.render(scale=scale).to_pil().convert("RGB")
+        textpage.close()
+        pdf_page.close()
+    finally:
+        document.close()
+    if rects:
+        overlay = Image.new("RGBA", image.size, (0, 0, 0, 0))
+        draw = ImageDraw.Draw(overlay)
+        for left, bottom, right, top in rects:
+            draw.rectangle([left * scale - 1, (height - top) * scale - 1, right * scale + 1,
+                            (height - bottom) * scale + 1], fill=(253, 224, 71, 120))
+        image = Image.alpha_composite(image.convert("RGBA"), overlay).convert("RGB")
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=72, optimize=True)
+    data = out.getvalue()
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        partial = cached.with_suffix(".tmp")
+        partial.write_bytes(data)
+        partial.replace(cached)
+    except OSError:
+        pass  # a read-only cache costs a re-render, nothing more
+    return data
