@@ -5,6 +5,7 @@ or by article (never by question), so that a rule fitted on one part is measured
     python -m eval.crossdomain run OUT --part test [--config eval/configs/default.toml]
     python -m eval.crossdomain rescore OUT --config NAME ...   # metrics again from stored answers
     python -m eval.crossdomain table OUT [--config NAME ...]   # the targets table, as Markdown
+    python -m eval.crossdomain curve OUT --config NAME [--plot F.png]   # the refusal trade-off
 
 Parts (seeded, so every run makes the same ones):
 
@@ -251,6 +252,48 @@ def table(out: Path, role: str, configs: list[str]) -> str:
     return "\n".join(lines)
 
 
+def tradeoff(out: Path, role: str, config: str, thresholds=None) -> list[dict]:
+    """False refusals against unanswerables refused as the answerability threshold moves, from the
+    stored P(answerable) of each answer (the other refusal causes kept as they were)."""
+    import numpy as np
+
+    rows = []
+    for folder in sorted(p for p in out.iterdir() if p.is_dir() and p.name.endswith(f"-{role}")):
+        results = folder / config / "results.jsonl"
+        if results.exists():
+            rows += [json.loads(line) for line in results.read_text(encoding="utf-8").splitlines() if line.strip()]
+    answerable = [r for r in rows if r["metrics"]["answerable"]]
+    unanswerable = [r for r in rows if not r["metrics"]["answerable"]]
+    other_cause = lambda r: r["refused"] and "P(answerable)" not in r.get("refusal_reason", "")
+    curve = []
+    for t in thresholds if thresholds is not None else np.round(np.arange(0.0, 1.0001, 0.05), 2):
+        refused = lambda r: other_cause(r) or r.get("answerability", 1.0) < t
+        curve.append({"threshold": float(t),
+                      "false_refusals": round(sum(map(refused, answerable)) / max(1, len(answerable)), 4),
+                      "unanswerable_refused": round(sum(map(refused, unanswerable)) / max(1, len(unanswerable)), 4)})
+    return curve
+
+
+def plot_tradeoff(curve: list[dict], shipped: float, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 4))
+    ax.plot([c["false_refusals"] for c in curve], [c["unanswerable_refused"] for c in curve], marker=".")
+    chosen = min(curve, key=lambda c: abs(c["threshold"] - shipped))
+    ax.scatter([chosen["false_refusals"]], [chosen["unanswerable_refused"]], color="red", zorder=3,
+               label=f"shipped threshold {shipped:.2f}")
+    ax.set_xlabel("false refusals (answerable questions refused)")
+    ax.set_ylabel("unanswerable questions refused")
+    ax.set_title("Answerability trade-off, test parts pooled")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def main(argv=None) -> int:
     from rag.assemble import prefer_offline, quiet_library_warnings
 
@@ -268,6 +311,11 @@ def main(argv=None) -> int:
     rescore_p.add_argument("out", type=Path)
     rescore_p.add_argument("--part", choices=PART_ROLES, default="test")
     rescore_p.add_argument("--config", nargs="+", default=["default"])
+    curve_p = sub.add_parser("curve")
+    curve_p.add_argument("out", type=Path)
+    curve_p.add_argument("--part", choices=PART_ROLES, default="test")
+    curve_p.add_argument("--config", default="default")
+    curve_p.add_argument("--plot", type=Path)
     table_p = sub.add_parser("table")
     table_p.add_argument("out", type=Path)
     table_p.add_argument("--part", choices=PART_ROLES, default="test")
@@ -277,6 +325,18 @@ def main(argv=None) -> int:
         write(all_parts(), args.out)
     elif args.command == "run":
         run_parts(args.out, args.part, args.config, args.sets)
+    elif args.command == "curve":
+        from rag.answer.answerability import load
+
+        curve = tradeoff(args.out, args.part, args.config)
+        shipped = load("model").threshold
+        print("| threshold | false refusals | unanswerable refused |\n|---|---|---|")
+        for c in curve:
+            mark = " (shipped ≈)" if abs(c["threshold"] - shipped) < 0.025 else ""
+            print(f"| {c['threshold']:.2f}{mark} | {100 * c['false_refusals']:.1f}% | "
+                  f"{100 * c['unanswerable_refused']:.1f}% |")
+        if args.plot:
+            plot_tradeoff(curve, shipped, args.plot)
     elif args.command == "rescore":
         rescore(args.out, args.part, args.config)
     else:

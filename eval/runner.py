@@ -25,14 +25,19 @@ class EvalRun:
     settings: Settings = Settings()
     name: str = "default"
     retrieval_only: bool = False
+    decide: bool = True  # False: answer everything, keeping the signals (to fit the answerability decision)
 
     def with_toml(self, path: Path) -> "EvalRun":
         """This run with a TOML file's settings, named after the file (for --compare)."""
-        settings, extra = self.settings.with_toml(path, extra=("retrieval_only",))
+        settings, extra = self.settings.with_toml(path, extra=("retrieval_only", "decide"))
+        wrong = [k for k, v in extra.items() if not isinstance(v, bool)]
+        if wrong:
+            raise UserError(f"{path}: {', '.join(wrong)} must be true or false")
         return replace(self, settings=settings, name=path.stem, **extra)
 
     def describe(self) -> dict:
-        return {"name": self.name, **asdict(self.settings), "retrieval_only": self.retrieval_only}
+        return {"name": self.name, **asdict(self.settings), "retrieval_only": self.retrieval_only,
+                "decide": self.decide}
 
 
 def read_done(results: Path) -> dict[str, dict]:
@@ -93,6 +98,7 @@ def run(questions_path: Path, out: Path, config: EvalRun, index_dir: Path | None
     retrieval_only = all(q.extra.get("retrieval_only") for q in questions)
     pipeline = assemble.build_pipeline(replace(settings, generator="extractive", model=None) if retrieval_only
                                        else settings, index_dir)
+    pipeline.config = replace(pipeline.config, decide=config.decide)
     missing = unmatched_sections(questions, {c.section_path for c in pipeline.retriever.index.chunks})
     if missing:
         print(f"rag: warning: gold sections not found in the index: {'; '.join(missing)}", file=sys.stderr)

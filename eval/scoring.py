@@ -62,10 +62,13 @@ def score(record: dict, question: Question, k: int) -> dict:
     sentences = record.get("sentences", [])
     metrics["grounded"] = (sum(s["supported"] for s in sentences) / len(sentences)) if sentences else None
     if question.answerable:
-        answer = "" if record["refused"] else record["answer"]
+        answer = "" if record["refused"] else record.get("short_answer") or record["answer"]
         metrics["exact_match"] = exact_match(strip_markers(answer), list(question.answers))
         metrics["f1"] = token_f1(strip_markers(answer), list(question.answers))
         metrics["correct"] = is_correct(answer, question.answers)
+        if not record["refused"]:  # the evidence shown carries the answer (whatever the short answer says)
+            quoted = " ".join(s["text"] for s in sentences)
+            metrics["quote_has_gold"] = is_correct(quoted, question.answers)
         metrics["false_refusal"] = bool(record["refused"])
         metrics.update(citation_metrics(record["citations"], question))
         cites_gold = metrics.get("citation_precision", 0) > 0 if gold_items(question) else True
@@ -102,7 +105,7 @@ def summarise(rows: list[dict]) -> dict:
     for key in keys:
         subset = unanswerable if key == "correct_refusal" else answerable if key in {
             "exact_match", "f1", "correct", "false_refusal", "citation_precision", "citation_recall",
-            "correct_and_cited"} else rows
+            "correct_and_cited", "quote_has_gold"} else rows
         summary[key] = mean(key, subset)
     summary["false_refusals"] = sum(r["metrics"].get("false_refusal", False) for r in answerable)
     for timing in ("retrieve_s", "first_token_s", "total_s"):

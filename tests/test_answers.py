@@ -110,3 +110,40 @@ def test_an_overlong_question_is_truncated_with_a_warning(sample_retriever, mode
 
     assert any(isinstance(e, Notice) and "truncated" in e.text for e in events)
     assert isinstance(events[-1], Final)
+
+
+@pytest.fixture(scope="session")
+def cct_test_part(tmp_path_factory, embedder, model):
+    """The SQuAD 2.0 CCT test part (never fitted on): the whole article indexed, its questions."""
+    from eval.crossdomain import squad_cct_parts
+    from rag.index.indexer import build_index
+    from rag.index.retrieval import Retriever
+
+    part = next(p for p in squad_cct_parts() if p.role == "test")
+    docs = tmp_path_factory.mktemp("cct") / "docs"
+    docs.mkdir()
+    for name, text in part.docs.items():
+        (docs / name).write_text(text, encoding="utf-8")
+    build_index([docs], docs.parent / "index", embedder, progress=False)
+    return part, AnswerPipeline(Retriever.open(docs.parent / "index", embedder), model)
+
+
+def test_held_out_squad_questions_end_to_end(cct_test_part):
+    """The first six answerable and six unanswerable questions of the held-out part, in file order:
+    most answerable ones answered with the gold in the answer, most unanswerable ones refused."""
+    from eval.judge import is_correct
+
+    part, pipeline = cct_test_part
+    answerable = [q for q in part.questions if q["answers"]][:6]
+    unanswerable = [q for q in part.questions if not q["answers"]][:6]
+    right = 0
+    for q in answerable:
+        answer = pipeline.ask(q["question"])
+        right += not answer.refused and is_correct(answer.short_answer or answer.text, q["answers"])
+        if answer.short_answer:  # a short answer is always stated by its quoted evidence
+            from rag.answer.short_answer import states
+
+            assert states(" ".join(s.text for s in answer.sentences), answer.short_answer)
+    refused = sum(pipeline.ask(q["question"]).refused for q in unanswerable)
+    assert right >= 3, f"{right} of 6 answerable questions answered right"
+    assert refused >= 3, f"{refused} of 6 unanswerable questions refused"

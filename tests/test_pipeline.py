@@ -78,7 +78,7 @@ def test_extractive_answers_with_the_right_section(extractive_pipeline):
 def test_extractive_refuses_what_the_document_does_not_cover(extractive_pipeline):
     answer = extractive_pipeline.ask("What is the capital of Australia?")
     assert answer.refused and answer.text == REFUSAL_ANSWER and answer.cited == []
-    assert "evidence" in answer.refusal_reason
+    assert "do not appear to answer it" in answer.refusal_reason
 
 
 def test_extractive_is_deterministic(extractive_pipeline):
@@ -93,10 +93,11 @@ def test_empty_question_is_an_error(extractive_pipeline, question):
         extractive_pipeline.ask(question)
 
 
-def test_a_question_asking_for_a_year_needs_a_year_in_the_answer(tmp_path, embedder):
-    """Typed questions: the closest sentence is not an answer if it lacks what the question asks for."""
+def test_a_question_asking_for_a_year_reads_whether_the_answer_has_one(tmp_path, embedder):
+    """Typed questions: the closest sentence is not an answer if it lacks what the question asks for.
+    That is one signal of the decision; a decision that weighs only it shows it at work."""
+    from rag.answer.answerability import Answerability
     from rag.index.indexer import build_index
-    from rag.answer.refusal import Calibration
     from rag.index.retrieval import Retriever
 
     (tmp_path / "treaty.md").write_text(
@@ -104,12 +105,12 @@ def test_a_question_asking_for_a_year_needs_a_year_in_the_answer(tmp_path, embed
         "The treaty has three annexes and was revised in 1960 after long talks.\n", encoding="utf-8")
     build_index([tmp_path / "treaty.md"], tmp_path / "index", embedder, progress=False)
     retriever = Retriever.open(tmp_path / "index", embedder)
-    open_minded = Calibration(weight=0.5, threshold=0.0)  # no retrieval refusal: only the answer type decides
-    pipeline = AnswerPipeline(retriever, load_generator(Settings(generator="extractive"), embedder), calibration=open_minded)
+    type_only = Answerability(("type_missing",), (-5.0,), 0.0, (0.0,), (1.0,), 0.5)
+    pipeline = AnswerPipeline(retriever, load_generator(Settings(generator="extractive"), embedder), decision=type_only)
 
     untyped = pipeline.ask("What is the cornerstone of the alliance?")
-    assert not untyped.refused and "cornerstone" in untyped.text
+    assert not untyped.refused and "cornerstone" in untyped.text and untyped.signals["type_missing"] == 0
     typed = pipeline.ask("In which year was the cornerstone of the alliance signed?")
-    assert typed.refused and "asks for a year" in typed.refusal_reason, typed.text
+    assert typed.refused and typed.signals["type_missing"] == 1, typed.text
     counted = pipeline.ask("How many annexes does the treaty have?")
-    assert not counted.refused and "three annexes" in counted.text
+    assert not counted.refused and "three annexes" in counted.text and counted.signals["type_missing"] == 0

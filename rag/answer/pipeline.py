@@ -1,4 +1,4 @@
-"""The grounded-answer pipeline: retrieve, decide, prompt, generate, attribute, refuse.
+"""The grounded-answer pipeline: retrieve, prompt, generate, attribute, then decide to answer or refuse.
 
 Components are passed in (retriever, generator, embed function), so the same pipeline serves
 the CLI, the app and the evaluation, with the real model or the extractive answerer.
@@ -17,7 +17,9 @@ from rag.answer.grounding import SentenceSupport, ground_answer
 from rag.answer.injection import set_aside
 from rag.answer.prompting import FittedPrompt, fit_prompt
 from rag.answer.records import Answer, Citation, Event, Final, Notice, Token
-from rag.answer.refusal import Calibration, coverage, evidence, model_refused, question_terms, unknown_share
+from rag.answer import answerability, short_answer
+from rag.answer.prompting import build_messages
+from rag.answer.refusal import coverage, model_refused, question_terms, unknown_share
 from rag.generate.base import Generator, Prompt
 from rag.index.lexical import terms
 from rag.index.retrieval import Retriever, check_query
@@ -38,6 +40,7 @@ class AnswerConfig:
     max_new_tokens: int = Settings.max_new_tokens
     focus_sentences: int | None = Settings.focus_sentences or None  # None: whole passages
     style: str = Settings.style
+    decide: bool = True  # False: never refuse on P(answerable) (collecting signals to fit it)
 
 
 def render_answer(sentences: list[SentenceSupport]) -> str:
@@ -54,28 +57,17 @@ def render_answer(sentences: list[SentenceSupport]) -> str:
 
 class AnswerPipeline:
     def __init__(self, retriever: Retriever, generator: Generator, config: AnswerConfig = AnswerConfig(),
-                 calibration: Calibration | None = None):
+                 decision: answerability.Answerability | None = None):
         self.retriever = retriever
         self.generator = generator
         self.config = config
-        self.calibration = calibration or Calibration.load()
+        self.decision = decision or answerability.load("model" if generator.writes_text else "extractive")
 
     def embed(self, texts: list[str]) -> np.ndarray:
         return self.retriever.embedder.embed_passages(texts) if texts else np.zeros((0, 1))
 
-    def retrieval_evidence(self, question: str, passages: list[Passage]) -> float:
-        if not passages:
-            return 0.0
-        q_terms = question_terms(terms(question))
-        best_cover = max(coverage(q_terms, terms(" ".join(p.chunk.section) + " " + p.chunk.text)) for p in passages)
-        top_cosine = max(p.scores.get("cosine", 0.0) for p in passages)
-        return evidence(top_cosine, best_cover, self.calibration)
-
     def rank(self, question: str, passages: list[Passage]) -> list[choose.ScoredSentence]:
         return choose.best_sentences(question, [p.chunk.text for p in passages], self.embed, terms)
-
-    def unknown_terms(self, question: str) -> float:
-        return unknown_share(question_terms(terms(question)), self.retriever.index.bm25.vocab_dict)
 
     def _fit(self, question: str, passages: list[Passage], ranked: list[choose.ScoredSentence]) -> FittedPrompt:
         budget = min(self.config.max_prompt_tokens, self.generator.context_window - self.config.max_new_tokens)
@@ -90,6 +82,24 @@ class AnswerPipeline:
             return choose.within(ranked, len(fitted.passages))
         return self.rank(fitted.question, list(fitted.passages))
 
+    def retrieval_signals(self, question: str, passages: list[Passage]) -> dict:
+        q_terms = question_terms(terms(question))
+        return {
+            "cosine": max((p.scores.get("cosine", 0.0) for p in passages), default=0.0),
+            "coverage": max((coverage(q_terms, terms(" ".join(p.chunk.section) + " " + p.chunk.text))
+                             for p in passages), default=0.0),
+            "unknown": unknown_share(q_terms, self.retriever.index.bm25.vocab_dict),
+        }
+
+    def draft_signals(self, question: str, raw: str, prompt: Prompt | None) -> dict:
+        """The model's confidence in its draft, and how much the passages raised it (0 without a model)."""
+        with_passages = prompt.trace.get("token_logprobs") if prompt is not None else None
+        if not raw or not with_passages:
+            return {"draft_logprob": 0.0, "gain": 0.0}
+        without = self.generator.continuation_logprobs(build_messages(question, [], []), raw) or []
+        mean = lambda values: sum(values) / len(values) if values else 0.0
+        return {"draft_logprob": mean(with_passages), "gain": mean(with_passages) - mean(without)}
+
     def stream(self, question: str, k: int | None = None, mode: str | None = None) -> Iterator[Event]:
         k = k or self.config.k
         mode = mode or self.config.mode
@@ -98,7 +108,6 @@ class AnswerPipeline:
         retrieved = self.retriever.search(question, k=k, mode=mode)
         timings = {"retrieve_s": time.perf_counter() - started}
         passages, flagged = set_aside(retrieved)
-        score = self.retrieval_evidence(question, passages)
         ranked = self.rank(question, passages) if passages else []
         fitted = self._fit(question, passages, ranked)
         warnings = []
@@ -110,15 +119,9 @@ class AnswerPipeline:
             warnings.append("the question was too long for the model's context and was truncated")
             yield Notice(warnings[-1])
 
-        raw, reason = "", ""
+        raw, prompt = "", None
         gen_started = time.perf_counter()
-        if not fitted.passages:
-            reason = "the passages found address the assistant, not the reader" if flagged else "no passages retrieved"
-        elif score < self.calibration.threshold:
-            reason = f"retrieval evidence {score:.2f} below the calibrated threshold {self.calibration.threshold:.2f}"
-        elif (unknown := self.unknown_terms(question)) > self.calibration.unknown_limit:
-            reason = f"{unknown:.0%} of the question's terms occur in no document"
-        else:
+        if fitted.passages:
             prompt = Prompt(fitted.messages, fitted.question, fitted.passages, fitted.texts)
             for piece in self.generator.stream(prompt):
                 if not raw:
@@ -130,29 +133,56 @@ class AnswerPipeline:
         timings["generate_s"] = time.perf_counter() - gen_started
         timings.setdefault("first_token_s", time.perf_counter() - started)
 
-        sentences: list[SentenceSupport] = []
-        if raw and not reason:
-            if model_refused(raw) and score < self.calibration.strong:
-                reason = "the model found no answer in the passages"
-            elif model_refused(raw):
-                sentences = choose.overrule(self.ranked_shown(fitted, question, passages, ranked))
-            else:
-                sentences = ground_answer(raw, fitted.question,
-                                          [split_sentences(t) for t in fitted.texts], terms, self.embed)
-                if not any(s.supported for s in sentences):
-                    reason = "no sentence of the answer is supported by the passages"
-                elif self.config.style == "quote":
-                    sentences = choose.quote(self.ranked_shown(fitted, question, passages, ranked), sentences,
-                                             self.embed)
-        if not raw and not reason:
+        shown = self.ranked_shown(fitted, question, passages, ranked) if fitted.passages else []
+        sentences, short, signals = self._read(question, fitted, shown, raw)
+        signals.update(self.retrieval_signals(question, list(fitted.passages)))
+        signals.update(self.draft_signals(fitted.question, raw, prompt))
+        signals["quote_score"] = shown[0].score if shown else 0.0
+        probability = self.decision.probability(signals) if fitted.passages else 0.0
+
+        reason = ""
+        if not fitted.passages:
+            reason = "the passages found address the assistant, not the reader" if flagged else "no passages retrieved"
+        elif not raw:
             reason = "the model gave no answer"
-        kind = expected_answer_type(question)
-        if sentences and not reason and not has_answer_type(" ".join(s.text for s in sentences), kind):
-            reason = f"the question asks for a {kind} and the passages' answer gives none"
+        elif self.config.decide and probability < self.decision.threshold:
+            reason = (f"the passages do not appear to answer it (P(answerable) {probability:.2f} < "
+                      f"{self.decision.threshold:.2f}" + ("; the model found no answer" if signals["model_refused"]
+                                                           else "") + ")")
+        elif not sentences:
+            reason = "no sentence of the answer is supported by the passages"
         timings["total_s"] = time.perf_counter() - started
-        answer = self._finish(question, fitted, retrieved, raw, sentences, reason, score, timings, warnings)
-        answer.flagged = flagged
+        answer = self._finish(question, fitted, retrieved, raw, sentences, reason, probability, timings, warnings)
+        answer.flagged, answer.signals = flagged, {k: round(float(v), 4) for k, v in signals.items()}
+        answer.short_answer = "" if answer.refused else short
+        if answer.short_answer:
+            answer.text = f"{short} — {answer.text}"
         yield Final(answer)
+
+    def _read(self, question: str, fitted: FittedPrompt, shown: list[choose.ScoredSentence],
+              raw: str) -> tuple[list[SentenceSupport], str, dict]:
+        """The sentences to show, the short answer, and the draft's signals."""
+        signals = {"model_refused": float(model_refused(raw)) if raw else 0.0, "support": 0.0, "short_ok": 0.0,
+                   "type_missing": 0.0}
+        if not raw:
+            return [], "", signals
+        if signals["model_refused"]:
+            sentences, phrase = choose.overrule(shown), ""  # shown only if the decision overrules the model
+        else:
+            grounded = ground_answer(raw, fitted.question, [split_sentences(t) for t in fitted.texts], terms, self.embed)
+            signals["support"] = max((s.support for s in grounded), default=0.0)
+            # the extractive answerer's draft is a document sentence, not an answer to cut short
+            phrase = short_answer.candidate(raw, fitted.question, terms) if self.generator.writes_text else ""
+            if self.config.style == "quote":
+                sentences = choose.quote(shown, grounded, self.embed, question, phrase)
+            else:
+                sentences = grounded if any(s.supported for s in grounded) else []
+        evidence_text = " ".join(s.text for s in sentences)
+        short = short_answer.accept(phrase, evidence_text, question) if self.config.style == "quote" else ""
+        signals["short_ok"] = float(bool(short))
+        kind = expected_answer_type(question)
+        signals["type_missing"] = float(bool(kind) and not has_answer_type(f"{short or raw} {evidence_text}", kind))
+        return sentences, short, signals
 
     def _finish(self, question, fitted, passages, raw, sentences, reason, score, timings, warnings) -> Answer:
         refused = bool(reason)
@@ -172,7 +202,7 @@ class AnswerPipeline:
             retrieved=passages,
             model=self.generator.name,
             timings=timings,
-            evidence=score,
+            answerability=score,
             refusal_reason=reason,
             raw=raw,
             warnings=warnings,

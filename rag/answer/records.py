@@ -26,16 +26,19 @@ class Answer:
     retrieved: list[Passage]
     model: str
     timings: dict
-    evidence: float = 0.0
+    answerability: float = 0.0  # P(answerable) that the decision read (answerability.py)
     refusal_reason: str = ""
     raw: str = ""
     warnings: list[str] = field(default_factory=list)
     flagged: dict[str, str] = field(default_factory=dict)  # chunk id -> phrase addressing the assistant
+    short_answer: str = ""  # the phrase that answers, when the quoted sentence states it
+    signals: dict = field(default_factory=dict)  # what the answerability decision read (answerability.py)
 
     def to_json(self) -> dict:
         return {
             "question": self.question,
             "answer": self.text,
+            "short_answer": self.short_answer,
             "refused": self.refused,
             "citations": [
                 {"n": c.n, "chunk_id": c.passage.chunk.chunk_id, "source": c.passage.chunk.source,
@@ -48,7 +51,8 @@ class Answer:
             "retrieved": [p.to_json() for p in self.retrieved],
             "model": self.model,
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
-            "evidence": round(self.evidence, 4),
+            "answerability": round(self.answerability, 4),
+            "signals": self.signals,
             "refusal_reason": self.refusal_reason,
             "raw": self.raw,
             "warnings": self.warnings,

@@ -1,31 +1,17 @@
-"""When to refuse: evidence from retrieval, from the model's own words, and from answer support.
+"""The refusal signals that are plain text rules: term coverage, unknown terms, the model's own "no".
 
-Retrieval evidence of a question q against its retrieved passages P::
+    coverage = |terms(q) ∩ terms(p)| / |terms(q)|     (content terms, question words removed)
+    unknown  = |terms(q) - vocabulary| / |terms(q)|, 0 below two unknown terms ("Which U.S.
+               President signed ...?" where no document says "president" or "signed"; one
+               unknown word is as often a paraphrase, like "first" of a text that says "the 1978
+               Guidelines")
 
-    cosine   = max_p cos(e(q), e(p))
-    coverage = max_p |terms(q) ∩ terms(p)| / |terms(q)|     (content terms, question words removed)
-    evidence = w * cosine + (1 - w) * coverage
-
-The question is also refused when too many of its topic terms occur nowhere in the documents:
-unknown = |terms(q) - vocabulary| / |terms(q)| > unknown_limit, and at least two terms are
-unknown ("Which U.S. President signed ...?" where no document says "president" or "signed"; one
-unknown word is as often a paraphrase, like "first" in "When were the first Guidelines
-formulated?" of a text that says "the 1978 Guidelines"). The question is refused when evidence < threshold, when the model says the passages do not
-answer it (unless evidence >= strong: small models refuse answerable questions too, and past
-`strong` no calibration question was unanswerable), or when no sentence of its answer is
-supported (see grounding.py). `w`, `threshold` and `strong` are calibrated on a question set
-by `python -m eval.calibrate` and stored in calibration.json next to this file. Last, an answer
-that lacks what a typed question asks for (a year, a date, a quantity) is refused: see
-answer_types.py.
+They are signals, not rules: the decision to refuse weighs them with the others in
+answerability.py, fitted on labelled questions from several domains.
 """
 from __future__ import annotations
 
-import json
 import re
-from dataclasses import dataclass
-from pathlib import Path
-
-CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 
 # Words that frame a question rather than name its topic (stems, as `terms` gives them; the
 # tokenizer's stopword list keeps question words and auxiliaries): they are not evidence.
@@ -44,24 +30,6 @@ _MODEL_REFUSAL = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class Calibration:
-    weight: float = 0.5
-    threshold: float = 0.45
-    strong: float = 1.01  # evidence above which the model's own refusal is overruled (never, by default)
-    unknown_limit: float = 1.01  # share of topic terms absent from every document above which to refuse
-
-    @classmethod
-    def load(cls, path: Path = CALIBRATION_FILE) -> "Calibration":
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            return cls(weight=float(data["weight"]), threshold=float(data["threshold"]),
-                       strong=float(data.get("strong", cls.strong)),
-                       unknown_limit=float(data.get("unknown_limit", cls.unknown_limit)))
-        except (OSError, ValueError, KeyError):
-            return cls()
-
-
 def question_terms(terms: set[str]) -> set[str]:
     return terms - QUESTION_FRAME
 
@@ -73,10 +41,6 @@ def coverage(question: set[str], passage: set[str]) -> float:
     0.5
     """
     return len(question & passage) / len(question) if question else 0.0
-
-
-def evidence(top_cosine: float, best_coverage: float, calibration: Calibration) -> float:
-    return calibration.weight * top_cosine + (1 - calibration.weight) * best_coverage
 
 
 def model_refused(text: str) -> bool:

@@ -6,7 +6,7 @@ follow-up question; the extractive answerer can only pick sentences.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterator
 
 from rag.generate import model_files
@@ -29,6 +29,7 @@ class Prompt:
     question: str
     passages: tuple = ()  # Passage records, numbered from 1
     passage_texts: tuple[str, ...] = ()  # their text as shown to the model
+    trace: dict = field(default_factory=dict, compare=False)  # filled by the generator: token_logprobs
 
 
 class Generator(ABC):
@@ -39,6 +40,10 @@ class Generator(ABC):
     @abstractmethod
     def stream(self, prompt: Prompt) -> Iterator[str]:
         """Pieces of the answer text as they are produced."""
+
+    def continuation_logprobs(self, messages: tuple[dict, ...], text: str) -> list[float] | None:
+        """Log-probabilities of `text`'s tokens as the answer to `messages`; None without a model."""
+        return None
 
     def count_prompt_tokens(self, messages: tuple[dict, ...] | list[dict]) -> int:
         return 0

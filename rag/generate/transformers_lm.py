@@ -41,6 +41,18 @@ class TransformersGenerator(Generator):
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
+    def continuation_logprobs(self, messages, text: str) -> list[float]:
+        import torch
+
+        prefix = self.tokenizer(self.render(messages), add_special_tokens=False)["input_ids"]
+        tokens = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        if not tokens:
+            return []
+        ids = torch.tensor([prefix + tokens])
+        with self._lock, torch.inference_mode():
+            logits = self.model(input_ids=ids).logits[0, len(prefix) - 1:-1].float()
+        return torch.log_softmax(logits, dim=-1).gather(1, torch.tensor(tokens)[:, None])[:, 0].tolist()
+
     def stream(self, prompt: Prompt) -> Iterator[str]:
         import torch
         from transformers import TextIteratorStreamer
@@ -52,8 +64,14 @@ class TransformersGenerator(Generator):
         def run():
             try:
                 with torch.inference_mode():
-                    self.model.generate(**inputs, streamer=streamer, max_new_tokens=self.config.max_new_tokens,
-                                        do_sample=False, pad_token_id=self.tokenizer.eos_token_id)
+                    out = self.model.generate(**inputs, streamer=streamer, max_new_tokens=self.config.max_new_tokens,
+                                              do_sample=False, pad_token_id=self.tokenizer.eos_token_id,
+                                              output_logits=True, return_dict_in_generate=True)
+                    start = inputs["input_ids"].shape[1]
+                    prompt.trace["token_logprobs"] = [
+                        float(torch.log_softmax(step[0].float(), dim=-1)[token])
+                        for step, token in zip(out.logits, out.sequences[0, start:].tolist())
+                        if token != self.tokenizer.eos_token_id]
             except BaseException as exc:  # surfaced to the caller after the stream ends
                 failure.append(exc)
                 streamer.end()

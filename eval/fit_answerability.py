@@ -1,0 +1,135 @@
+"""Fit the answerability decision on the calibration parts of the cross-domain protocol, and store it.
+
+    python -m eval.crossdomain build OUT
+    python -m eval.crossdomain run OUT --part calibration --config eval/configs/collect.toml \
+        eval/configs/collect-extractive.toml
+    python -m eval.fit_answerability OUT          # writes rag/answer/answerability.json
+
+Only calibration parts are read (their folders end in "-calibration"); test parts never are.
+Label: the question is answerable. Each set weighs the same in the fit, whatever its size, and
+the classes are balanced. The threshold is the highest that keeps the (set-weighted) false-refusal
+rate on calibration questions at or below MAX_FALSE_REFUSALS: a false refusal of a question the
+documents answer costs a user more than an answer to a near miss, shown with its evidence anyway.
+Leave-one-set-out AUCs are stored with the fit, as the evidence that it transfers across domains.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from rag.answer.answerability import ANSWERABILITY_FILE, MODEL_SIGNALS, SIGNALS, Answerability
+
+MAX_FALSE_REFUSALS = 0.07
+KINDS = {"model": ("collect", SIGNALS),  # the extractive answerer has no model and no short answer
+         "extractive": ("collect-extractive", tuple(s for s in SIGNALS if s not in MODEL_SIGNALS + ("short_ok",)))}
+
+
+def read_rows(out: Path, run_name: str) -> list[dict]:
+    rows = []
+    for folder in sorted(p for p in out.iterdir() if p.is_dir() and p.name.endswith("-calibration")):
+        results = folder / run_name / "results.jsonl"
+        if not results.exists():
+            raise SystemExit(f"fit_answerability: error: no {results}; run the calibration parts first")
+        for line in results.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            if row.get("signals") and not row["metrics"].get("retrieval_only"):
+                rows.append({"set": folder.name.rsplit("-", 1)[0], "answerable": row["metrics"]["answerable"],
+                             "signals": row["signals"]})
+    return rows
+
+
+def matrix(rows: list[dict], features: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    x = np.array([[float(r["signals"].get(f, 0.0)) for f in features] for r in rows])
+    y = np.array([int(r["answerable"]) for r in rows])
+    sets = [r["set"] for r in rows]
+    counts = {s: sets.count(s) for s in set(sets)}
+    weights = np.array([len(rows) / (len(counts) * counts[s]) for s in sets])
+    return x, y, weights, sets
+
+
+def fit(x: np.ndarray, y: np.ndarray, weights: np.ndarray):
+    from sklearn.linear_model import LogisticRegression
+
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale[scale == 0] = 1.0
+    positive = weights[y == 1].sum()
+    negative = weights[y == 0].sum()
+    balanced = weights * np.where(y == 1, 0.5 / positive, 0.5 / negative) * len(y)
+    model = LogisticRegression(C=1.0, max_iter=1000).fit((x - mean) / scale, y, sample_weight=balanced)
+    return model, mean, scale
+
+
+def choose_threshold(p: np.ndarray, y: np.ndarray, weights: np.ndarray) -> float:
+    """The highest threshold whose weighted false-refusal rate stays within MAX_FALSE_REFUSALS."""
+    answerable = y == 1
+    best = 0.0
+    for t in np.unique(np.round(p, 4)):
+        refused = (p < t) & answerable
+        if weights[refused].sum() / weights[answerable].sum() <= MAX_FALSE_REFUSALS:
+            best = max(best, float(t))
+    return round(best, 4)
+
+
+def auc(scores: np.ndarray, y: np.ndarray) -> float | None:
+    from sklearn.metrics import roc_auc_score
+
+    return round(float(roc_auc_score(y, scores)), 3) if len(set(y.tolist())) == 2 else None
+
+
+def fit_kind(out: Path, kind: str) -> tuple[Answerability, dict]:
+    run_name, features = KINDS[kind]
+    rows = read_rows(out, run_name)
+    x, y, weights, sets = matrix(rows, features)
+    model, mean, scale = fit(x, y, weights)
+    p = model.predict_proba((x - mean) / scale)[:, 1]
+    threshold = choose_threshold(p, y, weights)
+    decision = Answerability(features, tuple(round(float(w), 5) for w in model.coef_[0]),
+                             round(float(model.intercept_[0]), 5), tuple(round(float(m), 5) for m in mean),
+                             tuple(round(float(s), 5) for s in scale), threshold)
+    held_out = {}
+    for name in sorted(set(sets)):  # leave one set out: fit on the others, score the one left out
+        keep = np.array([s != name for s in sets])
+        if len(set(y[~keep].tolist())) < 2:
+            continue
+        other, m, sc = fit(x[keep], y[keep], weights[keep])
+        held_out[name] = auc(other.predict_proba((x[~keep] - m) / sc)[:, 1], y[~keep])
+    report = {
+        "questions": {name: {"answerable": int(sum(y[i] for i, s in enumerate(sets) if s == name)),
+                             "unanswerable": int(sum(1 - y[i] for i, s in enumerate(sets) if s == name))}
+                      for name in sorted(set(sets))},
+        "auc_in_sample": auc(p, y),
+        "auc_leave_one_set_out": held_out,
+        "auc_single_signal": {f: auc(x[:, j], y) for j, f in enumerate(features)},
+        "calibration_false_refusals": round(float(((p < threshold) & (y == 1)).sum() / max(1, (y == 1).sum())), 4),
+        "calibration_unanswerable_refused": round(float(((p < threshold) & (y == 0)).sum() / max(1, (y == 0).sum())), 4),
+    }
+    return decision, report
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m eval.fit_answerability", description=__doc__.splitlines()[0])
+    parser.add_argument("out", type=Path, help="the folder that `python -m eval.crossdomain build` wrote")
+    parser.add_argument("--write", type=Path, default=ANSWERABILITY_FILE)
+    args = parser.parse_args(argv)
+    calibrations, provenance = {}, {}
+    for kind in KINDS:
+        decision, report = fit_kind(args.out, kind)
+        calibrations[kind] = decision.to_json()
+        provenance[kind] = report
+        print(f"{kind}: threshold {decision.threshold}, {json.dumps(report)}", file=sys.stderr)
+    data = {"calibrations": calibrations,
+            "provenance": {"fitted": datetime.date.today().isoformat(),
+                           "by": "python -m eval.fit_answerability (cross-domain calibration parts only)",
+                           "label": "the question is answerable", "max_false_refusals": MAX_FALSE_REFUSALS,
+                           **provenance}}
+    args.write.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

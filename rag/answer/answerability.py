@@ -1,0 +1,76 @@
+"""Whether the passages answer the question: a logistic model over signals a reader would use,
+fitted on labelled calibration questions from several domains (`python -m eval.fit_answerability`).
+
+The signals (computed by the pipeline for every question, see `AnswerPipeline.signals`):
+
+    cosine         best question-passage cosine (dense retrieval)
+    coverage       best share of the question's topic terms found in one passage (+ its headings)
+    unknown        share of the question's topic terms that no document contains
+    quote_score    score of the best sentence (0.6 cosine + 0.4 coverage, `sentences.py`)
+    model_refused  1 when the model's draft says the passages do not answer
+    support        how well the passages support the draft (`grounding.py`)
+    short_ok       1 when the draft's phrase is stated by the quoted sentence
+    type_missing   1 when the question asks for a year/date/quantity and the answer has none
+    draft_logprob  mean log-probability of the draft's tokens (the model's confidence)
+    gain           mean log-probability gain of the draft given the passages over none
+
+P(answerable) = sigmoid(b + sum_i w_i * (x_i - mean_i) / scale_i); the question is answered when
+P >= threshold. One calibration per generator kind (a language model, or the extractive answerer
+without the model's signals), one file for every domain: no per-document tuning.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.errors import UserError
+
+ANSWERABILITY_FILE = Path(__file__).with_name("answerability.json")
+MODEL_SIGNALS = ("model_refused", "draft_logprob", "gain")
+SIGNALS = ("cosine", "coverage", "unknown", "quote_score", "model_refused", "support", "short_ok", "type_missing",
+           "draft_logprob", "gain")
+
+
+@dataclass(frozen=True)
+class Answerability:
+    features: tuple[str, ...]
+    weights: tuple[float, ...]
+    intercept: float
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    threshold: float
+
+    def probability(self, signals: dict) -> float:
+        z = self.intercept + sum(w * (float(signals.get(f, 0.0)) - m) / s
+                                 for f, w, m, s in zip(self.features, self.weights, self.mean, self.scale))
+        return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+
+    def to_json(self) -> dict:
+        return {"features": list(self.features), "weights": list(self.weights), "intercept": self.intercept,
+                "mean": list(self.mean), "scale": list(self.scale), "threshold": self.threshold}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Answerability":
+        features = tuple(data["features"])
+        unknown = set(features) - set(SIGNALS)
+        if unknown:
+            raise ValueError(f"unknown signals {sorted(unknown)}")
+        fields = {k: tuple(float(v) for v in data[k]) for k in ("weights", "mean", "scale")}
+        if any(len(v) != len(features) for v in fields.values()) or 0.0 in fields["scale"]:
+            raise ValueError("weights, mean and scale must match the features (scale never 0)")
+        return cls(features, **fields, intercept=float(data["intercept"]), threshold=float(data["threshold"]))
+
+
+def load(kind: str, path: Path = ANSWERABILITY_FILE) -> Answerability:
+    """The calibration for a generator kind ("model" or "extractive"); a clear error when unusable."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return Answerability.from_json(data["calibrations"][kind])
+    except FileNotFoundError:
+        raise UserError(f"the answerability calibration {path} is missing; reinstall, or refit it with "
+                        f"python -m eval.fit_answerability") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UserError(f"the answerability calibration {path} is damaged ({exc.__class__.__name__}: "
+                        f"{str(exc)[:80]}); reinstall, or refit it with python -m eval.fit_answerability") from None

@@ -1,0 +1,94 @@
+"""The short answer: the model's draft cut to the phrase that answers, kept only when the quoted
+document sentence states it. Pure.
+
+A reader wants "1978", not a 26-word sentence; a small model's draft often holds the phrase but
+may also invent one. So the phrase is shown only when the evidence sentence contains it (after
+SQuAD-style normalisation: case, punctuation, articles), and never when it just repeats the
+question.
+"""
+from __future__ import annotations
+
+import re
+import string
+
+from rag.answer.grounding import answer_sentences, parse_markers
+
+MAX_WORDS = 12
+_PUNCTUATION = str.maketrans({c: " " for c in string.punctuation + "“”‘’–—"})
+_LEAD = re.compile(r"^(?:the\s+)?(?:short\s+)?answer(?:\s+is)?\s*[:\-]?\s*", re.IGNORECASE)
+
+
+def normalise(text: str) -> str:
+    """Lower case, punctuation to spaces, no articles, single spaces.
+
+    >>> normalise("The U.S.-Japan Treaty, 1960!")
+    'u s japan treaty 1960'
+    """
+    words = text.lower().translate(_PUNCTUATION).split()
+    return " ".join(w for w in words if w not in {"a", "an", "the"})
+
+
+def candidate(draft: str, question: str = "", terms=None) -> str:
+    """The part of the draft's first sentence that the question does not already say.
+
+    The model answers in a sentence that restates the question ("The first Guidelines were
+    formulated in 1978"); the answer is the longest run of words that add content terms,
+    stopwords allowed inside a run but trimmed at its ends. Without `terms`, the whole sentence.
+
+    >>> from rag.index.lexical import terms
+    >>> candidate("The first Guidelines were formulated in 1978 [1].", "When were the first Guidelines formulated?", terms)
+    '1978'
+    >>> candidate("Some states there retain nuclear weapons.", "What do some states there retain?", terms)
+    'nuclear weapons'
+    """
+    sentences = answer_sentences(draft)
+    if not sentences:
+        return ""
+    text, _ = parse_markers(sentences[0], 99)
+    text = _LEAD.sub("", text).strip().rstrip(".!?;:,").strip()
+    if terms is None or not question:
+        return text
+    asked = terms(question)
+    words = text.split()
+    novel = [bool(terms(w) - asked) for w in words]
+    content = [bool(terms(w)) for w in words]
+    runs, start = [], None
+    for i, word in enumerate(words + [""]):
+        inside = i < len(words) and (novel[i] or not content[i])
+        if inside and start is None:
+            start = i
+        if (not inside or i == len(words)) and start is not None:
+            run = list(range(start, i))
+            while run and not novel[run[0]]:
+                run.pop(0)
+            while run and not novel[run[-1]]:
+                run.pop()
+            if run:
+                runs.append((sum(novel[j] for j in run), -run[0], run))
+            start = None
+    if not runs:
+        return ""
+    run = max(runs)[2]
+    return " ".join(words[run[0]: run[-1] + 1]).strip(".,;:!?()\"'")
+
+
+def states(evidence: str, phrase: str) -> bool:
+    """The evidence contains the phrase as whole words, after normalisation."""
+    phrase = normalise(phrase)
+    return bool(phrase) and f" {phrase} " in f" {normalise(evidence)} "
+
+
+def accept(phrase: str, evidence: str, question: str) -> str:
+    """The phrase when it is short, stated by the evidence and more than the question's own words.
+
+    >>> accept("1978", "The first Guidelines were formulated in 1978.", "When were they formulated?")
+    '1978'
+    >>> accept("1979", "The first Guidelines were formulated in 1978.", "When were they formulated?")
+    ''
+    """
+    words = normalise(phrase).split()
+    if not words or len(words) > MAX_WORDS or not states(evidence, phrase):
+        return ""
+    if set(words) <= set(normalise(question).split()):
+        return ""
+    return phrase

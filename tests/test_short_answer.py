@@ -1,0 +1,41 @@
+"""The short answer: cut from the model's draft, shown only when the quoted sentence states it."""
+from __future__ import annotations
+
+import pytest
+
+from rag.answer.short_answer import accept, candidate, normalise
+from rag.index.lexical import terms
+
+EVIDENCE = "The first Guidelines were formulated in 1978, at the height of the Cold War."
+QUESTION = "When were the first Guidelines formulated?"
+
+
+@pytest.mark.parametrize("draft, expected", [
+    ("The first Guidelines were formulated in 1978 [1].", "1978"),
+    ("They were formulated in 1978, at the height of the Cold War.", "1978, at the height of the Cold War"),
+    ("Answer: 1978 [2]", "1978"),
+    ("The first Guidelines were formulated.", ""),  # nothing beyond the question
+])
+def test_the_candidate_is_what_the_draft_adds_to_the_question(draft, expected):
+    assert candidate(draft, QUESTION, terms) == expected
+
+
+def test_a_supported_draft_is_accepted():
+    assert accept("1978", EVIDENCE, QUESTION) == "1978"
+    assert accept("the Cold War", EVIDENCE, "During what was it formulated?") == "the Cold War"
+
+
+@pytest.mark.parametrize("phrase, why", [
+    ("1979", "the evidence does not state it"),
+    ("197", "only part of a word in the evidence"),
+    ("first Guidelines", "it only repeats the question"),
+    ("in 1978 at the height of the Cold War when the two countries were " * 2, "too long to be short"),
+    ("", "empty"),
+])
+def test_an_unsupported_draft_is_refused(phrase, why):
+    assert accept(phrase, EVIDENCE, QUESTION) == "", why
+
+
+def test_normalisation_ignores_case_punctuation_and_articles():
+    assert accept("the U.S.-Japan treaty", "Under the U.S. Japan Treaty, both act.", "Under what do both act?")
+    assert normalise("The  Treaty's") == "treaty s"
