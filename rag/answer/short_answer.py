@@ -14,6 +14,7 @@ import string
 from rag.answer.grounding import answer_sentences, parse_markers
 
 MAX_WORDS = 12
+PHRASE_WORDS = 4  # a draft this short is already a phrase: kept whole, even the question's own words
 _PUNCTUATION = str.maketrans({c: " " for c in string.punctuation + "“”‘’–—"})
 _LEAD = re.compile(r"^(?:the\s+)?(?:short\s+)?answer(?:\s+is)?\s*[:\-]?\s*", re.IGNORECASE)
 
@@ -33,20 +34,23 @@ def candidate(draft: str, question: str = "", terms=None) -> str:
 
     The model answers in a sentence that restates the question ("The first Guidelines were
     formulated in 1978"); the answer is the longest run of words that add content terms,
-    stopwords allowed inside a run but trimmed at its ends. Without `terms`, the whole sentence.
+    stopwords allowed inside a run but trimmed at its ends. A draft of at most PHRASE_WORDS words
+    is a phrase already and stays whole; so does any draft without `terms`.
 
     >>> from rag.index.lexical import terms
     >>> candidate("The first Guidelines were formulated in 1978 [1].", "When were the first Guidelines formulated?", terms)
     '1978'
     >>> candidate("Some states there retain nuclear weapons.", "What do some states there retain?", terms)
     'nuclear weapons'
+    >>> candidate("Computational complexity theory", "Which computational field is it?", terms)
+    'Computational complexity theory'
     """
     sentences = answer_sentences(draft)
     if not sentences:
         return ""
     text, _ = parse_markers(sentences[0], 99)
     text = _LEAD.sub("", text).strip().rstrip(".!?;:,").strip()
-    if terms is None or not question:
+    if terms is None or not question or len(text.split()) <= PHRASE_WORDS:
         return text
     asked = terms(question)
     words = text.split()
