@@ -164,3 +164,13 @@ def test_the_cited_page_is_drawn_with_the_sentence_marked_and_cached(tmp_path, m
     assert yellow(marked) > 500 and yellow(plain) < 50
     assert len(list((tmp_path / "pictures").glob("*.jpg"))) == 2
     assert pages.render_cited_page(pdf, 9, sentence) is None  # no such page
+
+
+def test_table_of_contents_entries_are_not_indexed(tmp_path):
+    from test_ingest import _pdf
+
+    path = _pdf(tmp_path / "contents.pdf", [["Contents", "Quarter Results..........................3",
+                                             "Regional Figures . . . . . . . . . . . 4"],
+                                            ["Quarter Results", "Revenue rose by 8.5 percent in the quarter."]])
+    text = " ".join(b.text for b in read_blocks(path))
+    assert "8.5 percent" in text and "....." not in text and ". . . ." not in text

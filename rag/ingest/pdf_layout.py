@@ -12,7 +12,8 @@ PDF has no paragraphs, only words placed on a page. The rules, in order:
 - a line is a heading when the document outline names it (its outline depth is its level), when
   it is numbered like one ("Part II", "Item 2.", "1.2 Title", "Goal 3:"), or when it is set at
   least HEADING_SIZE times larger than the body text; all only when short and not a sentence;
-- a paragraph ends at a vertical gap wider than PARAGRAPH_GAP line heights, at a heading or row.
+- a paragraph ends at a vertical gap wider than PARAGRAPH_GAP line heights, at a heading or row;
+- a table-of-contents entry (a title, dot leaders, a page number) is navigation, not content: dropped.
 """
 from __future__ import annotations
 
@@ -61,6 +62,18 @@ def cell_groups(rects: list[tuple[float, float, float, float]], size: float) -> 
         groups[-1].append(i)
         right = rects[i][2] if right is None else max(right, rects[i][2])
     return groups
+
+
+_CONTENTS_ENTRY = re.compile(r"(?:\.\s*){4,}\s*(?:\d{1,4}|[ivxlc]{1,6})\s*\|?$|…{2,}\s*\d{1,4}$", re.IGNORECASE)
+
+
+def is_contents_entry(text: str) -> bool:
+    """A table-of-contents line: "Apprenticeships & Learning........8".
+
+    >>> is_contents_entry("Apprenticeships & Learning..........8"), is_contents_entry("It rose 8.5 percent.")
+    (True, False)
+    """
+    return bool(_CONTENTS_ENTRY.search(text.strip()))
 
 
 _PAGE_NUMBER = re.compile(r"^(?:page\s+)?(?:\d{1,4}|[ivxlc]{1,6})(?:\s*(?:of|/)\s*\d{1,4})?$", re.IGNORECASE)
@@ -156,6 +169,8 @@ def page_blocks(lines: list[Line], page: int, size: float, outline: dict[str, in
 
     for line in lines:
         text = " ".join(line.text.split())
+        if is_contents_entry(text):
+            continue
         level = is_heading(line, size, outline)
         gap = previous is not None and (previous.bottom - line.top) > PARAGRAPH_GAP * max(1.0, line.top - line.bottom)
         if level or line.is_row or gap or (previous is not None and previous.is_row):
