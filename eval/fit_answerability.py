@@ -25,6 +25,8 @@ import numpy as np
 from rag.answer.answerability import ANSWERABILITY_FILE, MODEL_SIGNALS, SIGNALS, Answerability
 
 MAX_FALSE_REFUSALS = 0.07
+VETO_CANDIDATES = ("type_missing", "model_refused")  # 0/1 signals that may refuse on their own
+MAX_VETO_FALSE_REFUSALS = 0.01  # a veto is kept only if it refuses at most this share of answerable ones
 KINDS = {"model": ("collect", SIGNALS),  # the extractive answerer has no model and no short answer
          "extractive": ("collect-extractive", tuple(s for s in SIGNALS if s not in MODEL_SIGNALS + ("short_ok",)))}
 
@@ -75,6 +77,23 @@ def choose_threshold(p: np.ndarray, y: np.ndarray, weights: np.ndarray) -> float
     return round(best, 4)
 
 
+def choose_vetoes(x: np.ndarray, y: np.ndarray, weights: np.ndarray, features) -> tuple[list[str], dict]:
+    """The candidate vetoes that refuse some unanswerable and at most MAX_VETO_FALSE_REFUSALS answerable."""
+    kept, report = [], {}
+    for veto in VETO_CANDIDATES:
+        if veto not in features:
+            continue
+        on = x[:, features.index(veto)] >= 0.5
+        false_refusals = float(weights[on & (y == 1)].sum() / weights[y == 1].sum())
+        caught = float(weights[on & (y == 0)].sum() / max(weights[y == 0].sum(), 1e-9))
+        keep = false_refusals <= MAX_VETO_FALSE_REFUSALS and caught > 0
+        report[veto] = {"false_refusals": round(false_refusals, 4), "unanswerable_refused": round(caught, 4),
+                        "kept": keep}
+        if keep:
+            kept.append(veto)
+    return kept, report
+
+
 def auc(scores: np.ndarray, y: np.ndarray) -> float | None:
     from sklearn.metrics import roc_auc_score
 
@@ -87,10 +106,15 @@ def fit_kind(out: Path, kind: str) -> tuple[Answerability, dict]:
     x, y, weights, sets = matrix(rows, features)
     model, mean, scale = fit(x, y, weights)
     p = model.predict_proba((x - mean) / scale)[:, 1]
-    threshold = choose_threshold(p, y, weights)
+    vetoes, veto_report = choose_vetoes(x, y, weights, features)
+    vetoed = np.zeros(len(y), dtype=bool)
+    for v in vetoes:
+        vetoed |= x[:, features.index(v)] >= 0.5
+    threshold = choose_threshold(np.where(vetoed, 1.0, p), y, weights)  # the threshold's budget excludes vetoes
     decision = Answerability(features, tuple(round(float(w), 5) for w in model.coef_[0]),
                              round(float(model.intercept_[0]), 5), tuple(round(float(m), 5) for m in mean),
-                             tuple(round(float(s), 5) for s in scale), threshold)
+                             tuple(round(float(s), 5) for s in scale), threshold, tuple(vetoes))
+    p = np.where(vetoed, 0.0, p)
     held_out = {}
     for name in sorted(set(sets)):  # leave one set out: fit on the others, score the one left out
         keep = np.array([s != name for s in sets])
@@ -105,6 +129,7 @@ def fit_kind(out: Path, kind: str) -> tuple[Answerability, dict]:
         "auc_in_sample": auc(p, y),
         "auc_leave_one_set_out": held_out,
         "auc_single_signal": {f: auc(x[:, j], y) for j, f in enumerate(features)},
+        "vetoes": veto_report,
         "calibration_false_refusals": round(float(((p < threshold) & (y == 1)).sum() / max(1, (y == 1).sum())), 4),
         "calibration_unanswerable_refused": round(float(((p < threshold) & (y == 0)).sum() / max(1, (y == 0).sum())), 4),
     }

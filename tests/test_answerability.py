@@ -46,3 +46,13 @@ def test_probability_follows_the_weights():
     assert decision.probability({"cosine": 0.7}) > decision.probability({"cosine": 0.5}) > \
         decision.probability({"cosine": 0.5, "model_refused": 1.0})
     assert decision.probability({"cosine": 1e9}) == pytest.approx(1.0)
+
+
+def test_a_veto_refuses_on_its_own_and_must_name_a_known_signal(tmp_path):
+    decision = Answerability(("cosine",), (1.0,), 0.0, (0.0,), (1.0,), 0.5, vetoes=("type_missing",))
+    assert decision.vetoed({"cosine": 0.9, "type_missing": 1.0}) == "type_missing"
+    assert decision.vetoed({"cosine": 0.9, "type_missing": 0.0}) is None
+    path = tmp_path / "answerability.json"
+    path.write_text(json.dumps({"calibrations": {"model": {**decision.to_json(), "vetoes": ["moon phase"]}}}))
+    with pytest.raises(UserError, match="is damaged"):
+        answerability.load("model", path)

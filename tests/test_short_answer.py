@@ -16,7 +16,17 @@ QUESTION = "When were the first Guidelines formulated?"
     ("Answer: 1978 [2]", "1978"),
     ("The first Guidelines were formulated.", ""),  # nothing beyond the question
 ])
-def test_the_candidate_is_what_the_draft_adds_to_the_question(draft, expected):
+def test_cut_the_candidate_is_what_the_draft_adds_to_the_question(draft, expected):
+    assert candidate(draft, QUESTION, terms, cut_sentences=True) == expected
+
+
+@pytest.mark.parametrize("draft, expected", [
+    ("1978 [1].", "1978"),
+    ("In 1978.", "In 1978"),
+    ("A function problem", "A function problem"),
+    ("The first Guidelines were formulated in 1978 [1].", ""),  # a sentence: the quote answers
+])
+def test_the_product_keeps_phrases_and_never_cuts_sentences(draft, expected):
     assert candidate(draft, QUESTION, terms) == expected
 
 

@@ -15,7 +15,9 @@ The signals (computed by the pipeline for every question, see `AnswerPipeline.si
     gain           mean log-probability gain of the draft given the passages over none
 
 P(answerable) = sigmoid(b + sum_i w_i * (x_i - mean_i) / scale_i); the question is answered when
-P >= threshold. One calibration per generator kind (a language model, or the extractive answerer
+P >= threshold, unless a veto holds: a 0/1 signal that refuses on its own (e.g. the question asks for
+a year and the evidence has none). A veto is kept by the fit only when it costs (almost) no false
+refusal on the calibration parts. One calibration per generator kind (a language model, or the extractive answerer
 without the model's signals), one file for every domain: no per-document tuning.
 """
 from __future__ import annotations
@@ -41,6 +43,11 @@ class Answerability:
     mean: tuple[float, ...]
     scale: tuple[float, ...]
     threshold: float
+    vetoes: tuple[str, ...] = ()
+
+    def vetoed(self, signals: dict) -> str | None:
+        """The first veto signal that is set, if any."""
+        return next((v for v in self.vetoes if float(signals.get(v, 0.0)) >= 0.5), None)
 
     def probability(self, signals: dict) -> float:
         z = self.intercept + sum(w * (float(signals.get(f, 0.0)) - m) / s
@@ -49,18 +56,21 @@ class Answerability:
 
     def to_json(self) -> dict:
         return {"features": list(self.features), "weights": list(self.weights), "intercept": self.intercept,
-                "mean": list(self.mean), "scale": list(self.scale), "threshold": self.threshold}
+                "mean": list(self.mean), "scale": list(self.scale), "threshold": self.threshold,
+                "vetoes": list(self.vetoes)}
 
     @classmethod
     def from_json(cls, data: dict) -> "Answerability":
         features = tuple(data["features"])
-        unknown = set(features) - set(SIGNALS)
+        vetoes = tuple(data.get("vetoes", ()))
+        unknown = (set(features) | set(vetoes)) - set(SIGNALS)
         if unknown:
             raise ValueError(f"unknown signals {sorted(unknown)}")
         fields = {k: tuple(float(v) for v in data[k]) for k in ("weights", "mean", "scale")}
         if any(len(v) != len(features) for v in fields.values()) or 0.0 in fields["scale"]:
             raise ValueError("weights, mean and scale must match the features (scale never 0)")
-        return cls(features, **fields, intercept=float(data["intercept"]), threshold=float(data["threshold"]))
+        return cls(features, **fields, intercept=float(data["intercept"]), threshold=float(data["threshold"]),
+                   vetoes=vetoes)
 
 
 def load(kind: str, path: Path = ANSWERABILITY_FILE) -> Answerability:

@@ -28,6 +28,8 @@ from rag.records import Passage
 from rag.settings import Settings
 
 REFUSAL_ANSWER = "The documents do not cover this question."
+VETO_REASONS = {"type_missing": "the question asks for a year, a date or a quantity and the passages' answer gives none",
+                "model_refused": "the model found no answer in the passages"}
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,8 @@ class AnswerPipeline:
             reason = "the passages found address the assistant, not the reader" if flagged else "no passages retrieved"
         elif not raw:
             reason = "the model gave no answer"
+        elif self.config.decide and (veto := self.decision.vetoed(signals)):
+            reason = VETO_REASONS.get(veto, veto)
         elif self.config.decide and probability < self.decision.threshold:
             reason = (f"the passages do not appear to answer it (P(answerable) {probability:.2f} < "
                       f"{self.decision.threshold:.2f}" + ("; the model found no answer" if signals["model_refused"]
@@ -174,14 +178,14 @@ class AnswerPipeline:
             # the extractive answerer's draft is a document sentence, not an answer to cut short
             phrase = short_answer.candidate(raw, fitted.question, terms) if self.generator.writes_text else ""
             if self.config.style == "quote":
-                sentences = choose.quote(shown, grounded, self.embed, question, phrase)
+                sentences = choose.quote(shown, grounded, self.embed)
             else:
                 sentences = grounded if any(s.supported for s in grounded) else []
         evidence_text = " ".join(s.text for s in sentences)
         short = short_answer.accept(phrase, evidence_text, question) if self.config.style == "quote" else ""
         signals["short_ok"] = float(bool(short))
         kind = expected_answer_type(question)
-        signals["type_missing"] = float(bool(kind) and not has_answer_type(f"{short or raw} {evidence_text}", kind))
+        signals["type_missing"] = float(bool(kind) and not has_answer_type(f"{short} {evidence_text}", kind))
         return sentences, short, signals
 
     def _finish(self, question, fitted, passages, raw, sentences, reason, score, timings, warnings) -> Answer:
