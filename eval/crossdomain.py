@@ -320,6 +320,7 @@ def main(argv=None) -> int:
     table_p.add_argument("out", type=Path)
     table_p.add_argument("--part", choices=PART_ROLES, default="test")
     table_p.add_argument("--config", nargs="+", default=["default"])
+    table_p.add_argument("--json", type=Path, help="also write the summaries as JSON here")
     args = parser.parse_args(argv)
     if args.command == "build":
         write(all_parts(), args.out)
@@ -328,11 +329,14 @@ def main(argv=None) -> int:
     elif args.command == "curve":
         from rag.answer.answerability import load
 
-        curve = tradeoff(args.out, args.part, args.config)
         shipped = load("model").threshold
+        import numpy as np
+
+        curve = tradeoff(args.out, args.part, args.config,
+                         sorted(set(np.round(np.arange(0.0, 1.0001, 0.05), 2).tolist()) | {shipped}))
         print("| threshold | false refusals | unanswerable refused |\n|---|---|---|")
         for c in curve:
-            mark = " (shipped ≈)" if abs(c["threshold"] - shipped) < 0.025 else ""
+            mark = " (shipped)" if c["threshold"] == shipped else ""
             print(f"| {c['threshold']:.2f}{mark} | {100 * c['false_refusals']:.1f}% | "
                   f"{100 * c['unanswerable_refused']:.1f}% |")
         if args.plot:
@@ -341,6 +345,11 @@ def main(argv=None) -> int:
         rescore(args.out, args.part, args.config)
     else:
         print(table(args.out, args.part, args.config))
+        if args.json:
+            summaries = {f"{p.name}/{c}": json.loads((p / c / "summary.json").read_text(encoding="utf-8"))
+                         for p in sorted(args.out.iterdir()) if p.name.endswith(f"-{args.part}")
+                         for c in args.config if (p / c / "summary.json").exists()}
+            args.json.write_text(json.dumps(summaries, indent=2) + "\n", encoding="utf-8")
     return 0
 
 
