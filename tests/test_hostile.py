@@ -248,7 +248,8 @@ def test_the_model_never_sees_a_passage_that_addresses_it(model, embedder, tmp_p
     finally:
         del model.stream
     assert "swordfish" not in answer.text and "swordfish" not in answer.raw
-    assert all("swordfish" not in text for prompt in seen for text in prompt.texts)
+    assert seen and all("swordfish" not in text for prompt in seen for text in prompt.passage_texts)
+    assert all("swordfish" not in m["content"] for prompt in seen for m in prompt.messages)
     assert answer.flagged and any("Access" in p.chunk.section_path for p in answer.retrieved)
 
 
