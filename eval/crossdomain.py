@@ -160,7 +160,23 @@ def check_apart(parts: list[Part]) -> None:
                 raise AssertionError(f"{name}: {key} in both parts: {sorted(shared)[:5]}")
 
 
+def part_folders(out: Path, role: str) -> list[Path]:
+    """The folders of one role's parts under OUT; a clear error when there are none."""
+    from rag.errors import UserError
+
+    if not out.is_dir():
+        raise UserError(f"{out} is not a folder of parts; make one with: python -m eval.crossdomain build {out}")
+    folders = sorted(p for p in out.iterdir() if p.is_dir() and p.name.endswith(f"-{role}"))
+    if not folders:
+        raise UserError(f"no {role} parts in {out}; make them with: python -m eval.crossdomain build {out}")
+    return folders
+
+
 def write(parts: list[Part], out: Path) -> None:
+    from rag.errors import UserError
+
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out} is a file; name a folder for the parts")
     check_apart(parts)
     for part in parts:
         folder = out / part.name
@@ -185,7 +201,7 @@ def run_parts(out: Path, role: str, configs: list[Path], datasets: list[str] | N
     from rag import assemble
     from rag.index.indexer import build_index
 
-    for folder in sorted(p for p in out.iterdir() if p.is_dir() and p.name.endswith(f"-{role}")):
+    for folder in part_folders(out, role):
         if datasets and folder.name.rsplit("-", 1)[0] not in datasets:
             continue
         for config_path in configs or [None]:
@@ -202,7 +218,7 @@ def rescore(out: Path, role: str, configs: list[str]) -> None:
     from eval.questions import load_jsonl
     from eval.scoring import score, summarise
 
-    for folder in sorted(p for p in out.iterdir() if p.is_dir() and p.name.endswith(f"-{role}")):
+    for folder in part_folders(out, role):
         questions = {q.id: q for q in load_jsonl(folder / "questions.jsonl")}
         for name in configs:
             results = folder / name / "results.jsonl"
@@ -236,7 +252,7 @@ def table(out: Path, role: str, configs: list[str]) -> str:
     lines = ["| set | config | questions | answerable correct | false refusals | unanswerable refused | F1 | "
              "quote holds gold | answer p50 s |", "|---|---|---|---|---|---|---|---|---|"]
     pct = lambda v: "–" if v is None else f"{100 * v:.1f}%"
-    for folder in sorted(p for p in out.iterdir() if p.is_dir() and p.name.endswith(f"-{role}")):
+    for folder in part_folders(out, role):
         dataset = folder.name.rsplit("-", 1)[0]
         for name in configs:
             path = folder / name / "summary.json"
@@ -249,6 +265,10 @@ def table(out: Path, role: str, configs: list[str]) -> str:
                          f"{pct(s.get('false_refusal'))} ({s.get('false_refusals', 0)}) | "
                          f"{pct(s.get('correct_refusal'))} | {f1} | {pct(s.get('quote_has_gold'))} | "
                          f"{s.get('total_s_p50') or 0:.2f} |")
+    if len(lines) == 2:
+        from rag.errors import UserError
+
+        raise UserError(f"no results of --config {' '.join(configs)} in the {role} parts under {out}")
     return "\n".join(lines)
 
 
@@ -258,10 +278,14 @@ def tradeoff(out: Path, role: str, config: str, thresholds=None) -> list[dict]:
     import numpy as np
 
     rows = []
-    for folder in sorted(p for p in out.iterdir() if p.is_dir() and p.name.endswith(f"-{role}")):
+    for folder in part_folders(out, role):
         results = folder / config / "results.jsonl"
         if results.exists():
             rows += [json.loads(line) for line in results.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not rows:
+        from rag.errors import UserError
+
+        raise UserError(f"no results of --config {config} in the {role} parts under {out}")
     answerable = [r for r in rows if r["metrics"]["answerable"]]
     unanswerable = [r for r in rows if not r["metrics"]["answerable"]]
     other_cause = lambda r: r["refused"] and "P(answerable)" not in r.get("refusal_reason", "")
@@ -322,6 +346,16 @@ def main(argv=None) -> int:
     table_p.add_argument("--config", nargs="+", default=["default"])
     table_p.add_argument("--json", type=Path, help="also write the summaries as JSON here")
     args = parser.parse_args(argv)
+    from rag.errors import UserError
+
+    try:
+        return _command(args)
+    except (UserError, OSError) as exc:
+        print(f"python -m eval.crossdomain: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _command(args) -> int:
     if args.command == "build":
         write(all_parts(), args.out)
     elif args.command == "run":
@@ -347,7 +381,7 @@ def main(argv=None) -> int:
         print(table(args.out, args.part, args.config))
         if args.json:
             summaries = {f"{p.name}/{c}": json.loads((p / c / "summary.json").read_text(encoding="utf-8"))
-                         for p in sorted(args.out.iterdir()) if p.name.endswith(f"-{args.part}")
+                         for p in part_folders(args.out, args.part)
                          for c in args.config if (p / c / "summary.json").exists()}
             args.json.write_text(json.dumps(summaries, indent=2) + "\n", encoding="utf-8")
     return 0

@@ -32,11 +32,14 @@ KINDS = {"model": ("collect", SIGNALS),  # the extractive answerer has no model 
 
 
 def read_rows(out: Path, run_name: str) -> list[dict]:
+    from eval.crossdomain import part_folders
+    from rag.errors import UserError
+
     rows = []
-    for folder in sorted(p for p in out.iterdir() if p.is_dir() and p.name.endswith("-calibration")):
+    for folder in part_folders(out, "calibration"):
         results = folder / run_name / "results.jsonl"
         if not results.exists():
-            raise SystemExit(f"fit_answerability: error: no {results}; run the calibration parts first")
+            raise UserError(f"no {results}; run the calibration parts first")
         for line in results.read_text(encoding="utf-8").splitlines():
             row = json.loads(line)
             if row.get("signals") and not row["metrics"].get("retrieval_only"):
@@ -141,9 +144,15 @@ def main(argv=None) -> int:
     parser.add_argument("out", type=Path, help="the folder that `python -m eval.crossdomain build` wrote")
     parser.add_argument("--write", type=Path, default=ANSWERABILITY_FILE)
     args = parser.parse_args(argv)
+    from rag.errors import UserError
+
     calibrations, provenance = {}, {}
     for kind in KINDS:
-        decision, report = fit_kind(args.out, kind)
+        try:
+            decision, report = fit_kind(args.out, kind)
+        except (UserError, OSError) as exc:
+            print(f"python -m eval.fit_answerability: error: {exc}", file=sys.stderr)
+            return 2
         calibrations[kind] = decision.to_json()
         provenance[kind] = report
         print(f"{kind}: threshold {decision.threshold}, {json.dumps(report)}", file=sys.stderr)

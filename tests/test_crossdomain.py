@@ -63,3 +63,24 @@ def test_the_fit_never_reads_a_test_part(tmp_path):
 
 def test_the_datasets_are_where_the_protocol_reads_them():
     assert (crossdomain.DATASETS / "squad2_train_cct").is_dir(), crossdomain.DATASETS
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["eval.fit_answerability", "{missing}"], "is not a folder of parts"),
+    (["eval.fit_answerability", "{empty}"], "no calibration parts in"),
+    (["eval.crossdomain", "build", "{file}"], "is a file; name a folder"),
+    (["eval.crossdomain", "table", "{empty}"], "no test parts in"),
+    (["eval.crossdomain", "curve", "{missing}"], "is not a folder of parts"),
+])
+def test_bad_folders_are_one_line_errors_and_write_nothing(tmp_path, argv, expected):
+    import subprocess
+    import sys
+
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "file.txt").write_text("keep me")
+    paths = {"missing": tmp_path / "missing", "empty": tmp_path / "empty", "file": tmp_path / "file.txt"}
+    argv = [a.format(**paths) for a in argv]
+    result = subprocess.run([sys.executable, "-m", *argv], capture_output=True, text=True, timeout=300)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and expected in lines[0], result.stderr
+    assert (tmp_path / "file.txt").read_text() == "keep me" and not list((tmp_path / "empty").iterdir())
