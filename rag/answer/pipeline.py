@@ -156,12 +156,8 @@ class AnswerPipeline:
         elif not sentences:
             reason = "no sentence of the answer is supported by the passages"
         timings["total_s"] = time.perf_counter() - started
-        answer = self._finish(question, fitted, retrieved, raw, sentences, reason, probability, timings, warnings)
-        answer.flagged, answer.signals = flagged, {k: round(float(v), 4) for k, v in signals.items()}
-        answer.short_answer = "" if answer.refused else short
-        if answer.short_answer:
-            answer.text = f"{short} — {answer.text}"
-        yield Final(answer)
+        yield Final(self._finish(question, fitted, retrieved, raw, sentences, short, reason, probability, signals,
+                                 flagged, timings, warnings))
 
     def _read(self, question: str, fitted: FittedPrompt, shown: list[choose.ScoredSentence],
               raw: str) -> tuple[list[SentenceSupport], str, dict]:
@@ -188,8 +184,10 @@ class AnswerPipeline:
         signals["type_missing"] = float(bool(kind) and not has_answer_type(f"{short} {evidence_text}", kind))
         return sentences, short, signals
 
-    def _finish(self, question, fitted, passages, raw, sentences, reason, score, timings, warnings) -> Answer:
+    def _finish(self, question, fitted, passages, raw, sentences, short, reason, score, signals, flagged, timings,
+                warnings) -> Answer:
         refused = bool(reason)
+        short = "" if refused else short
         cited: list[Citation] = []
         if not refused:
             best: dict[int, float] = {}
@@ -199,7 +197,7 @@ class AnswerPipeline:
             cited = [Citation(n, fitted.passages[n - 1], best[n]) for n in sorted(best)]
         return Answer(
             question=question,
-            text=REFUSAL_ANSWER if refused else render_answer(sentences),
+            text=REFUSAL_ANSWER if refused else (f"{short} — " if short else "") + render_answer(sentences),
             refused=refused,
             sentences=[] if refused else sentences,
             cited=cited,
@@ -210,6 +208,9 @@ class AnswerPipeline:
             refusal_reason=reason,
             raw=raw,
             warnings=warnings,
+            flagged=flagged,
+            short_answer=short,
+            signals={k: round(float(v), 4) for k, v in signals.items()},
         )
 
     def ask(self, question: str, k: int | None = None, mode: str | None = None) -> Answer:
