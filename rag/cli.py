@@ -44,6 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--faiss", default="auto",
                    help='FAISS factory string, e.g. "Flat" or "HNSW32" (default auto: exact below 50,000 chunks, HNSW32 above)')
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="where reading and embedding run: this process, or a Ray cluster (extra: .[ray])")
+    p.add_argument("--ray-address", default=None, metavar="ADDRESS",
+                   help="join this Ray cluster (auto, HOST:PORT or ray://HOST:10001); default: start a local Ray")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="embedding actors for --engine ray (default: one per CPU of the cluster)")
 
     p = sub.add_parser("search", help="show the passages retrieved for a question")
     p.add_argument("question")
@@ -64,14 +70,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_index(args) -> int:
     from rag import assemble, paths
+    from rag.index import store
     from rag.index.indexer import build_index
     from rag.ingest.readers import find_documents
 
     settings = Settings.from_args(args)
+    if args.engine == "local" and (args.ray_address or args.workers):
+        raise UserError("--ray-address and --workers need --engine ray")
+    if args.workers is not None and args.workers < 1:
+        raise UserError(f"--workers must be at least 1 (got {args.workers})")
     find_documents(args.paths)  # a missing path fails before the model loads
-    embedder = assemble.load_embedder(settings.embedding_model)
     index_dir = args.index or paths.default_index_dir()
-    report = build_index(args.paths, index_dir, embedder, faiss_factory=args.faiss, progress=not args.quiet)
+    store.check_writable_target(index_dir)
+    engine = None
+    if args.engine == "ray":  # an unreachable cluster fails before the model loads
+        from rag.index.ray_engine import RayEngine
+
+        engine = RayEngine(address=args.ray_address, workers=args.workers)
+    try:
+        embedder = assemble.load_embedder(settings.embedding_model)
+        report = build_index(args.paths, index_dir, embedder, faiss_factory=args.faiss, progress=not args.quiet,
+                             engine=engine)
+    finally:
+        if engine is not None:
+            engine.close()
     print(f"{index_dir}: {report.summary()}")
     return 0
 

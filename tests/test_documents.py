@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.index.indexer import chunk_file
+from rag.index.engines import chunk_file
 from rag.ingest.chunking import ChunkerConfig
 from rag.ingest.readers import read_blocks
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from rag.ingest.chunking import ChunkerConfig, chunk_paragraphs
-from rag.index.indexer import chunk_file
+from rag.index.engines import chunk_file
 from rag.paths import sample_document
 from rag.ingest.readers import UnreadableFile, read_blocks
 

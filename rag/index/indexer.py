@@ -10,13 +10,13 @@ from typing import Callable
 import numpy as np
 
 from rag.index import store
-from rag.ingest.chunking import ChunkerConfig, chunk_paragraphs
+from rag.index.engines import Engine, LocalEngine
+from rag.ingest.chunking import ChunkerConfig
 from rag.errors import UserError
 from rag.hashing import sha256_file
 from rag.index.dense import build_dense, resolve_factory
 from rag.index.lexical import build_bm25
-from rag.ingest.paragraphs import repair_paragraphs
-from rag.ingest.readers import UnreadableFile, find_documents, read_blocks
+from rag.ingest.readers import find_documents
 from rag.records import Chunk
 
 Warn = Callable[[str], None]
@@ -46,10 +46,6 @@ class IndexReport:
                 f"{len(self.files_skipped)} skipped; chunks: {self.chunks_added} added, "
                 f"{self.chunks_removed} removed, {self.chunks_embedded} embedded, {self.chunks_total} in the index"
                 + reading)
-
-
-def chunk_file(path: Path, count_tokens, config: ChunkerConfig, warn: Warn | None = None) -> list[Chunk]:
-    return chunk_paragraphs(repair_paragraphs(read_blocks(path, warn)), str(path), count_tokens, config)
 
 
 def _versions() -> dict:
@@ -83,9 +79,14 @@ def _previous(index_dir: Path, embedder, warn: Warn):
 
 def build_index(paths: list[Path], index_dir: Path, embedder, chunker: ChunkerConfig = ChunkerConfig(),
                 faiss_factory: str = "auto", warn: Warn = lambda m: print(m, file=sys.stderr),
-                progress: bool = True) -> IndexReport:
-    """Add new and changed files under `paths`, drop deleted ones, embed only unseen chunk texts."""
+                progress: bool = True, engine: Engine | None = None) -> IndexReport:
+    """Add new and changed files under `paths`, drop deleted ones, embed only unseen chunk texts.
+
+    `engine` runs the reading and embedding (default: this process); the index is the same either way.
+    """
     from tqdm import tqdm
+
+    engine = engine or LocalEngine()
 
     store.check_writable_target(index_dir)
     chunker = ChunkerConfig(**{**asdict(chunker), "max_tokens": min(chunker.max_tokens, embedder.max_tokens)})
@@ -101,29 +102,50 @@ def build_index(paths: list[Path], index_dir: Path, embedder, chunker: ChunkerCo
         report = IndexReport()
         kept: dict[str, list[Chunk]] = {}
         new_files: dict[str, dict] = {}
-        for path in tqdm(files, desc="reading", unit="file", disable=not progress or len(files) < 20, file=sys.stderr):
+        to_read: list[Path] = []
+        digests: dict[str, str] = {}
+
+        def skip(source: str, message: str) -> None:
+            """Name the file; keep what was indexed of it before (a file that turned unreadable)."""
+            warn(message)
+            report.files_skipped.append(source)
+            if source in old_files:
+                kept[source] = [previous.chunks[r] for r in old_by_source.get(source, [])]
+                new_files[source] = old_files[source]
+
+        for path in files:
             source = str(path)
             try:
-                sha = sha256_file(path)
-                if same_chunker and old_files.get(source, {}).get("sha256") == sha:
-                    kept[source] = [previous.chunks[r] for r in old_by_source.get(source, [])]
-                    report.files_unchanged += 1
-                else:
-                    started = time.perf_counter()
-                    kept[source] = chunk_file(path, embedder.count_tokens, chunker, warn)
-                    report.reading_s += time.perf_counter() - started
-                    report.pages_read += max((c.page or 0 for c in kept[source]), default=0)
-                    (report.files_updated if source in old_files else report.files_added).append(source)
-            except Exception as exc:  # one bad file never breaks a build: it is named and skipped
-                warn(f"skipped {exc}" if isinstance(exc, (UnreadableFile, OSError)) else
-                     f"skipped {path}: {exc.__class__.__name__}: {exc}")
-                report.files_skipped.append(source)
-                if source in old_files:  # keep what was indexed when a file turns unreadable
-                    kept[source] = [previous.chunks[r] for r in old_by_source.get(source, [])]
-                    sha = old_files[source]["sha256"]
-                else:
+                digests[source] = sha256_file(path)
+            except OSError as exc:
+                skip(source, f"skipped {exc}")
+                continue
+            if same_chunker and old_files.get(source, {}).get("sha256") == digests[source]:
+                kept[source] = [previous.chunks[r] for r in old_by_source.get(source, [])]
+                new_files[source] = {"sha256": digests[source], "size": path.stat().st_size,
+                                     "chunks": len(kept[source])}
+                report.files_unchanged += 1
+            else:
+                to_read.append(path)
+
+        with tqdm(total=len(to_read), desc="reading", unit="file", file=sys.stderr,
+                  disable=not progress or len(to_read) < 20) as bar:
+            for result in engine.chunk_files(to_read, chunker, embedder):
+                bar.update(1)
+                for message in result.warnings:
+                    warn(message)
+                source = result.source
+                if result.error is not None:
+                    skip(source, result.error)
                     continue
-            new_files[source] = {"sha256": sha, "size": path.stat().st_size, "chunks": len(kept[source])}
+                kept[source] = result.chunks
+                report.reading_s += result.seconds
+                report.pages_read += max((c.page or 0 for c in result.chunks), default=0)
+                (report.files_updated if source in old_files else report.files_added).append(source)
+                new_files[source] = {"sha256": digests[source], "size": Path(source).stat().st_size,
+                                     "chunks": len(result.chunks)}
+        # the order of `files`, whatever order the engine finished them in
+        new_files = {str(p): new_files[str(p)] for p in files if str(p) in new_files}
 
         # Files indexed earlier and not named now stay, unless they were deleted from disk.
         for source, info in old_files.items():
@@ -146,7 +168,7 @@ def build_index(paths: list[Path], index_dir: Path, embedder, chunker: ChunkerCo
         report.chunks_removed = len(old_ids - new_ids)
         report.chunks_total = len(chunks)
 
-        vectors = _embed_with_cache(chunks, previous, embedder, progress, report)
+        vectors = _embed_with_cache(chunks, previous, embedder, engine, progress, report)
         faiss_factory = resolve_factory(faiss_factory, len(chunks))
         manifest = store.Manifest(
             embedding_model=embedder.name, dimension=embedder.dimension, query_prefix=embedder.query_prefix,
@@ -158,7 +180,7 @@ def build_index(paths: list[Path], index_dir: Path, embedder, chunker: ChunkerCo
     return report
 
 
-def _embed_with_cache(chunks: list[Chunk], previous, embedder, progress: bool, report: IndexReport) -> np.ndarray:
+def _embed_with_cache(chunks: list[Chunk], previous, embedder, engine, progress: bool, report: IndexReport) -> np.ndarray:
     """Reuse the vectors of texts embedded before (by content hash); embed the rest once each."""
     from tqdm import tqdm
 
@@ -171,7 +193,7 @@ def _embed_with_cache(chunks: list[Chunk], previous, embedder, progress: bool, r
     if todo:
         with tqdm(total=len(todo), desc="embedding", unit="chunk", file=sys.stderr,
                   disable=not progress or len(todo) < 64) as bar:
-            fresh = embedder.embed_passages([text_of[h] for h in todo], progress=bar.update)
+            fresh = engine.embed([text_of[h] for h in todo], embedder, progress=bar.update)
         cached.update(zip(todo, fresh))
     report.chunks_embedded = len(todo)
     return np.vstack([cached[c.content_hash] for c in chunks]).astype(np.float32)
