@@ -263,10 +263,16 @@ def test_faiss_factory_strings(tmp_path, embedder):
 
 
 def test_auto_factory_is_exact_for_small_corpora_and_hnsw_for_large(tmp_path, embedder):
-    from rag.index.dense import HNSW_EF_SEARCH, HNSW_FROM_CHUNKS, resolve_factory
+    from rag.index.dense import HNSW_EF_SEARCH, HNSW_FROM_CHUNKS, hnsw_bytes, resolve_factory
 
-    assert resolve_factory("auto", HNSW_FROM_CHUNKS - 1) == "Flat"
-    assert resolve_factory("auto", HNSW_FROM_CHUNKS) == "HNSW32"
+    gib = 2**30
+    assert resolve_factory("auto", HNSW_FROM_CHUNKS - 1, 384, 24 * gib) == "Flat"
+    assert resolve_factory("auto", HNSW_FROM_CHUNKS, 384, 24 * gib) == "HNSW32"
+    assert resolve_factory("auto", 1_000_000, 384, 24 * gib) == "HNSW32"  # 1.7 GB of HNSW fits in a quarter
+    assert resolve_factory("auto", 1_000_000, 384, 4 * gib) == "IVF4096,PQ48"  # it does not in a quarter of 4 GB
+    assert resolve_factory("auto", 1_000_000, 768, 24 * gib) == "HNSW32"
+    assert resolve_factory("auto", 10_000_000, 768, 24 * gib) == "IVF16384,PQ96"
+    assert 1.6 * gib < hnsw_bytes(1_000_000, 384) < 1.8 * gib
     assert resolve_factory("IVF4,Flat", 10) == "IVF4,Flat"
     docs = _write(tmp_path / "docs", DOCS)
     build_index([docs], tmp_path / "auto", embedder, progress=False)
@@ -297,3 +303,52 @@ def test_bm25_top_k_matches_bm25s_ranking():
         expected = sorted(np.flatnonzero(full > 0), key=lambda r: (-full[r], r))[:20]
         assert rows.tolist() == expected
     assert len(bm25_search(index, "the of and", 5, len(texts))[0]) == 0  # only stopwords
+
+
+def _synthetic_generation(index_dir: Path, vectors: np.ndarray, factory: str) -> None:
+    from rag.index.dense import build_dense
+    from rag.index.lexical import build_bm25
+    from rag.records import Chunk
+
+    chunks = [Chunk(f"c{i}", "synthetic.md", ("Synthetic",), f"passage {i} about topic {i % 97}", 0, 1,
+                    content_hash=f"h{i}") for i in range(len(vectors))]
+    manifest = store.Manifest(embedding_model="all-MiniLM-L6-v2", dimension=vectors.shape[1], query_prefix="",
+                              passage_prefix="", max_tokens=256, chunker={}, faiss_factory=factory)
+    index_dir.mkdir(parents=True)
+    store.write_generation(index_dir, manifest, chunks, vectors, build_dense(vectors, factory), build_bm25(chunks))
+
+
+def test_pq_candidates_are_rescored_from_the_exact_vectors(tmp_path, embedder):
+    """IVF-PQ scores are approximate; the retriever re-scores its candidates, so the top 10 are exact."""
+    rng = np.random.default_rng(3)
+    centres = rng.standard_normal((40, 384)).astype(np.float32)
+    vectors = centres[rng.integers(0, 40, 4000)] + 0.6 * rng.standard_normal((4000, 384)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    _synthetic_generation(tmp_path / "index", vectors, "IVF64,PQ48")
+    retriever = Retriever(store.load(tmp_path / "index"), embedder)
+    recalls = []
+    for query in vectors[rng.integers(0, 4000, 30)] + 0.3 * rng.standard_normal((30, 384)).astype(np.float32):
+        query = (query / np.linalg.norm(query)).astype(np.float32)
+        rows, scores = retriever.dense(query, 10)
+        np.testing.assert_allclose(scores, vectors[rows] @ query, atol=1e-5)  # exact scores, best first
+        assert np.all(np.diff(scores) <= 0)
+        recalls.append(len(set(rows) & set(np.argsort(-(vectors @ query))[:10])) / 10)
+    assert np.mean(recalls) >= 0.95, recalls
+
+
+def test_an_opened_index_maps_its_files_and_reads_chunks_on_demand(tmp_path, embedder):
+    docs = _write(tmp_path / "docs", DOCS)
+    build_index([docs], tmp_path / "index", embedder, progress=False)
+    index = store.load(tmp_path / "index")
+    assert isinstance(index.chunks, store.ChunkTable) and isinstance(index.vectors, np.memmap)
+    with open(index.path / "chunks.jsonl", encoding="utf-8") as fh:
+        written = [json.loads(line) for line in fh]
+    assert [c.to_json() for c in index.chunks] == written
+    assert index.chunks[-1].to_json() == written[-1]
+    assert [c.to_json() for c in index.chunks[1:3]] == written[1:3]
+    with pytest.raises(IndexError):
+        index.chunks[len(written)]
+    # offsets that no longer match the chunks file mean a damaged index, said in one line
+    np.save(index.path / "chunks.offsets.npy", np.array([0, 5], dtype=np.int64))
+    with pytest.raises(UserError, match="is corrupt"):
+        store.load(tmp_path / "index")

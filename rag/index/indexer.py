@@ -95,8 +95,9 @@ def build_index(paths: list[Path], index_dir: Path, embedder, chunker: ChunkerCo
         previous = _previous(index_dir, embedder, warn)
         old_files = previous.manifest.files if previous else {}
         same_chunker = previous is not None and previous.manifest.chunker == asdict(chunker)
+        old_chunks = list(previous.chunks) if previous else []  # parsed once (a loaded index reads rows on demand)
         old_by_source: dict[str, list[int]] = {}
-        for row, chunk in enumerate(previous.chunks if previous else []):
+        for row, chunk in enumerate(old_chunks):
             old_by_source.setdefault(chunk.source, []).append(row)
 
         report = IndexReport()
@@ -110,7 +111,7 @@ def build_index(paths: list[Path], index_dir: Path, embedder, chunker: ChunkerCo
             warn(message)
             report.files_skipped.append(source)
             if source in old_files:
-                kept[source] = [previous.chunks[r] for r in old_by_source.get(source, [])]
+                kept[source] = [old_chunks[r] for r in old_by_source.get(source, [])]
                 new_files[source] = old_files[source]
 
         for path in files:
@@ -121,7 +122,7 @@ def build_index(paths: list[Path], index_dir: Path, embedder, chunker: ChunkerCo
                 skip(source, f"skipped {exc}")
                 continue
             if same_chunker and old_files.get(source, {}).get("sha256") == digests[source]:
-                kept[source] = [previous.chunks[r] for r in old_by_source.get(source, [])]
+                kept[source] = [old_chunks[r] for r in old_by_source.get(source, [])]
                 new_files[source] = {"sha256": digests[source], "size": path.stat().st_size,
                                      "chunks": len(kept[source])}
                 report.files_unchanged += 1
@@ -152,7 +153,7 @@ def build_index(paths: list[Path], index_dir: Path, embedder, chunker: ChunkerCo
             if source in new_files:
                 continue
             if Path(source).exists():
-                kept[source] = [previous.chunks[r] for r in old_by_source.get(source, [])]
+                kept[source] = [old_chunks[r] for r in old_by_source.get(source, [])]
                 new_files[source] = info
             else:
                 report.files_removed.append(source)
@@ -162,14 +163,14 @@ def build_index(paths: list[Path], index_dir: Path, embedder, chunker: ChunkerCo
             where = ", ".join(str(p) for p in paths)
             raise UserError(f"nothing readable to index in {where}" + (" (the index is unchanged)" if previous else ""))
 
-        old_ids = {c.chunk_id for c in previous.chunks} if previous else set()
+        old_ids = {c.chunk_id for c in old_chunks}
         new_ids = {c.chunk_id for c in chunks}
         report.chunks_added = len(new_ids - old_ids)
         report.chunks_removed = len(old_ids - new_ids)
         report.chunks_total = len(chunks)
 
-        vectors = _embed_with_cache(chunks, previous, embedder, engine, progress, report)
-        faiss_factory = resolve_factory(faiss_factory, len(chunks))
+        vectors = _embed_with_cache(chunks, old_chunks, previous, embedder, engine, progress, report)
+        faiss_factory = resolve_factory(faiss_factory, len(chunks), embedder.dimension)
         manifest = store.Manifest(
             embedding_model=embedder.name, dimension=embedder.dimension, query_prefix=embedder.query_prefix,
             passage_prefix=embedder.passage_prefix, max_tokens=embedder.max_tokens, chunker=asdict(chunker),
@@ -180,20 +181,27 @@ def build_index(paths: list[Path], index_dir: Path, embedder, chunker: ChunkerCo
     return report
 
 
-def _embed_with_cache(chunks: list[Chunk], previous, embedder, engine, progress: bool, report: IndexReport) -> np.ndarray:
+def _embed_with_cache(chunks: list[Chunk], old_chunks: list[Chunk], previous, embedder, engine, progress: bool,
+                      report: IndexReport) -> np.ndarray:
     """Reuse the vectors of texts embedded before (by content hash); embed the rest once each."""
     from tqdm import tqdm
 
-    cached: dict[str, np.ndarray] = {}
-    if previous is not None:
-        for chunk, vector in zip(previous.chunks, previous.vectors):
-            cached[chunk.content_hash] = vector
-    todo = list(dict.fromkeys(c.content_hash for c in chunks if c.content_hash not in cached))
-    text_of = {c.content_hash: c.embedding_text() for c in chunks}
+    old_row = {c.content_hash: row for row, c in enumerate(old_chunks)} if previous is not None else {}
+    todo = list(dict.fromkeys(c.content_hash for c in chunks if c.content_hash not in old_row))
+    fresh = np.zeros((0, embedder.dimension), dtype=np.float32)
     if todo:
+        text_of = {c.content_hash: c.embedding_text() for c in chunks}
         with tqdm(total=len(todo), desc="embedding", unit="chunk", file=sys.stderr,
                   disable=not progress or len(todo) < 64) as bar:
             fresh = engine.embed([text_of[h] for h in todo], embedder, progress=bar.update)
-        cached.update(zip(todo, fresh))
     report.chunks_embedded = len(todo)
-    return np.vstack([cached[c.content_hash] for c in chunks]).astype(np.float32)
+    fresh_row = {h: row for row, h in enumerate(todo)}
+    vectors = np.empty((len(chunks), embedder.dimension), dtype=np.float32)
+    reused = [(i, old_row[c.content_hash]) for i, c in enumerate(chunks) if c.content_hash in old_row]
+    embedded = [(i, fresh_row[c.content_hash]) for i, c in enumerate(chunks) if c.content_hash in fresh_row]
+    for source, pairs in ((previous.vectors if reused else None, reused), (fresh, embedded)):
+        if pairs:
+            rows, from_rows = np.array(pairs).T
+            order = np.argsort(from_rows)  # ascending reads of a memory-mapped file
+            vectors[rows[order]] = source[from_rows[order]]
+    return vectors

@@ -7,6 +7,7 @@ import numpy as np
 
 from rag.index import store
 from rag.errors import UserError
+from rag.index.dense import PQ_RERANK_DEPTH, is_lossy
 from rag.index.fusion import reciprocal_rank_fusion
 from rag.index.lexical import bm25_search
 from rag.records import Passage
@@ -46,9 +47,18 @@ class Retriever:
         return len(self.index.chunks)
 
     def dense(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        scores, rows = self.index.dense.search(vector.reshape(1, -1).astype(np.float32), min(k, self.size))
+        """Top-k rows by inner product; compressed (PQ) candidates are re-scored from the exact vectors."""
+        lossy = is_lossy(self.index.manifest.faiss_factory)
+        depth = max(k, PQ_RERANK_DEPTH) if lossy else k
+        scores, rows = self.index.dense.search(vector.reshape(1, -1).astype(np.float32), min(depth, self.size))
         keep = rows[0] >= 0
-        return rows[0][keep], scores[0][keep]
+        rows, scores = rows[0][keep], scores[0][keep]
+        if lossy and len(rows):
+            rows = np.sort(rows)  # ascending reads of the memory-mapped vectors
+            scores = self.index.vectors[rows] @ vector
+            best = np.lexsort((rows, -scores))[:k]
+            rows, scores = rows[best], scores[best]
+        return rows, scores
 
     def bm25(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
         return bm25_search(self.index.bm25, query, k, self.size)

@@ -3,7 +3,7 @@
 Layout::
 
     DIR/CURRENT              name of the live generation (replaced with os.replace)
-    DIR/gen-<id>/manifest.json, chunks.jsonl, vectors.npy, dense.faiss, bm25/
+    DIR/gen-<id>/manifest.json, chunks.jsonl, chunks.offsets.npy, vectors.npy, dense.faiss, bm25/
 
 A build writes a new generation beside the live one and only then rewrites CURRENT, so a
 failed, interrupted or killed build leaves the previous index as it was.
@@ -13,10 +13,12 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import mmap
 import os
 import shutil
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -50,13 +52,39 @@ class Manifest:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
+class ChunkTable(Sequence):
+    """The chunks of a generation, read from chunks.jsonl on demand through its line offsets.
+
+    Opening a million-chunk index reads no chunk; a search parses only the rows it returns.
+    """
+
+    def __init__(self, path: Path, offsets: np.ndarray):
+        self._file = open(path, "rb")
+        self._data = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ) if offsets[-1] else b""
+        self._offsets = offsets
+
+    def __len__(self) -> int:
+        return len(self._offsets) - 1
+
+    def __getitem__(self, row):
+        if isinstance(row, slice):
+            return [self[i] for i in range(*row.indices(len(self)))]
+        row = int(row)
+        if row < 0:
+            row += len(self)
+        if not 0 <= row < len(self):
+            raise IndexError(row)
+        line = self._data[int(self._offsets[row]):int(self._offsets[row + 1])]
+        return Chunk.from_json(json.loads(line))
+
+
 @dataclass
 class StoredIndex:
-    """Everything of one generation, loaded."""
+    """Everything of one generation, opened: vectors, FAISS index and BM25 arrays memory-mapped."""
 
     path: Path
     manifest: Manifest
-    chunks: list[Chunk]
+    chunks: Sequence[Chunk]
     vectors: np.ndarray
     dense: object  # faiss.Index
     bm25: object  # bm25s.BM25
@@ -105,16 +133,27 @@ def load(directory: Path) -> StoredIndex:
     if manifest.format_version != FORMAT_VERSION:
         raise UserError(f"index at {directory} has format {manifest.format_version}; this rag reads {FORMAT_VERSION}: rebuild it")
     try:
-        with open(generation / "chunks.jsonl", encoding="utf-8") as fh:
-            chunks = [Chunk.from_json(json.loads(line)) for line in fh if line.strip()]
-        vectors = np.load(generation / "vectors.npy")
-        dense = faiss.read_index(str(generation / "dense.faiss"))
-        bm25 = bm25s.BM25.load(str(generation / "bm25"))
+        chunks = _open_chunks(generation)
+        vectors = np.load(generation / "vectors.npy", mmap_mode="r")
+        # the codes (the vectors of Flat and HNSW) are mapped, not read: a big index opens in well under a second
+        dense = faiss.read_index(str(generation / "dense.faiss"), faiss.IO_FLAG_MMAP_IFC)
+        bm25 = bm25s.BM25.load(str(generation / "bm25"), mmap=True, show_progress=False)
     except Exception as exc:  # any damage to the files means the same thing to the user
         raise UserError(f"index at {directory} is corrupt ({exc.__class__.__name__}); rebuild it with rag index") from exc
     if not (len(chunks) == len(vectors) == dense.ntotal == manifest.chunk_count):
         raise UserError(f"index at {directory} is corrupt (chunk, vector and manifest counts differ); rebuild it")
     return StoredIndex(generation, manifest, chunks, vectors, dense, bm25)
+
+
+def _open_chunks(generation: Path) -> Sequence[Chunk]:
+    offsets_path = generation / "chunks.offsets.npy"
+    if not offsets_path.is_file():  # written before offsets were: read them all
+        with open(generation / "chunks.jsonl", encoding="utf-8") as fh:
+            return [Chunk.from_json(json.loads(line)) for line in fh if line.strip()]
+    offsets = np.load(offsets_path)
+    if len(offsets) < 1 or offsets[-1] != (generation / "chunks.jsonl").stat().st_size:
+        raise ValueError("chunk offsets do not match chunks.jsonl")
+    return ChunkTable(generation / "chunks.jsonl", offsets)
 
 
 @contextlib.contextmanager
@@ -146,9 +185,11 @@ def write_generation(directory: Path, manifest: Manifest, chunks: list[Chunk], v
     try:
         manifest.chunk_count = len(chunks)
         manifest.created_at = time.time()
-        with open(staging / "chunks.jsonl", "w", encoding="utf-8") as fh:
+        offsets = [0]
+        with open(staging / "chunks.jsonl", "wb") as fh:
             for chunk in chunks:
-                fh.write(json.dumps(chunk.to_json(), ensure_ascii=False) + "\n")
+                offsets.append(offsets[-1] + fh.write((json.dumps(chunk.to_json(), ensure_ascii=False) + "\n").encode()))
+        np.save(staging / "chunks.offsets.npy", np.asarray(offsets, dtype=np.int64))
         np.save(staging / "vectors.npy", np.asarray(vectors, dtype=np.float32))
         faiss.write_index(dense, str(staging / "dense.faiss"))
         bm25.save(str(staging / "bm25"))
