@@ -1,6 +1,7 @@
 """Scale benchmark: the local and Ray engines on the same cores, and search at 100k and 1M chunks.
 
-    python -m eval.bench_scale --out eval/results/scale.json [--sizes 100000,1000000] [--engine-docs 5183]
+    python -m eval.bench_scale --out eval/results/scale.json [--parts engines,scale] [--engine-docs 5183]
+                               [--sizes 100000,1000000] [--factories "auto;IVF4096,PQ48"] [--update]
 
 The large corpora are SciFact made bigger, since embedding a million real chunks takes 8 hours
 here: every SciFact chunk is embedded once by `rag index`; chunk i of a size-N corpus copies a
@@ -78,8 +79,12 @@ def bench_engines(work: Path, docs: int) -> dict:
     """Local and Ray on the same two cores, same documents; the Ray figure includes starting Ray."""
     from eval.datasets import load_beir, write_corpus
 
+    import shutil
+
     folder = work / f"engine-docs-{docs}"
     write_corpus(dict(list(load_beir(SHARED).corpus.items())[:docs]), folder)
+    for name in ("local", "ray"):  # a full build each time, never an update of an earlier run's index
+        shutil.rmtree(work / f"engine-{name}", ignore_errors=True)
     runs = {name: in_child(_engine_run, name, str(folder), str(work / f"engine-{name}"), None)
             for name in ("local", "ray")}
     local, ray = runs["local"], runs["ray"]
@@ -205,6 +210,16 @@ def table(result: dict) -> str:
     return "| figure | value |\n|---|---|\n" + "".join(f"| {a} | {b} |\n" for a, b in rows)
 
 
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(item) for item in text.split(",") if item]
+    except ValueError:
+        sizes = []
+    if not sizes or min(sizes) < 1000:
+        raise argparse.ArgumentTypeError(f"expected comma-separated chunk counts of at least 1000, got {text!r}")
+    return sizes
+
+
 def main(argv=None) -> int:
     from eval.datasets import load_beir
     from rag.assemble import prefer_offline
@@ -216,27 +231,30 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--work", type=Path, default=Path("/tmp/rag-bench-scale"), help="where corpora and indexes go")
     parser.add_argument("--engine-docs", type=positive_int, default=5183, help="SciFact abstracts for the engine race")
-    parser.add_argument("--sizes", default="100000,1000000", help="comma-separated corpus sizes in chunks")
-    parser.add_argument("--factories", default="auto", help="comma-separated FAISS factories to try at each size")
+    parser.add_argument("--sizes", type=_sizes, default="100000,1000000", help="comma-separated corpus sizes in chunks")
+    parser.add_argument("--factories", default="auto", help="semicolon-separated FAISS factories to try at each size")
     parser.add_argument("--queries", type=positive_int, default=100, help="SciFact queries to time and score")
     parser.add_argument("--runs", type=positive_int, default=3)
-    parser.add_argument("--skip-engines", action="store_true")
+    parser.add_argument("--parts", choices=("engines", "scale", "engines,scale"), default="engines,scale")
     parser.add_argument("--update", action="store_true", help="keep earlier figures in --out; add these")
     args = parser.parse_args(argv)
     try:
-        sizes = [int(s) for s in args.sizes.split(",") if s]
+        sizes = args.sizes
         args.work.mkdir(parents=True, exist_ok=True)
+        args.out.parent.mkdir(parents=True, exist_ok=True)  # an unwritable --out fails now, not after an hour
+        args.out.with_suffix(".partial").write_text("", encoding="utf-8")
+        args.out.with_suffix(".partial").unlink()
         result = json.loads(args.out.read_text()) if args.update and args.out.is_file() else {}
         result["machine"] = machine()
-        if not args.skip_engines:
+        if "engines" in args.parts:
             result["engines"] = bench_engines(args.work, args.engine_docs)
             print(json.dumps(result["engines"]), file=sys.stderr)
-        base = in_child(base_index, args.work, 5183)
+        base = in_child(base_index, args.work, 5183) if "scale" in args.parts else None
         queries = list(load_beir(SHARED).queries.values())[:args.queries]
         scale = [s for s in result.get("scale", []) if not any(
-            s["chunks"] == n and s.get("asked") == f for n in sizes for f in args.factories.split(","))]
-        for size in sizes:
-            for factory in args.factories.split(","):
+            s["chunks"] == n and s.get("asked") == f for n in sizes for f in args.factories.split(";"))]
+        for size in sizes if "scale" in args.parts else []:
+            for factory in args.factories.split(";"):
                 figures = {"asked": factory, **bench_scale(args.work, base, size, factory, queries, args.runs)}
                 print(json.dumps(figures), file=sys.stderr)
                 scale.append(figures)

@@ -5,6 +5,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from eval.judge import is_correct, section_matches
@@ -208,3 +209,24 @@ def test_benchmark_unwritable_output_is_one_line(tmp_path, capsys):
     assert main(["--out", str(tmp_path / "file" / "bench.json")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("python -m eval.bench: error:")
+
+
+@pytest.mark.parametrize("argv", [["--sizes", "1e6"], ["--sizes", "10"], ["--queries", "0"]])
+def test_scale_benchmark_bad_arguments_are_one_line(tmp_path, capsys, argv):
+    from eval.bench_scale import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--out", str(tmp_path / "scale.json"), *argv])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_.value.code == 2 and len(err) == 1 and err[0].startswith("python -m eval.bench_scale: error:")
+
+
+def test_scale_benchmark_exact_search_is_brute_force():
+    """The recall reference: blockwise top-10 over the vectors equals a full sort."""
+    from eval.bench_scale import _exact_top
+
+    rng = np.random.default_rng(5)
+    vectors = rng.standard_normal((450_001, 8)).astype(np.float32)
+    queries = rng.standard_normal((4, 8)).astype(np.float32)
+    expected = np.argsort(-(queries @ vectors.T), axis=1)[:, :10]
+    np.testing.assert_array_equal(_exact_top(vectors, queries, 10), expected)

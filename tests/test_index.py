@@ -305,6 +305,23 @@ def test_bm25_top_k_matches_bm25s_ranking():
     assert len(bm25_search(index, "the of and", 5, len(texts))[0]) == 0  # only stopwords
 
 
+@pytest.mark.parametrize("method", ["lucene", "bm25+"])
+def test_bm25_scores_are_bm25s_own(method):
+    """The one-pass scoring gives bm25s's scores, including BM25+'s non-occurrence term."""
+    import bm25s
+
+    from rag.index.lexical import bm25_scores, tokenize
+
+    rng = np.random.default_rng(2)
+    vocabulary = [f"term{i}" for i in range(400)]
+    texts = [" ".join(rng.choice(vocabulary, size=int(rng.integers(3, 40)))) for _ in range(5000)]
+    index = bm25s.BM25(k1=1.2, b=0.75, method=method)
+    index.index(tokenize(texts), show_progress=False)
+    for _ in range(20):
+        ids = index.get_tokens_ids(tokenize([" ".join(rng.choice(vocabulary, size=5))])[0])
+        np.testing.assert_allclose(bm25_scores(index, ids), index.get_scores_from_ids(ids), rtol=1e-5, atol=1e-6)
+
+
 def _synthetic_generation(index_dir: Path, vectors: np.ndarray, factory: str) -> None:
     from rag.index.dense import build_dense
     from rag.index.lexical import build_bm25

@@ -17,7 +17,7 @@ HNSW_FACTORY = f"HNSW{HNSW_M}"
 # recall@10 against exact search 0.933 at FAISS's default construction beam (40) and a search
 # beam of 128; 0.994 at 80 and 512, for 0.5 ms a query and 1.5x the build time.
 HNSW_EF_CONSTRUCTION = 80
-HNSW_EF_SEARCH = 512
+HNSW_EF_SEARCH = 1024
 # HNSW keeps every float32 vector and its graph in memory. Past this share of the machine's RAM
 # (the model, the chunks and BM25 need the rest) the index is IVF-PQ: 8-bit product codes in
 # inverted lists, about 1/27 of the memory, each answer re-ranked exactly from vectors.npy (on disk).

@@ -106,7 +106,11 @@ class EmbedActor:
 
 
 class RayEngine:
-    """Starts a local Ray with this machine's cores, or joins the cluster at `address`."""
+    """Starts a new local Ray with this machine's cores, or joins the cluster at `address`.
+
+    Without an address it never joins a cluster that happens to run here (nor a stale record of
+    one a killed run left in /tmp/ray): `--ray-address auto` does that.
+    """
 
     name = "ray"
 
@@ -124,7 +128,7 @@ class RayEngine:
         if not self.ray.is_initialized():
             try:
                 with _silenced_stderr():  # the C++ core's line about its log level; errors still raise
-                    self.ray.init(address=address, num_cpus=None if address else os.cpu_count(),
+                    self.ray.init(address=address or "local", num_cpus=None if address else os.cpu_count(),
                                   include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False,
                                   runtime_env={"env_vars": {"TOKENIZERS_PARALLELISM": "false",
                                                             "RAY_USAGE_STATS_ENABLED": "0"}})
