@@ -2,6 +2,9 @@
 
     python -m eval.bench --out eval/results/bench.json [--docs 5183] [--large 100000] [--runs 5]
 
+The `scale` part (eval/bench_scale.py: local vs Ray engine, search at 100k and 1M chunks) writes
+scale.json and scale.md beside --out.
+
 Every figure is a median over `--runs` repetitions in one run on this machine (figures on
 shared machines are noisy: compare ratios within a run); indexing is one pass over all the
 chunks. Each model setup starts in its own process, so that its start time and peak memory are
@@ -300,7 +303,7 @@ def table(result: dict) -> str:
     return "| figure | value |\n|---|---|\n" + "".join(f"| {name} | {value} |\n" for name, value in rows)
 
 
-PARTS = ("reading", "indexing", "retrieval", "model", "answers")
+PARTS = ("reading", "indexing", "retrieval", "model", "answers", "scale")
 
 
 def _choices(allowed: tuple[str, ...], empty_ok: bool):
@@ -334,7 +337,8 @@ def main(argv=None) -> int:
     parser.add_argument("--update", action="store_true",
                         help="keep the figures of skipped parts from an existing --out file")
     parser.add_argument("--skip", type=_choices(PARTS, empty_ok=True), default="",
-                        help="comma-separated parts to skip: reading,indexing,retrieval,model,answers")
+                        help="comma-separated parts to skip: reading,indexing,retrieval,model,answers,scale "
+                             "(scale: the engine race and 100k/1M search, eval/bench_scale.py, into scale.json)")
     args = parser.parse_args(argv)
     skip = set(args.skip)
     if not args.questions.is_file():
@@ -384,6 +388,11 @@ def run_benchmark(args, skip: set[str]) -> int:
         print(json.dumps({"model": result["model"], "llamacpp": result["llamacpp"]}), file=sys.stderr)
     if "answers" not in skip:
         result["answers"] = [in_child(bench_answers, args.questions, args.answers, v) for v in variants]
+    if "scale" not in skip:  # about 40 minutes: its own figures file, next to this one
+        from eval.bench_scale import main as bench_scale
+
+        if bench_scale(["--out", str(args.out.with_name("scale.json")), "--update"]) != 0:
+            return 2
     result["peak_rss_gb"] = peak_rss_gb()
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     args.out.with_suffix(".md").write_text(table(result), encoding="utf-8")
