@@ -156,7 +156,7 @@ def test_ctrl_c_of_a_ray_build_leaves_the_previous_index(tmp_path, embedder):
     (docs / "a.md").write_text("# Alpha\n\nThe alpha protocol was signed in 1999.\n")
     index_dir = tmp_path / "index"
     build_index([docs], index_dir, embedder, progress=False)
-    before = store.load(index_dir).chunks
+    before = list(store.load(index_dir).chunks)
     _docs_that_take_a_while(docs / "big")
     stderr = tmp_path / "stderr.txt"
     with open(stderr, "w") as err:
@@ -171,7 +171,7 @@ def test_ctrl_c_of_a_ray_build_leaves_the_previous_index(tmp_path, embedder):
     text = stderr.read_text()
     assert code == 130, text
     assert "interrupted; any existing index is unchanged" in text and "Traceback" not in text
-    assert store.load(index_dir).chunks == before
+    assert list(store.load(index_dir).chunks) == before
     assert not [p for p in index_dir.iterdir() if p.name.endswith(".tmp")]
 
 
