@@ -46,7 +46,8 @@ def ray_engine(pid_file):
 
     from rag.index.ray_engine import RayEngine
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    # address="local": a new Ray of its own, never a cluster (or a stale record of one) found on the machine
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     engine = RayEngine()
     assert engine.workers == 2
     yield engine
@@ -256,3 +257,6 @@ def test_rag_index_joins_a_cluster_started_with_ray_start(tmp_path, scifact_docs
             head.wait(timeout=60)
         except subprocess.TimeoutExpired:
             head.kill()
+        record = Path("/tmp/ray/ray_current_cluster")  # `ray start` leaves it behind; `ray.init()` would dial it
+        if record.is_file() and record.read_text().strip().endswith(f":{port}"):
+            record.unlink()
