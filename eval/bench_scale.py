@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eval.bench import SHARED, _median, _p95, in_child, machine, peak_rss_gb
+from eval.bench import SHARED, bench_retrieval, in_child, machine, peak_rss_gb
 
 DROP_WORDS = 0.15
 NOISE = 0.02
@@ -162,15 +162,9 @@ def _search_run(index_dir: str, queries: list[str], runs: int) -> dict:
     open_s = time.perf_counter() - started
     retriever = Retriever(index, embedder)
     out = {"open_s": round(open_s, 3)}
-    for mode in ("dense", "bm25", "hybrid"):
+    for mode in ("dense", "bm25", "hybrid"):  # one untimed search each: the first maps the files in
         retriever.search(queries[0], k=10, mode=mode)
-        times = []
-        for _ in range(runs):
-            for query in queries:
-                started = time.perf_counter()
-                retriever.search(query, k=10, mode=mode)
-                times.append(1000 * (time.perf_counter() - started))
-        out[mode] = {"p50_ms": _median(times), "p95_ms": _p95(times)}
+    out.update(bench_retrieval(retriever, runs, queries, k=10))
     vectors = np.stack([embedder.embed_query(q) for q in queries]).astype(np.float32)
     exact = _exact_top(index.vectors, vectors, 10)
     recalls = [len(set(retriever.dense(v, 10)[0].tolist()) & set(row.tolist())) / 10 for v, row in zip(vectors, exact)]
