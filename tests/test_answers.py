@@ -153,3 +153,22 @@ def test_held_out_squad_questions_end_to_end(cct_test_part):
     right = sum(is_correct(a.short_answer or a.text, q["answers"]) for q, a in given)
     assert len(given) >= 10, [a.refusal_reason for _, a in answers[:12]]
     assert right >= 5, f"{right} of 12 answerable questions answered with the gold (7 in the committed run)"
+
+
+def test_the_real_model_copies_the_answering_phrase_out_of_a_sentence(model):
+    """Copying is restricted to the sentence's words, so a span is always stated by it; and on
+    plain factoid sentences (invented here, not from any evaluation set) the model picks the
+    phrase that answers."""
+    from rag.answer.short_answer import SPAN_FIXED, span_messages, states
+
+    cases = [("Who founded the observatory?", "The observatory was founded by Maria Keller in 1902.", "Maria Keller"),
+             ("When was the observatory founded?", "The observatory was founded by Maria Keller in 1902.", "1902"),
+             ("What does the plant export?", "The plant mainly exports copper wire to Norway and Chile.", "copper wire"),
+             ("Where does the plant export its wire?", "The plant mainly exports copper wire to Norway and Chile.",
+              "Norway and Chile")]
+    right = 0
+    for question, sentence, gold in cases:
+        span, logprob = model.copy_span(span_messages(question, sentence), sentence, fixed=SPAN_FIXED)
+        assert span and states(sentence, span) and logprob <= 0, (question, span)
+        right += gold.lower() in span.lower() and len(span.split()) <= len(gold.split()) + 2
+    assert right >= 3, right

@@ -114,3 +114,22 @@ def test_a_question_asking_for_a_year_reads_whether_the_answer_has_one(tmp_path,
     assert typed.refused and typed.signals["type_missing"] == 1, typed.text
     counted = pipeline.ask("How many annexes does the treaty have?")
     assert not counted.refused and "three annexes" in counted.text and counted.signals["type_missing"] == 0
+
+
+def test_a_copied_span_is_words_of_its_source_whatever_the_model(tiny_generator):
+    """A random model's choice is arbitrary, but decoding may only copy whole words of the source,
+    and reusing the fixed messages' cache must not change the choice."""
+    from rag.answer.short_answer import SPAN_FIXED, span_messages
+
+    sources = ["the guidelines were formulated in 1978 .", "1978 . the documents do not say",
+               "guidelines [ 1 ] were not formulated"]
+    copied = []
+    for source in sources:
+        for question in ("the guidelines ?", "in 1978 ?"):
+            span, logprob = tiny_generator.copy_span(span_messages(question, source), source)
+            cached = tiny_generator.copy_span(span_messages(question, source), source, fixed=SPAN_FIXED)
+            assert cached[0] == span
+            if span:
+                copied.append(span)
+                assert f" {span} " in f" {source} " and logprob <= 0
+    assert copied, "the tiny model copied nothing from any source"

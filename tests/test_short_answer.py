@@ -49,3 +49,20 @@ def test_an_unsupported_draft_is_refused(phrase, why):
 def test_normalisation_ignores_case_punctuation_and_articles():
     assert accept("the U.S.-Japan treaty", "Under the U.S. Japan Treaty, both act.", "Under what do both act?")
     assert normalise("The  Treaty's") == "treaty s"
+
+
+def test_a_phrase_copied_from_the_draft_needs_confidence_and_the_evidence():
+    from rag.answer.short_answer import SPAN_MIN_LOGPROB, from_copy
+
+    assert from_copy("1978", SPAN_MIN_LOGPROB, EVIDENCE, QUESTION) == "1978"
+    assert from_copy("1978", SPAN_MIN_LOGPROB - 0.01, EVIDENCE, QUESTION) == "", "copied without confidence"
+    assert from_copy("1979", -0.01, EVIDENCE, QUESTION) == "", "confident but not what the quote says"
+    assert from_copy("first Guidelines", -0.01, EVIDENCE, QUESTION) == "", "only the question's words"
+    assert from_copy("", 0.0, EVIDENCE, QUESTION) == ""
+
+
+def test_the_phrase_is_copied_from_the_drafts_first_sentence_without_markers():
+    from rag.answer.short_answer import draft_sentence
+
+    assert draft_sentence("In 1978 [2]. Later revised [1].") == "In 1978."
+    assert draft_sentence("[1]") == ""

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Iterator
 
 from rag.errors import UserError
-from rag.generate import model_files
+from rag.generate import copy_span, model_files
 from rag.generate.base import Generator, GeneratorConfig, Prompt
 from rag.settings import PRECISIONS
 
@@ -31,6 +31,8 @@ class TransformersGenerator(Generator):
         self.config = config
         self.context_window = int(getattr(model.config, "max_position_embeddings", 4096) or 4096)
         self._lock = threading.Lock()
+        self._token_bytes: list[bytes] | None = None
+        self._prefix_cache: dict = {}
 
     def render(self, messages) -> str:
         return self.tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
@@ -52,6 +54,77 @@ class TransformersGenerator(Generator):
         with self._lock, torch.inference_mode():
             logits = self.model(input_ids=ids).logits[0, len(prefix) - 1:-1].float()
         return torch.log_softmax(logits, dim=-1).gather(1, torch.tensor(tokens)[:, None])[:, 0].tolist()
+
+    def token_bytes(self) -> list[bytes]:
+        """Each vocabulary token's bytes (byte-level BPE), for copying spans; built once."""
+        if self._token_bytes is None:
+            self._token_bytes = copy_span.vocabulary_bytes(self.tokenizer)
+        return self._token_bytes
+
+    def copy_span(self, messages, source: str, fixed: int = 0, max_tokens: int = 16,
+                  top: int = 64) -> tuple[str, float]:
+        """Greedy decoding restricted to copying words of `source` (see `copy_span`): the span and
+        its tokens' mean log-probability; ("", 0.0) when the model ends before copying a word.
+
+        The first `fixed` messages are the same on every call (instructions, worked examples):
+        their keys and values are computed once and reused."""
+        import torch
+
+        src = copy_span.SpanSource.of(source)
+        vocab = self.token_bytes()
+        stops = self.stop_ids()
+        ids = self.tokenizer(self.render(messages), return_tensors="pt", add_special_tokens=False)["input_ids"]
+        state, logprobs = None, []
+        with self._lock, torch.inference_mode():
+            past, ids = self._cached_prefix(messages[:fixed], ids) if fixed else (None, ids)
+            for _ in range(max_tokens):
+                out = self.model(input_ids=ids, past_key_values=past, use_cache=True)
+                past = out.past_key_values
+                scores = torch.log_softmax(out.logits[0, -1].float(), dim=-1)
+                candidates = set(torch.topk(scores, min(top, scores.shape[0])).indices.tolist())
+                for text in src.continuations(state):
+                    first = self.tokenizer(text.decode("utf-8", errors="ignore"), add_special_tokens=False)["input_ids"]
+                    candidates.update(first[:1])
+                best, best_state = None, None
+                for token in sorted(candidates, key=lambda t: -float(scores[t])):
+                    if token in stops:
+                        if src.can_stop(state):
+                            best = token
+                            break
+                        continue
+                    after = src.advance(state, vocab[token])
+                    if after is not None:
+                        best, best_state = token, after
+                        break
+                if best is None or best in stops:
+                    break
+                state = best_state
+                logprobs.append(float(scores[best]))
+                ids = torch.tensor([[best]])
+        span = src.text_of(state)
+        return (span, sum(logprobs) / len(logprobs)) if span else ("", 0.0)
+
+    def _cached_prefix(self, fixed_messages, ids):
+        """(a copy of the cache after the fixed messages, the ids left to run); (None, ids) if the
+        fixed messages do not tokenise as a prefix of the whole prompt."""
+        import copy
+
+        import torch
+
+        text = self.tokenizer.apply_chat_template(list(fixed_messages), tokenize=False)
+        prefix = tuple(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        if len(prefix) >= ids.shape[1] or tuple(ids[0, :len(prefix)].tolist()) != prefix:
+            return None, ids
+        if self._prefix_cache.get("ids") != prefix:
+            out = self.model(input_ids=torch.tensor([prefix]), use_cache=True)
+            self._prefix_cache = {"ids": prefix, "cache": out.past_key_values}
+        return copy.deepcopy(self._prefix_cache["cache"]), ids[:, len(prefix):]
+
+    def stop_ids(self) -> set[int]:
+        ids = {self.tokenizer.eos_token_id}
+        configured = getattr(getattr(self.model, "generation_config", None), "eos_token_id", None)
+        ids.update(configured if isinstance(configured, (list, tuple)) else [configured])
+        return {i for i in ids if i is not None}
 
     def stream(self, prompt: Prompt) -> Iterator[str]:
         import torch
