@@ -78,8 +78,8 @@ class TransformersGenerator(Generator):
         with self._lock, torch.inference_mode():
             past, ids = self._cached_prefix(messages[:fixed], ids) if fixed else (None, ids)
             for _ in range(max_tokens):
-                out = self.model(input_ids=ids, past_key_values=past, use_cache=True)
-                past = out.past_key_values
+                out = self.model(input_ids=ids, cache=past, use_cache=True, logits_to_keep=1)
+                past = out.cache
                 scores = torch.log_softmax(out.logits[0, -1].float(), dim=-1)
                 candidates = set(torch.topk(scores, min(top, scores.shape[0])).indices.tolist())
                 for text in src.continuations(state):
@@ -116,8 +116,8 @@ class TransformersGenerator(Generator):
         if len(prefix) >= ids.shape[1] or tuple(ids[0, :len(prefix)].tolist()) != prefix:
             return None, ids
         if self._prefix_cache.get("ids") != prefix:
-            out = self.model(input_ids=torch.tensor([prefix]), use_cache=True)
-            self._prefix_cache = {"ids": prefix, "cache": out.past_key_values}
+            out = self.model(input_ids=torch.tensor([prefix]), use_cache=True, logits_to_keep=1)
+            self._prefix_cache = {"ids": prefix, "cache": out.cache}
         return copy.deepcopy(self._prefix_cache["cache"]), ids[:, len(prefix):]
 
     def stop_ids(self) -> set[int]:
