@@ -66,3 +66,12 @@ def test_the_phrase_is_copied_from_the_drafts_first_sentence_without_markers():
 
     assert draft_sentence("In 1978 [2]. Later revised [1].") == "In 1978."
     assert draft_sentence("[1]") == ""
+
+
+def test_a_copied_phrase_is_shown_only_when_it_carries_what_the_draft_adds():
+    from rag.answer.short_answer import carries_draft
+
+    draft = "The first Guidelines were formulated in 1978 to deter an invasion."
+    assert carries_draft("1978 to deter an invasion", draft, QUESTION, terms)
+    assert not carries_draft("an invasion", draft, QUESTION, terms), "one of the three terms the draft adds"
+    assert carries_draft("anything", "The first Guidelines were formulated.", QUESTION, terms), "draft adds nothing"

@@ -178,15 +178,17 @@ class AnswerPipeline:
             else:
                 sentences = grounded if any(s.supported for s in grounded) else []
         evidence_text = " ".join(s.text for s in sentences)
-        short = ""
+        short = copied = ""
         if self.config.style == "quote" and sentences:
             short = short_answer.accept(phrase, evidence_text, question)
             if not short and not signals["model_refused"] and self.generator.writes_text:
                 draft = short_answer.draft_sentence(raw)
                 span, logprob = self.generator.copy_span(short_answer.span_messages(question, draft), draft,
                                                          fixed=short_answer.SPAN_FIXED)
-                short = short_answer.from_copy(span, logprob, evidence_text, question)
-        signals["short_ok"] = float(bool(short))
+                copied = short_answer.from_copy(span, logprob, evidence_text, question)
+                short = copied if short_answer.carries_draft(copied, draft, question, terms) else ""
+        # a stated phrase is evidence of an answer even when it is too narrow to show (as calibrated)
+        signals["short_ok"] = float(bool(short or copied))
         kind = expected_answer_type(question)
         signals["type_missing"] = float(bool(kind) and not has_answer_type(f"{short} {evidence_text}", kind))
         return sentences, short, signals
