@@ -49,11 +49,7 @@ def candidate(draft: str, question: str = "", terms=None, cut_sentences: bool = 
     ...           terms, cut_sentences=True)
     '1978'
     """
-    sentences = answer_sentences(draft)
-    if not sentences:
-        return ""
-    text, _ = parse_markers(sentences[0], 99)
-    text = _LEAD.sub("", text).strip().rstrip(".!?;:,").strip()
+    text = _LEAD.sub("", draft_sentence(draft)).strip().rstrip(".!?;:,").strip()
     if len(text.split()) <= PHRASE_WORDS:
         return text
     if not cut_sentences or terms is None or not question:
