@@ -133,3 +133,25 @@ def test_a_copied_span_is_words_of_its_source_whatever_the_model(tiny_generator)
                 copied.append(span)
                 assert f" {span} " in f" {source} " and logprob <= 0
     assert copied, "the tiny model copied nothing from any source"
+
+
+def test_a_quote_from_merged_table_rows_is_one_row(tmp_path, embedder):
+    """Short paragraphs (table rows, list items out of a PDF) are merged into one chunk; the quote
+    is one of them, not the run of rows up to the next full stop."""
+    from rag.answer.answerability import Answerability
+    from rag.index.indexer import build_index
+    from rag.index.retrieval import Retriever
+
+    (tmp_path / "plan.md").write_text(
+        "# Performance targets\n\n| Measure | Target |\n\n| Staff hired | 1,200 people |\n\n"
+        "| Annual budget | 350 million dollars |\n\nThe agency reports these targets to the Congress every year.\n",
+        encoding="utf-8")
+    build_index([tmp_path / "plan.md"], tmp_path / "index", embedder, progress=False)
+    retriever = Retriever.open(tmp_path / "index", embedder)
+    assert any("\n" in chunk.text for chunk in retriever.index.chunks), "the rows were not merged: the test no longer tests the merge"
+    always = Answerability(("type_missing",), (0.0,), 0.0, (0.0,), (1.0,), 0.0)
+    pipeline = AnswerPipeline(retriever, load_generator(Settings(generator="extractive"), embedder), decision=always)
+
+    answer = pipeline.ask("What is the annual budget?")
+    quote = " ".join(s.text for s in answer.sentences)
+    assert "350 million" in quote and "Staff" not in quote and "Congress" not in quote, quote

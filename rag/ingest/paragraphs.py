@@ -51,9 +51,19 @@ def repair_paragraphs(blocks: list[Block]) -> list[Paragraph]:
 def split_sentences(text: str) -> list[str]:
     """Sentences of a paragraph, not broken after abbreviations such as "U.S." or "e.g.".
 
+    A line break always ends a sentence: readers join a paragraph's lines with spaces, so a
+    line break inside a chunk is where two merged paragraphs meet (a table row, a list item), and
+    a quote must not run from one into the next.
+
     >>> split_sentences("The U.S. Forces stay. Japan-U.S. ties grow! Why? Yes.")
     ['The U.S. Forces stay.', 'Japan-U.S. ties grow!', 'Why?', 'Yes.']
+    >>> split_sentences("| Target | 2026 |\\nPerformance Indicators\\nThe plan ends. It was met.")
+    ['| Target | 2026 |', 'Performance Indicators', 'The plan ends.', 'It was met.']
     """
+    return [sentence for line in text.split("\n") for sentence in _line_sentences(line)]
+
+
+def _line_sentences(text: str) -> list[str]:
     sentences: list[str] = []
     start = 0
     for m in _SENTENCE_BREAK.finditer(text):
