@@ -172,7 +172,7 @@ class AnswerPipeline:
             grounded = ground_answer(raw, fitted.question, [split_sentences(t) for t in fitted.texts], terms, self.embed)
             signals["support"] = max((s.support for s in grounded), default=0.0)
             # the extractive answerer's draft is a document sentence, not an answer to cut short
-            phrase = short_answer.candidate(raw, fitted.question, terms) if self.generator.writes_text else ""
+            phrase = short_answer.candidate(raw) if self.generator.writes_text else ""
             if self.config.style == "quote":
                 sentences = choose.quote(shown, grounded, self.embed)
             else:
