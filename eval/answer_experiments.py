@@ -1,0 +1,271 @@
+"""Answer-stage experiments on the calibration parts that did not ship, kept so their figures can be
+remade (`eval/results/answers-crossdomain.md`, "Tried in session 7"). Calibration parts only.
+
+    python -m eval.answer_experiments quotes OUT                  # quote scoring weights (no model)
+    python -m eval.answer_experiments prompt OUT --variant phrase # another answer instruction
+    python -m eval.answer_experiments pick OUT                    # the model picks the quote
+
+OUT is the folder of `python -m eval.crossdomain build`, with the calibration `collect` runs done.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+import statistics
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+RUN = "collect"
+SETS = ("squad_cct", "xquad")
+PROMPT_VARIANTS = {
+    "own-words": "Answer the question using only the passages below, in one short sentence that uses the "
+                 "passages' own words. If the passages do not contain the answer, reply exactly: {refusal}",
+    "phrase": "Answer the question using only the passages below. Reply with the shortest phrase from the "
+              "passages that answers it. If the passages do not contain the answer, reply exactly: {refusal}",
+}
+PICK_SYSTEM = ("You are given a question and numbered sentences from a document. Reply with the number of the "
+               "sentence that answers the question. If none of them answers it, reply 0.")
+
+
+def _rows(folder: Path, run: str = RUN) -> list[dict]:
+    path = folder / run / "results.jsonl"
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _answerable(folder: Path) -> dict:
+    from eval.questions import load_jsonl
+
+    return {q.id: q for q in load_jsonl(folder / "questions.jsonl") if q.answerable}
+
+
+def _embedder():
+    from rag import assemble
+
+    model = assemble.load_embedder("all-MiniLM-L6-v2")
+    return lambda texts: model.embed_passages(texts) if texts else np.zeros((0, 384))
+
+
+def _grounded_answer(row: dict, question: str, ranked, texts: list[str], embed) -> str:
+    """The supported part of the stored draft, as the pipeline reads it."""
+    from rag.answer import sentences as choose
+    from rag.answer.grounding import ground_answer
+    from rag.answer.refusal import model_refused
+    from rag.index.lexical import terms
+    from rag.ingest.paragraphs import split_sentences
+
+    if model_refused(row["raw"]):
+        return ""
+    focused = choose.focus(ranked, texts, 2)
+    grounded = ground_answer(row["raw"], question, [split_sentences(t) for t in focused], terms, embed)
+    return " ".join(s.text for s in grounded if s.supported)
+
+
+def quote_features(out: Path) -> list[tuple[str, list[tuple], bool]]:
+    """Per answerable calibration question: each candidate sentence's cosine, coverage, IDF-weighted
+    coverage, agreement with the draft, share of the draft's added terms, passage, holds-gold."""
+    from eval.crossdomain import part_folders
+    from eval.judge import is_correct
+    from rag.answer import sentences as choose, short_answer
+    from rag.answer.refusal import question_terms
+    from rag.index import store
+    from rag.index.lexical import terms
+    from rag.ingest.paragraphs import split_sentences
+
+    embed = _embedder()
+    data = []
+    for folder in part_folders(out, "calibration"):
+        chunks = store.load(folder / "index").chunks
+        df: dict[str, int] = {}
+        for chunk in chunks:
+            for t in terms(chunk.text):
+                df[t] = df.get(t, 0) + 1
+        idf = lambda t: math.log(1 + len(chunks) / (1 + df.get(t, 0)))  # noqa: E731
+        questions = _answerable(folder)
+        for row in _rows(folder):
+            q = questions.get(row["id"])
+            if q is None or not row["raw"]:
+                continue
+            texts = [p["text"] for p in row["retrieved"][:4]]
+            candidates = [(j + 1, s) for j, t in enumerate(texts) for s in split_sentences(t)]
+            cosine = embed([q.question] + [s for _, s in candidates])
+            cosine = cosine[1:] @ cosine[0]
+            answer = _grounded_answer(row, q.question, choose.best_sentences(q.question, texts, embed, terms),
+                                      texts, embed)
+            agreement = embed([answer] + [s for _, s in candidates]) if answer else None
+            agreement = agreement[1:] @ agreement[0] if answer else np.zeros(len(candidates))
+            asked = question_terms(terms(q.question))
+            added = terms(short_answer.draft_sentence(row["raw"])) - terms(q.question) if answer else set()
+            feats = []
+            for (n, s), c, a in zip(candidates, cosine, agreement):
+                st = terms(s)
+                cov = len(asked & st) / len(asked) if asked else 0.0
+                icov = sum(idf(t) for t in asked & st) / sum(idf(t) for t in asked) if asked else 0.0
+                lex = len(added & st) / len(added) if added else 0.0
+                feats.append((float(c), cov, icov, float(a), lex, n, is_correct(s, q.answers)))
+            data.append((folder.name, feats, bool(answer)))
+    return data
+
+
+def quote_hits(data, score) -> dict[str, float]:
+    """Per set: % of questions whose best-scored sentence holds the gold (ties: the earlier passage).
+
+    >>> data = [("a", [(0.9, 0, 0, 0, 0, 1, False), (0.5, 0, 0, 0, 0, 2, True)], False),
+    ...         ("a", [(0.2, 0, 0, 0, 0, 1, True), (0.2, 0, 0, 0, 0, 2, False)], False)]
+    >>> quote_hits(data, lambda f, has: f[0])
+    {'a': 50.0}
+    """
+    hits: dict[str, list[bool]] = {}
+    for name, feats, has_answer in data:
+        best = max(range(len(feats)), key=lambda i: (score(feats[i], has_answer), -feats[i][5]))
+        hits.setdefault(name, []).append(feats[best][6])
+    return {name: 100 * sum(h) / len(h) for name, h in sorted(hits.items())}
+
+
+def cmd_quotes(out: Path) -> None:
+    data = quote_features(out)
+    shipped = quote_hits(data, lambda f, has: 0.75 * (0.6 * f[0] + 0.4 * f[1]) + (0.25 * f[3] if has else 0))
+    print("| score | " + " | ".join(shipped) + " | mean |\n|---|" + "---|" * (len(shipped) + 1))
+    print("| shipped (0.6 cosine + 0.4 coverage; draft 0.25) | "
+          + " | ".join(f"{v:.0f}" for v in shipped.values()) + f" | {np.mean(list(shipped.values())):.1f} |")
+    grid = []
+    for wc, idf, agree, lex in itertools.product((0.4, 0.5, 0.6, 0.7), (False, True), (0, 0.15, 0.25, 0.35),
+                                                 (0, 0.1, 0.2, 0.3)):
+        def score(f, has, wc=wc, idf=idf, agree=agree, lex=lex):
+            return ((1 - agree - lex) * (wc * f[0] + (1 - wc) * (f[2] if idf else f[1]))
+                    + (agree * f[3] + lex * f[4] if has else 0))
+        hits = quote_hits(data, score)
+        grid.append((np.mean(list(hits.values())), f"cosine {wc}, {'IDF ' if idf else ''}coverage, draft {agree}, "
+                                                   f"draft terms {lex}", hits))
+    for mean, label, hits in sorted(grid, key=lambda g: -g[0])[:5]:
+        print(f"| {label} | " + " | ".join(f"{v:.0f}" for v in hits.values()) + f" | {mean:.1f} |")
+    print(f"({len(grid)} weightings tried; the best five shown)")
+
+
+def _score_runs(folder: Path, runs: dict[str, list[dict]]) -> None:
+    from eval.judge import is_correct
+    from eval.metrics import token_f1
+    from rag.answer.refusal import model_refused
+
+    questions = _answerable(folder)
+    ids = set.intersection(*({r["id"] for r in rows} for rows in runs.values()))
+    for name, rows in runs.items():
+        rows = [r for r in rows if r["id"] in ids]
+        gold = lambda r: questions[r["id"]].answers  # noqa: E731
+        quote = lambda r: " ".join(s["text"] for s in r["sentences"])  # noqa: E731
+        shown = lambda r: r["short_answer"] or quote(r)  # noqa: E731
+        n = max(len(rows), 1)
+        print(f"| {folder.name} | {name} | {len(rows)} | {sum(is_correct(r['raw'], gold(r)) for r in rows)} | "
+              f"{sum(bool(r['short_answer']) for r in rows)} | {100 * sum(is_correct(shown(r), gold(r)) for r in rows) / n:.1f} | "
+              f"{100 * sum(token_f1(shown(r), gold(r)) for r in rows) / n:.1f} | "
+              f"{sum(model_refused(r['raw']) for r in rows)} | "
+              f"{statistics.median(len(r['raw'].split()) for r in rows) if rows else 0} |")
+
+
+def cmd_prompt(out: Path, variant: str, sets: list[str], limit: int) -> None:
+    """The answerable calibration questions again with another answer instruction (decide = false)."""
+    from eval.runner import EvalRun, run
+    from rag.answer import prompting
+
+    prompting.SYSTEM = PROMPT_VARIANTS[variant].format(refusal=prompting.REFUSAL_TEXT)
+    config = replace(EvalRun().with_toml(Path(__file__).parent / "configs" / "collect.toml"), name=f"{RUN}-{variant}")
+    print("| part | instruction | questions | draft holds gold | short shown | correct | F1 | model refused | "
+          "draft words (median) |\n|---|---|---|---|---|---|---|---|---|")
+    for name in sets:
+        folder = out / f"{name}-calibration"
+        ids = _answerable(folder)
+        answerable = [line for line in (folder / "questions.jsonl").read_text(encoding="utf-8").splitlines()
+                      if line.strip() and json.loads(line)["id"] in ids][:limit]
+        subset = folder / config.name / "questions.jsonl"
+        subset.parent.mkdir(parents=True, exist_ok=True)
+        subset.write_text("\n".join(answerable) + "\n", encoding="utf-8")
+        run(subset, folder / config.name, config, folder / "index", None, False, progress=False)
+        _score_runs(folder, {"shipped": _rows(folder), variant: _rows(folder, config.name)})
+
+
+def cmd_pick(out: Path, sets: list[str], limit: int) -> None:
+    """The model reads the top three quote candidates, numbered, and names the one that answers;
+    compared with the shipped choice (the first of the three)."""
+    import torch
+
+    from eval.judge import is_correct
+    from rag.answer import sentences as choose
+    from rag.generate.base import GeneratorConfig
+    from rag.generate.transformers_lm import load_generator
+    from rag.index.lexical import terms
+
+    embed = _embedder()
+    gen = load_generator(GeneratorConfig(), log=lambda m: print(m, file=sys.stderr))
+    digits = [gen.tokenizer(str(i), add_special_tokens=False)["input_ids"][0] for i in range(4)]
+    print("| part | questions | shipped quote holds gold | model's pick holds gold |\n|---|---|---|---|")
+    for name in sets:
+        folder = out / f"{name}-calibration"
+        questions = _answerable(folder)
+        shipped = picked = n = 0
+        for row in _rows(folder):
+            q = questions.get(row["id"])
+            if q is None or not row["raw"] or n >= limit:
+                continue
+            n += 1
+            texts = [p["text"] for p in row["retrieved"][:4]]
+            ranked = choose.best_sentences(q.question, texts, embed, terms)
+            answer = _grounded_answer(row, q.question, ranked, texts, embed)
+            scores = [c.score for c in ranked]
+            if answer:
+                agreement = embed([answer] + [c.text for c in ranked])
+                scores = [0.75 * s + 0.25 * float(a) for s, a in zip(scores, agreement[1:] @ agreement[0])]
+            top = [c.text for _, c in sorted(zip(scores, ranked), key=lambda sc: -sc[0])[:3]]
+            body = "\n".join(f"{i + 1}. {s}" for i, s in enumerate(top))
+            messages = [{"role": "system", "content": PICK_SYSTEM},
+                        {"role": "user", "content": f"Question: {q.question}\n{body}"}]
+            ids = gen.tokenizer(gen.render(messages), return_tensors="pt", add_special_tokens=False)["input_ids"]
+            with torch.inference_mode():
+                logits = gen.model(input_ids=ids, logits_to_keep=1).logits[0, -1]
+            choice = max(range(len(top)), key=lambda i: float(logits[digits[i + 1]]))
+            shipped += is_correct(top[0], q.answers)
+            picked += is_correct(top[choice], q.answers)
+        print(f"| {folder.name} | {n} | {shipped} | {picked} |")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    quotes = sub.add_parser("quotes")
+    quotes.add_argument("out", type=Path)
+    prompt = sub.add_parser("prompt")
+    prompt.add_argument("out", type=Path)
+    prompt.add_argument("--variant", choices=sorted(PROMPT_VARIANTS), required=True)
+    for p in (prompt, sub.add_parser("pick")):
+        if p is not prompt:
+            p.add_argument("out", type=Path)
+        p.add_argument("--sets", nargs="*", default=list(SETS))
+        p.add_argument("--limit", type=int, default=40, help="answerable questions per set")
+    args = parser.parse_args(argv)
+    from eval.crossdomain import part_folders
+    from rag.errors import UserError
+
+    try:
+        part_folders(args.out, "calibration")
+        if args.command == "quotes":
+            cmd_quotes(args.out)
+        elif args.command == "prompt":
+            cmd_prompt(args.out, args.variant, args.sets, args.limit)
+        else:
+            cmd_pick(args.out, args.sets, args.limit)
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as error:
+        print(f"error: {error.filename} is missing: run the calibration {RUN!r} runs first "
+              "(python -m eval.crossdomain run OUT --part calibration --config eval/configs/collect.toml)",
+              file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
