@@ -105,3 +105,12 @@ def test_chunker_merges_only_within_a_section():
     paragraphs = [Paragraph("One.", ("A",), 0, 4), Paragraph("Two.", ("A",), 5, 9), Paragraph("Three.", ("B",), 10, 16)]
     chunks = chunk_paragraphs(paragraphs, "doc", words, ChunkerConfig(max_tokens=50, min_tokens=10, target_tokens=40))
     assert [(c.section, c.text) for c in chunks] == [(("A",), "One.\nTwo."), (("B",), "Three.")]
+
+
+def test_a_wrapped_paragraph_glued_to_its_heading_is_one_line():
+    """A line break inside a chunk ends a sentence, so a paragraph's own lines must be joined."""
+    from rag.ingest.readers import markdown_blocks
+
+    blocks = markdown_blocks("# Budget\nThe agency spent 350 million\ndollars in 2022.\n")
+    assert [(b.kind, b.text) for b in blocks] == [("heading", "Budget"),
+                                                  ("paragraph", "The agency spent 350 million dollars in 2022.")]

@@ -105,7 +105,9 @@ def markdown_blocks(text: str) -> list[Block]:
             blocks.append(Block("heading", m[2], start, start + len(lines[0]), len(m[1])))
             if len(lines) > 1:  # a paragraph glued to its heading line
                 rest = piece[len(lines[0]) + 1:]
-                blocks.append(Block("paragraph", rest.strip(), end - len(rest), end))
+                # its lines joined like any paragraph's: a line break in a chunk marks merged paragraphs
+                blocks.append(Block("paragraph", " ".join(line.strip() for line in lines[1:]).strip(),
+                                    end - len(rest), end))
         elif len(lines) == 2 and _SETEXT.match(lines[1]):
             blocks.append(Block("heading", lines[0].strip(), start, end, 1 if lines[1][0] == "=" else 2))
         else:
