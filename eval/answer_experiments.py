@@ -67,7 +67,8 @@ def _grounded_answer(row: dict, question: str, ranked, texts: list[str], embed) 
 
 def quote_features(out: Path) -> list[tuple[str, list[tuple], bool]]:
     """Per answerable calibration question: each candidate sentence's cosine, coverage, IDF-weighted
-    coverage, agreement with the draft, share of the draft's added terms, passage, holds-gold."""
+    coverage, agreement with the draft, share of the draft's added terms, passage, holds-gold, and
+    the product's extractive score (`sentences.best_sentences`)."""
     from eval.crossdomain import part_folders
     from eval.judge import is_correct
     from rag.answer import sentences as choose, short_answer
@@ -94,8 +95,9 @@ def quote_features(out: Path) -> list[tuple[str, list[tuple], bool]]:
             candidates = [(j + 1, s) for j, t in enumerate(texts) for s in split_sentences(t)]
             cosine = embed([q.question] + [s for _, s in candidates])
             cosine = cosine[1:] @ cosine[0]
-            answer = _grounded_answer(row, q.question, choose.best_sentences(q.question, texts, embed, terms),
-                                      texts, embed)
+            ranked = choose.best_sentences(q.question, texts, embed, terms)
+            extractive = {(c.passage, c.text): c.score for c in ranked}  # the product's own score
+            answer = _grounded_answer(row, q.question, ranked, texts, embed)
             agreement = embed([answer] + [s for _, s in candidates]) if answer else None
             agreement = agreement[1:] @ agreement[0] if answer else np.zeros(len(candidates))
             asked = question_terms(terms(q.question))
@@ -106,7 +108,7 @@ def quote_features(out: Path) -> list[tuple[str, list[tuple], bool]]:
                 cov = len(asked & st) / len(asked) if asked else 0.0
                 icov = sum(idf(t) for t in asked & st) / sum(idf(t) for t in asked) if asked else 0.0
                 lex = len(added & st) / len(added) if added else 0.0
-                feats.append((float(c), cov, icov, float(a), lex, n, is_correct(s, q.answers)))
+                feats.append((float(c), cov, icov, float(a), lex, n, is_correct(s, q.answers), extractive[(n, s)]))
             data.append((folder.name, feats, bool(answer)))
     return data
 
@@ -128,9 +130,11 @@ def quote_hits(data, score) -> dict[str, float]:
 
 def cmd_quotes(out: Path) -> None:
     data = quote_features(out)
-    shipped = quote_hits(data, lambda f, has: 0.75 * (0.6 * f[0] + 0.4 * f[1]) + (0.25 * f[3] if has else 0))
+    from rag.answer.sentences import AGREEMENT
+
+    shipped = quote_hits(data, lambda f, has: (1 - AGREEMENT) * f[7] + (AGREEMENT * f[3] if has else 0))
     print("| score | " + " | ".join(shipped) + " | mean |\n|---|" + "---|" * (len(shipped) + 1))
-    print("| shipped (0.6 cosine + 0.4 coverage; draft 0.25) | "
+    print(f"| shipped (0.6 cosine + 0.4 coverage; draft {AGREEMENT}) | "
           + " | ".join(f"{v:.0f}" for v in shipped.values()) + f" | {np.mean(list(shipped.values())):.1f} |")
     grid = []
     for wc, idf, agree, lex in itertools.product((0.4, 0.5, 0.6, 0.7), (False, True), (0, 0.15, 0.25, 0.35),
@@ -217,7 +221,8 @@ def cmd_pick(out: Path, sets: list[str], limit: int) -> None:
             scores = [c.score for c in ranked]
             if answer:
                 agreement = embed([answer] + [c.text for c in ranked])
-                scores = [0.75 * s + 0.25 * float(a) for s, a in zip(scores, agreement[1:] @ agreement[0])]
+                scores = [(1 - choose.AGREEMENT) * s + choose.AGREEMENT * float(a)
+                          for s, a in zip(scores, agreement[1:] @ agreement[0])]
             top = [c.text for _, c in sorted(zip(scores, ranked), key=lambda sc: -sc[0])[:3]]
             body = "\n".join(f"{i + 1}. {s}" for i, s in enumerate(top))
             messages = [{"role": "system", "content": PICK_SYSTEM},
@@ -229,6 +234,12 @@ def cmd_pick(out: Path, sets: list[str], limit: int) -> None:
             shipped += is_correct(top[0], q.answers)
             picked += is_correct(top[choice], q.answers)
         print(f"| {folder.name} | {n} | {shipped} | {picked} |")
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return int(text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -243,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         if p is not prompt:
             p.add_argument("out", type=Path)
         p.add_argument("--sets", nargs="*", default=list(SETS))
-        p.add_argument("--limit", type=int, default=40, help="answerable questions per set")
+        p.add_argument("--limit", type=_positive, default=40, help="answerable questions per set")
     args = parser.parse_args(argv)
     from eval.crossdomain import part_folders
     from rag.errors import UserError
