@@ -2,7 +2,7 @@
 
     python -m eval.crossdomain build OUT
     python -m eval.crossdomain run OUT --part calibration --config eval/configs/collect.toml \
-        eval/configs/collect-extractive.toml
+        eval/configs/collect-extractive.toml eval/configs/collect-qwen-1.5b.toml
     python -m eval.fit_answerability OUT          # writes rag/answer/answerability.json
 
 Only calibration parts are read (their folders end in "-calibration"); test parts never are.
@@ -22,13 +22,15 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.answer.answerability import ANSWERABILITY_FILE, MODEL_SIGNALS, SIGNALS, Answerability
+from rag.answer.answerability import ANSWERABILITY_FILE, MODEL_SIGNALS, SIGNALS, Answerability, kind_of
 
 MAX_FALSE_REFUSALS = 0.07
 VETO_CANDIDATES = ("type_missing", "model_refused")  # 0/1 signals that may refuse on their own
 MAX_VETO_FALSE_REFUSALS = 0.01  # a veto is kept only if it refuses at most this share of answerable ones
 KINDS = {"model": ("collect", SIGNALS),  # the extractive answerer has no model and no short answer
-         "extractive": ("collect-extractive", tuple(s for s in SIGNALS if s not in MODEL_SIGNALS + ("short_ok",)))}
+         "extractive": ("collect-extractive", tuple(s for s in SIGNALS if s not in MODEL_SIGNALS + ("short_ok",))),
+         # another model's signals (its confidence, how it refuses) need weights of their own
+         kind_of("qwen2.5-coder-1.5b"): ("collect-qwen-1.5b", SIGNALS)}
 
 
 def read_rows(out: Path, run_name: str) -> list[dict]:

@@ -10,7 +10,7 @@ from rag.answer.answerability import SIGNALS, Answerability
 from rag.errors import UserError
 
 
-@pytest.mark.parametrize("kind", ["model", "extractive"])
+@pytest.mark.parametrize("kind", ["model", "extractive", "model:qwen2.5-coder-1.5b-instruct-q4_k_m"])
 def test_the_committed_calibration_loads_with_its_provenance(kind):
     decision = answerability.load(kind)
     assert set(decision.features) <= set(SIGNALS) and 0.0 < decision.threshold < 1.0
@@ -56,3 +56,17 @@ def test_a_veto_refuses_on_its_own_and_must_name_a_known_signal(tmp_path):
     path.write_text(json.dumps({"calibrations": {"model": {**decision.to_json(), "vetoes": ["moon phase"]}}}))
     with pytest.raises(UserError, match="is damaged"):
         answerability.load("model", path)
+
+
+def test_a_bundled_model_with_its_own_calibration_gets_it_and_any_other_model_the_default_one(tmp_path):
+    default = Answerability(("cosine",), (1.0,), 0.0, (0.0,), (1.0,), 0.3)
+    larger = Answerability(("cosine",), (2.0,), 0.0, (0.0,), (1.0,), 0.6)
+    path = tmp_path / "answerability.json"
+    path.write_text(json.dumps({"calibrations": {"model": default.to_json(),
+                                                 "model:qwen2.5-coder-1.5b-instruct-q4_k_m": larger.to_json()}}))
+    assert answerability.load(answerability.kind_of("qwen2.5-coder-1.5b"), path) == larger
+    assert answerability.load(answerability.kind_of("qwen2.5-coder-1.5b-instruct"), path) == larger
+    assert answerability.load(answerability.kind_of("qwen2.5-coder-0.5b-instruct"), path) == default
+    assert answerability.load(answerability.kind_of("/models/someone-elses.gguf"), path) == default
+    path.write_text(json.dumps({"calibrations": {"model": default.to_json()}}))
+    assert answerability.load(answerability.kind_of("qwen2.5-coder-1.5b"), path) == default

@@ -18,7 +18,9 @@ P(answerable) = sigmoid(b + sum_i w_i * (x_i - mean_i) / scale_i); the question 
 P >= threshold, unless a veto holds: a 0/1 signal that refuses on its own (e.g. the question asks for
 a year and the evidence has none). A veto is kept by the fit only when it costs (almost) no false
 refusal on the calibration parts. One calibration per generator kind (a language model, or the extractive answerer
-without the model's signals), one file for every domain: no per-document tuning.
+without the model's signals), one file for every domain: no per-document tuning. A bundled model whose
+signals differ from the default's (the 1.5B is more confident) has a calibration of its own, fitted on the
+same calibration parts ("model:<its file name>"); any other model uses the default model's.
 """
 from __future__ import annotations
 
@@ -73,11 +75,32 @@ class Answerability:
                    vetoes=vetoes)
 
 
+def kind_of(model: str, writes_text: bool = True) -> str:
+    """The calibration key for a generator: "extractive", "model:<bundled file name>", or "model".
+
+    >>> kind_of("qwen2.5-coder-1.5b"), kind_of("extractive", writes_text=False)
+    ('model:qwen2.5-coder-1.5b-instruct-q4_k_m', 'extractive')
+    >>> kind_of("qwen2.5-coder-0.5b-instruct"), kind_of("some-org/any-hub-model")
+    ('model', 'model')
+    """
+    from rag.generate.model_files import BUNDLED, DEFAULT_MODEL
+
+    if not writes_text:
+        return "extractive"
+    bundled = BUNDLED.get(model)
+    return "model" if bundled is None or bundled is BUNDLED[DEFAULT_MODEL] else f"model:{bundled.name}"
+
+
 def load(kind: str, path: Path = ANSWERABILITY_FILE) -> Answerability:
-    """The calibration for a generator kind ("model" or "extractive"); a clear error when unusable."""
+    """The calibration for a generator kind (see `kind_of`); a clear error when unusable.
+
+    A "model:<name>" kind without a calibration of its own falls back to "model"."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return Answerability.from_json(data["calibrations"][kind])
+        calibrations = data["calibrations"]
+        if kind.startswith("model:") and kind not in calibrations:
+            kind = "model"
+        return Answerability.from_json(calibrations[kind])
     except FileNotFoundError:
         raise UserError(f"the answerability calibration {path} is missing; reinstall, or refit it with "
                         f"python -m eval.fit_answerability") from None

@@ -63,7 +63,8 @@ class AnswerPipeline:
         self.retriever = retriever
         self.generator = generator
         self.config = config
-        self.decision = decision or answerability.load("model" if generator.writes_text else "extractive")
+        self.decision = decision or answerability.load(
+            answerability.kind_of(generator.name, generator.writes_text))
 
     def embed(self, texts: list[str]) -> np.ndarray:
         return self.retriever.embedder.embed_passages(texts) if texts else np.zeros((0, 1))
