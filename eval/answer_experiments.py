@@ -1,9 +1,12 @@
 """Answer-stage experiments on the calibration parts that did not ship, kept so their figures can be
-remade (`eval/results/answers-crossdomain.md`, "Tried in session 7"). Calibration parts only.
+remade (`eval/results/answers-crossdomain.md`, "Tried in session 7" and "Session 8"). Whatever chooses
+runs on calibration parts only; `losses` only counts, on the part named.
 
     python -m eval.answer_experiments quotes OUT                  # quote scoring weights (no model)
     python -m eval.answer_experiments prompt OUT --variant phrase # another answer instruction
     python -m eval.answer_experiments pick OUT                    # the model picks the quote
+    python -m eval.answer_experiments hint OUT                    # copy from the quote, the draft as a hint
+    python -m eval.answer_experiments losses OUT --part test --run default   # where the gold is lost
 
 OUT is the folder of `python -m eval.crossdomain build`, with the calibration `collect` runs done.
 """
@@ -22,12 +25,22 @@ import numpy as np
 
 RUN = "collect"
 SETS = ("squad_cct", "xquad")
+ALL_SETS = ("covidqa", "sample", "squad_cct", "xquad")
 PROMPT_VARIANTS = {
     "own-words": "Answer the question using only the passages below, in one short sentence that uses the "
                  "passages' own words. If the passages do not contain the answer, reply exactly: {refusal}",
     "phrase": "Answer the question using only the passages below. Reply with the shortest phrase from the "
               "passages that answers it. If the passages do not contain the answer, reply exactly: {refusal}",
 }
+HINT_SYSTEM = ("Copy from the passage the shortest phrase that answers the question. A draft answer is given; "
+               "it may be wrong. Reply with the phrase only.")
+HINT_EXAMPLES = (  # invented, like short_answer.SPAN_EXAMPLES; the second draft is wrong on purpose
+    ("The bridge, designed by Anna Berg, opened to traffic in 1931 after six years of work.",
+     "When did the bridge open?", "The bridge opened in 1931.", "1931"),
+    ("Most of the harbour's revenue comes from container fees, which rose by 12 percent last year.",
+     "Where does most of the harbour's revenue come from?", "It comes from fees on ships.", "container fees"),
+)
+HINT_FLOORS = (-0.2, -0.3, -0.5, -1.0, None)  # mean token log-probability a copied phrase needs to be shown
 PICK_SYSTEM = ("You are given a question and numbered sentences from a document. Reply with the number of the "
                "sentence that answers the question. If none of them answers it, reply 0.")
 
@@ -236,6 +249,106 @@ def cmd_pick(out: Path, sets: list[str], limit: int) -> None:
         print(f"| {folder.name} | {n} | {shipped} | {picked} |")
 
 
+def hint_messages(question: str, quote: str, draft: str) -> tuple[dict, ...]:
+    """The copying chat with the draft shown as a hint; the source copied from is the quote."""
+    messages = [{"role": "system", "content": HINT_SYSTEM}]
+    for text, asked, hint, answer in HINT_EXAMPLES:
+        messages += [{"role": "user", "content": f"Passage: {text}\nQuestion: {asked}\nDraft answer: {hint}"},
+                     {"role": "assistant", "content": answer}]
+    messages.append({"role": "user", "content": f"Passage: {quote}\nQuestion: {question}\nDraft answer: {draft}"})
+    return tuple(messages)
+
+
+def _shipped(row: dict, question: str, quote: str) -> str:
+    """The shipped short answer of a stored `collect` row: that run predates the share rule
+    (`short_answer.carries_draft`), which is applied here to a phrase copied out of the draft."""
+    from rag.answer import short_answer
+    from rag.index.lexical import terms
+
+    if not row["short_answer"] or short_answer.accept(short_answer.candidate(row["raw"]), quote, question):
+        return row["short_answer"]
+    draft = short_answer.draft_sentence(row["raw"])
+    return row["short_answer"] if short_answer.carries_draft(row["short_answer"], draft, question, terms) else ""
+
+
+def cmd_hint(out: Path, sets: list[str]) -> None:
+    """The short phrase copied from the quoted sentence, with the model's draft shown as a hint, alone
+    and as a fallback when the shipped phrase (copied out of the draft) is not shown."""
+    from eval.judge import is_correct
+    from eval.metrics import token_f1
+    from eval.questions import load_jsonl
+    from rag.answer import short_answer
+    from rag.answer.refusal import model_refused
+    from rag.generate.base import GeneratorConfig
+    from rag.generate.transformers_lm import load_generator
+
+    gen = load_generator(GeneratorConfig(), log=lambda m: print(m, file=sys.stderr))
+    data = []  # (set, answerable, answers, question, quote, shipped phrase, copied phrase, its log-probability)
+    for name in sets:
+        folder = out / f"{name}-calibration"
+        questions = {q.id: q for q in load_jsonl(folder / "questions.jsonl")}
+        for row in _rows(folder):
+            q, quote = questions[row["id"]], " ".join(s["text"] for s in row["sentences"])
+            span, logprob = "", 0.0
+            if row["raw"] and quote and not model_refused(row["raw"]):
+                span, logprob = gen.copy_span(hint_messages(q.question, quote, short_answer.draft_sentence(row["raw"])),
+                                              quote, fixed=1 + 2 * len(HINT_EXAMPLES))
+            data.append((name, q.answerable, q.answers, q.question, quote, _shipped(row, q.question, quote), span,
+                         logprob))
+
+    def hinted(floor):
+        return lambda d: short_answer.accept(d[6], d[4], d[3]) if floor is None or d[7] >= floor else ""
+    variants = [("shipped (copied out of the draft)", lambda d: d[5])]
+    for floor in HINT_FLOORS:
+        variants.append((f"from the quote, draft as hint, log-prob >= {floor}", hinted(floor)))
+        variants.append((f"shipped, else the above", lambda d, h=hinted(floor): d[5] or h(d)))
+    print("| variant | " + " | ".join(f"{n} c / F1 / shown" for n in sets)
+          + " | objective | shown on unanswerable |\n|---|" + "---|" * (len(sets) + 2))
+    for label, pick in variants:
+        cells, objective, shown_unanswerable = [], [], []
+        for name in sets:
+            rows = [d for d in data if d[0] == name and d[1]]
+            shown = [pick(d) or d[4] for d in rows]
+            correct = 100 * sum(is_correct(t, d[2]) for t, d in zip(shown, rows)) / max(len(rows), 1)
+            f1 = 100 * sum(token_f1(t, d[2]) for t, d in zip(shown, rows)) / max(len(rows), 1)
+            cells.append(f"{correct:.0f} / {f1:.0f} / {100 * sum(bool(pick(d)) for d in rows) / max(len(rows), 1):.0f}")
+            objective.append((correct + f1) / 2)
+            shown_unanswerable += [bool(pick(d)) for d in data if d[0] == name and not d[1]]
+        print(f"| {label} | " + " | ".join(cells) + f" | {np.mean(objective):.1f} | "
+              f"{100 * np.mean(shown_unanswerable) if shown_unanswerable else 0:.0f}% |")
+
+
+def cmd_losses(out: Path, part: str, run_name: str) -> None:
+    """Where the gold answer is lost, answerable questions: in the top four passages retrieved, in the
+    prompt (each passage cut to its best two sentences), in the model's draft, in the quote shown."""
+    from eval.crossdomain import part_folders
+    from eval.judge import is_correct
+    from rag.answer import sentences as choose
+    from rag.index.lexical import terms
+
+    from rag.errors import UserError
+
+    folders = part_folders(out, part)
+    missing = [str(f / run_name / "results.jsonl") for f in folders if not (f / run_name / "results.jsonl").exists()]
+    if missing:
+        raise UserError(f"no run {run_name!r} in {len(missing)} {part} part(s), e.g. {missing[0]}")
+    embed = _embedder()
+    print(f"| part | run | answerable | in top 4 | in the prompt | in the draft | in the quote shown |\n|---|---|---|---|---|---|---|")
+    for folder in folders:
+        questions = _answerable(folder)
+        counts = np.zeros(4)
+        rows = [r for r in _rows(folder, run_name) if r["id"] in questions]
+        for row in rows:
+            q = questions[row["id"]]
+            texts = [p["text"] for p in row["retrieved"][:4]]
+            focused = choose.focus(choose.best_sentences(q.question, texts, embed, terms), texts, 2)
+            counts += [is_correct(" ".join(texts), q.answers), is_correct(" ".join(focused), q.answers),
+                       is_correct(row["raw"], q.answers),
+                       is_correct(" ".join(s["text"] for s in row["sentences"]), q.answers)]
+        print(f"| {folder.name} | {run_name} | {len(rows)} | "
+              + " | ".join(f"{100 * c / max(len(rows), 1):.0f}%" for c in counts) + " |")
+
+
 def _positive(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
@@ -250,10 +363,17 @@ def main(argv: list[str] | None = None) -> int:
     prompt = sub.add_parser("prompt")
     prompt.add_argument("out", type=Path)
     prompt.add_argument("--variant", choices=sorted(PROMPT_VARIANTS), required=True)
+    hint = sub.add_parser("hint")
+    hint.add_argument("out", type=Path)
+    hint.add_argument("--sets", nargs="*", choices=ALL_SETS, default=list(ALL_SETS))
+    losses = sub.add_parser("losses")
+    losses.add_argument("out", type=Path)
+    losses.add_argument("--part", choices=("calibration", "test"), default="calibration")
+    losses.add_argument("--run", default=RUN, help="the run folder in each part (default: %(default)s)")
     for p in (prompt, sub.add_parser("pick")):
         if p is not prompt:
             p.add_argument("out", type=Path)
-        p.add_argument("--sets", nargs="*", default=list(SETS))
+        p.add_argument("--sets", nargs="*", choices=ALL_SETS, default=list(SETS))
         p.add_argument("--limit", type=_positive, default=40, help="answerable questions per set")
     args = parser.parse_args(argv)
     from eval.crossdomain import part_folders
@@ -265,6 +385,10 @@ def main(argv: list[str] | None = None) -> int:
             cmd_quotes(args.out)
         elif args.command == "prompt":
             cmd_prompt(args.out, args.variant, args.sets, args.limit)
+        elif args.command == "hint":
+            cmd_hint(args.out, args.sets)
+        elif args.command == "losses":
+            cmd_losses(args.out, args.part, args.run)
         else:
             cmd_pick(args.out, args.sets, args.limit)
     except UserError as error:
