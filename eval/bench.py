@@ -206,8 +206,9 @@ def bench_llamacpp(runs: int) -> dict:
             "decode_tokens_per_s": _median(decode), "threads": os.cpu_count(), "peak_rss_gb": peak_rss_gb()}
 
 
-def bench_answers(questions: Path, limit: int, precision: str) -> dict:
-    """First-token and total latency over the sample set with the default answer settings; peak RSS of it all."""
+def bench_answers(questions: Path, limit: int, precision: str, model: str | None = None) -> dict:
+    """First-token and total latency over the sample set with the default answer settings; peak RSS of it all.
+    `model`: another model to answer with (None: the default)."""
     from eval.questions import load_jsonl
     from rag.assemble import build_pipeline, load_embedder, prefer_offline
     from rag.index.indexer import build_index
@@ -217,13 +218,13 @@ def bench_answers(questions: Path, limit: int, precision: str) -> dict:
     prefer_offline()
     with tempfile.TemporaryDirectory() as tmp:
         build_index([sample_document()], Path(tmp) / "sample", load_embedder(), progress=False)
-        pipeline = build_pipeline(Settings(precision=precision), Path(tmp) / "sample")
+        pipeline = build_pipeline(Settings(precision=precision, model=model), Path(tmp) / "sample")
         first, total = [], []
         for q in load_jsonl(questions)[:limit]:
             answer = pipeline.ask(q.question)
             first.append(answer.timings["first_token_s"])
             total.append(answer.timings["total_s"])
-    return {"precision": precision, "questions": len(total), "first_token_p50_s": _median(first),
+    return {"model": pipeline.generator.name, "precision": precision, "questions": len(total), "first_token_p50_s": _median(first),
             "first_token_p95_s": _p95(first), "total_p50_s": _median(total), "total_p95_s": _p95(total),
             "peak_rss_gb": peak_rss_gb()}
 
@@ -298,13 +299,28 @@ def table(result: dict) -> str:
     elif llama:
         rows.append(("llama.cpp", llama["skipped"]))
     for a in result.get("answers", []):
-        rows.append((f"answers {a['precision']} ({a['questions']} questions)",
+        rows.append((f"answers {a.get('model', 'default model') + ' ' if 'model' in a else ''}{a['precision']} "
+                     f"({a['questions']} questions)",
                      f"first token p50 {a['first_token_p50_s']:.2f} s (p95 {a['first_token_p95_s']:.2f}), "
                      f"total p50 {a['total_p50_s']:.2f} s (p95 {a['total_p95_s']:.2f}), peak RSS {a['peak_rss_gb']} GB"))
     return "| figure | value |\n|---|---|\n" + "".join(f"| {name} | {value} |\n" for name, value in rows)
 
 
 PARTS = ("reading", "indexing", "retrieval", "model", "answers", "scale")
+
+
+def _names(text: str) -> list[str]:
+    """Model names checked before anything slow starts: bundled, a local path, or a hub id (org/name)."""
+    from rag.generate.model_files import BUNDLED
+
+    names = [n.strip() for n in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"{text!r}: give comma-separated model names, none empty")
+    for name in names:
+        if name not in BUNDLED and not Path(name).exists() and "/" not in name:
+            raise argparse.ArgumentTypeError(f"{name!r} is not a bundled model ({', '.join(sorted(BUNDLED))}), "
+                                             "a local path or a hub id")
+    return names
 
 
 def _choices(allowed: tuple[str, ...], empty_ok: bool):
@@ -335,6 +351,9 @@ def main(argv=None) -> int:
     parser.add_argument("--answers", type=positive_int, default=46, help="sample questions to time answers on")
     parser.add_argument("--precision", type=_choices(PRECISIONS, empty_ok=False), default="int8,float32",
                         help="model setups to time, the default first (its cold start is timed): int8 and/or float32")
+    parser.add_argument("--answer-models", type=_names, default=[None], metavar="NAMES",
+                        help="comma-separated models to time answers with (default: the default model), "
+                             "e.g. qwen2.5-coder-0.5b-instruct,qwen2.5-coder-1.5b")
     parser.add_argument("--update", action="store_true",
                         help="keep the figures of skipped parts from an existing --out file")
     parser.add_argument("--skip", type=_choices(PARTS, empty_ok=True), default="",
@@ -388,7 +407,8 @@ def run_benchmark(args, skip: set[str]) -> int:
         result["llamacpp"] = in_child(bench_llamacpp, args.runs)
         print(json.dumps({"model": result["model"], "llamacpp": result["llamacpp"]}), file=sys.stderr)
     if "answers" not in skip:
-        result["answers"] = [in_child(bench_answers, args.questions, args.answers, v) for v in variants]
+        result["answers"] = [in_child(bench_answers, args.questions, args.answers, v, m)
+                             for m in args.answer_models for v in variants]
     if "scale" not in skip:  # about 40 minutes: its own figures file, next to this one
         from eval.bench_scale import main as bench_scale
 

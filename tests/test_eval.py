@@ -191,6 +191,8 @@ def test_eval_bad_input(tmp_path, sample_index, capsys, case):
     (["--skip", "everything"], "--skip"),
     (["--docs", "0"], "at least 1"),
     (["--questions", "missing.jsonl"], "no question set"),
+    (["--answer-models", "qwen2.5-coder-1.5b,"], "--answer-models"),
+    (["--answer-models", "qwen-9b"], "is not a bundled model"),
 ])
 def test_benchmark_bad_arguments_are_one_line(tmp_path, capsys, argv, expected):
     """Checked before anything slow starts: a typo must not cost an hour of benchmarking."""
