@@ -299,7 +299,7 @@ def table(result: dict) -> str:
     elif llama:
         rows.append(("llama.cpp", llama["skipped"]))
     for a in result.get("answers", []):
-        rows.append((f"answers {a.get('model', 'default model') + ' ' if 'model' in a else ''}{a['precision']} "
+        rows.append((f"answers {a['model'] + ' ' if 'model' in a else ''}{a['precision']} "
                      f"({a['questions']} questions)",
                      f"first token p50 {a['first_token_p50_s']:.2f} s (p95 {a['first_token_p95_s']:.2f}), "
                      f"total p50 {a['total_p50_s']:.2f} s (p95 {a['total_p95_s']:.2f}), peak RSS {a['peak_rss_gb']} GB"))
