@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.settings import Settings
+
 RUN = "collect"
 SETS = ("squad_cct", "xquad")
 ALL_SETS = ("covidqa", "sample", "squad_cct", "xquad")
@@ -73,7 +75,7 @@ def _grounded_answer(row: dict, question: str, ranked, texts: list[str], embed) 
 
     if model_refused(row["raw"]):
         return ""
-    focused = choose.focus(ranked, texts, 2)
+    focused = choose.focus(ranked, texts, Settings.focus_sentences)
     grounded = ground_answer(row["raw"], question, [split_sentences(t) for t in focused], terms, embed)
     return " ".join(s.text for s in grounded if s.supported)
 
@@ -320,7 +322,8 @@ def cmd_hint(out: Path, sets: list[str]) -> None:
 
 def cmd_losses(out: Path, part: str, run_name: str) -> None:
     """Where the gold answer is lost, answerable questions: in the top four passages retrieved, in the
-    prompt (each passage cut to its best two sentences), in the model's draft, in the quote shown."""
+    prompt (each passage cut to its best `Settings.focus_sentences` sentences, as the pipeline does), in
+    the model's draft, in the quote shown."""
     from eval.crossdomain import part_folders
     from eval.judge import is_correct
     from rag.answer import sentences as choose
@@ -333,7 +336,8 @@ def cmd_losses(out: Path, part: str, run_name: str) -> None:
     if missing:
         raise UserError(f"no run {run_name!r} in {len(missing)} {part} part(s), e.g. {missing[0]}")
     embed = _embedder()
-    print(f"| part | run | answerable | in top 4 | in the prompt | in the draft | in the quote shown |\n|---|---|---|---|---|---|---|")
+    print("| part | run | answerable | in top 4 | in the prompt | in the draft | in the quote shown |\n"
+          "|---|---|---|---|---|---|---|")
     for folder in folders:
         questions = _answerable(folder)
         counts = np.zeros(4)
@@ -341,7 +345,8 @@ def cmd_losses(out: Path, part: str, run_name: str) -> None:
         for row in rows:
             q = questions[row["id"]]
             texts = [p["text"] for p in row["retrieved"][:4]]
-            focused = choose.focus(choose.best_sentences(q.question, texts, embed, terms), texts, 2)
+            ranked = choose.best_sentences(q.question, texts, embed, terms)
+            focused = choose.focus(ranked, texts, Settings.focus_sentences)
             counts += [is_correct(" ".join(texts), q.answers), is_correct(" ".join(focused), q.answers),
                        is_correct(row["raw"], q.answers),
                        is_correct(" ".join(s["text"] for s in row["sentences"]), q.answers)]
