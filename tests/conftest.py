@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,18 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 def isolated_home(tmp_path, monkeypatch):
     """Nothing a test does touches the user's own cache or indexes."""
     monkeypatch.setenv("RAG_HOME", str(tmp_path / "rag-home"))
+
+
+@pytest.fixture
+def sigint_reaches_children():
+    """Children started during the test get SIGINT (Ctrl-C) delivered, as from a terminal.
+
+    A runner may start the suite with SIGINT ignored (a background job of a non-interactive shell
+    does), and an ignored signal stays ignored across exec: the interrupted build would then run to
+    its end. A handled signal is reset to its default at exec, so handling it here is enough."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
 
 
 @pytest.fixture(scope="session")

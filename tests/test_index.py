@@ -88,7 +88,7 @@ def _rag(*args, **kwargs) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL])
-def test_an_interrupted_build_leaves_the_previous_index(tmp_path, embedder, how):
+def test_an_interrupted_build_leaves_the_previous_index(tmp_path, embedder, how, sigint_reaches_children):
     docs = _write(tmp_path / "docs", DOCS)
     index_dir = tmp_path / "index"
     build_index([docs], index_dir, embedder, progress=False)

@@ -153,7 +153,7 @@ def _docs_that_take_a_while(root: Path) -> Path:
     return root
 
 
-def test_ctrl_c_of_a_ray_build_leaves_the_previous_index(tmp_path, embedder):
+def test_ctrl_c_of_a_ray_build_leaves_the_previous_index(tmp_path, embedder, sigint_reaches_children):
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "a.md").write_text("# Alpha\n\nThe alpha protocol was signed in 1999.\n")
