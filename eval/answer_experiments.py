@@ -7,6 +7,7 @@ runs on calibration parts only; `losses` only counts, on the part named.
     python -m eval.answer_experiments pick OUT                    # the model picks the quote
     python -m eval.answer_experiments hint OUT                    # copy from the quote, the draft as a hint
     python -m eval.answer_experiments losses OUT --part test --run default   # where the gold is lost
+    python -m eval.answer_experiments reread OUT                  # copy the phrase out of the prompt's passages
 
 OUT is the folder of `python -m eval.crossdomain build`, with the calibration `collect` runs done.
 """
@@ -43,6 +44,9 @@ HINT_EXAMPLES = (  # invented, like short_answer.SPAN_EXAMPLES; the second draft
      "Where does most of the harbour's revenue come from?", "It comes from fees on ships.", "container fees"),
 )
 HINT_FLOORS = (-0.2, -0.3, -0.5, -1.0, None)  # mean token log-probability a copied phrase needs to be shown
+REREAD_TURN = "Now copy from the passages the shortest phrase that answers the question. Reply with the phrase only."
+DIRECT_SYSTEM = ("Copy from the passages below the shortest phrase that answers the question. "
+                 "Reply with the phrase only.")
 PICK_SYSTEM = ("You are given a question and numbered sentences from a document. Reply with the number of the "
                "sentence that answers the question. If none of them answers it, reply 0.")
 
@@ -354,6 +358,121 @@ def cmd_losses(out: Path, part: str, run_name: str) -> None:
               + " | ".join(f"{100 * c / max(len(rows), 1):.0f}%" for c in counts) + " |")
 
 
+def _prompt_passages(row: dict, question: str, embed):
+    """The passages as the pipeline showed them (each cut to its best sentences) and their ranked sentences."""
+    from types import SimpleNamespace
+
+    from rag.answer import sentences as choose
+    from rag.index.lexical import terms
+
+    retrieved = row["retrieved"][:4]
+    texts = [p["text"] for p in retrieved]
+    ranked = choose.best_sentences(question, texts, embed, terms)
+    focused = choose.focus(ranked, texts, Settings.focus_sentences)
+    passages = [SimpleNamespace(chunk=SimpleNamespace(section=[p["section"]] if p["section"] else [], text=t))
+                for p, t in zip(retrieved, focused)]
+    return passages, focused, ranked
+
+
+def _evidence_for(span: str, quote: str, sentences: list[str]) -> str:
+    """The sentence that states the span: the quote shown if it does, else the first of `sentences` that does."""
+    from rag.answer import short_answer
+
+    if not span:
+        return ""
+    if short_answer.states(quote, span):
+        return quote
+    return next((s for s in sentences if short_answer.states(s, span)), "")
+
+
+def cmd_reread(out: Path, sets: list[str], ways: list[str]) -> None:
+    """The phrase copied out of the prompt's passages (not out of the draft): `after` the draft, in the
+    same chat ("now copy ..."); `direct`, the answer prompt with a copying instruction and no draft;
+    `examples`, the shipped copying chat (two worked examples) with the passages as its source; `top3`,
+    the same with the quote and the next two best-ranked shown sentences as the source. The
+    evidence shown becomes the sentence that states the phrase. Compared with the shipped short
+    answer, alone and as a fallback."""
+    from eval.judge import is_correct
+    from eval.metrics import token_f1
+    from eval.questions import load_jsonl
+    from rag.answer import short_answer
+    from rag.answer.prompting import build_messages
+    from rag.answer.refusal import model_refused
+    from rag.generate.base import GeneratorConfig
+    from rag.generate.transformers_lm import load_generator
+    from rag.index.lexical import terms
+
+    embed = _embedder()
+    gen = load_generator(GeneratorConfig(), log=lambda m: print(m, file=sys.stderr))
+    data = []
+    for name in sets:
+        folder = out / f"{name}-calibration"
+        questions = {q.id: q for q in load_jsonl(folder / "questions.jsonl")}
+        for row in _rows(folder):
+            q, quote = questions[row["id"]], " ".join(s["text"] for s in row["sentences"])
+            d = {"set": name, "answerable": q.answerable, "answers": q.answers, "question": q.question,
+                 "quote": quote, "shipped": _shipped(row, q.question, quote), "draft": row["raw"]}
+            if row["raw"] and quote and not model_refused(row["raw"]):
+                passages, focused, ranked = _prompt_passages(row, q.question, embed)
+                messages = build_messages(q.question, passages, focused)
+                source = " ".join(focused)
+                shown = [c.text for c in ranked if c.text in source]
+                top = [quote] + [c for c in shown if c != quote][:2]
+                chats = {  # (chat, leading messages that never change)
+                    "after": (messages + ({"role": "assistant", "content": row["raw"]},
+                                          {"role": "user", "content": REREAD_TURN}), 0),
+                    "direct": (({"role": "system", "content": DIRECT_SYSTEM},) + messages[1:], 0),
+                    "examples": (short_answer.span_messages(q.question, source), short_answer.SPAN_FIXED),
+                    "top3": (short_answer.span_messages(q.question, " ".join(top)), short_answer.SPAN_FIXED)}
+                for label in ways:
+                    copied_from = " ".join(top) if label == "top3" else source
+                    span, logprob = gen.copy_span(chats[label][0], copied_from, fixed=chats[label][1])
+                    d[label] = (span, logprob, _evidence_for(span, quote, top if label == "top3" else shown))
+            data.append(d)
+            print(json.dumps({k: v for k, v in d.items() if k != "answers"}), file=sys.stderr)
+
+    def copied(label, floor, share):
+        def pick(d):
+            if label not in d:
+                return "", d["quote"]
+            span, logprob, evidence = d[label]
+            if floor is not None and logprob < floor:
+                return "", d["quote"]
+            phrase = short_answer.accept(span, evidence, d["question"]) if evidence else ""
+            if phrase and share and not short_answer.carries_draft(
+                    phrase, short_answer.draft_sentence(d["draft"]), d["question"], terms):
+                phrase = ""
+            return (phrase, evidence) if phrase else ("", d["quote"])
+        return pick
+
+    variants = [("shipped (copied out of the draft)", lambda d: (d["shipped"], d["quote"]))]
+    for label in ways:
+        for floor in HINT_FLOORS:
+            for share in (False, True):
+                pick = copied(label, floor, share)
+                tag = f"{label}, log-prob >= {floor}{', draft share' if share else ''}"
+                variants.append((tag, pick))
+                variants.append((f"shipped, else {tag}",
+                                 lambda d, pick=pick: (d["shipped"], d["quote"]) if d["shipped"] else pick(d)))
+    print("| variant | " + " | ".join(f"{n} c / F1 / shown / quote" for n in sets)
+          + " | objective | shown on unanswerable |\n|---|" + "---|" * (len(sets) + 2))
+    for label, pick in variants:
+        cells, objective, shown_unanswerable = [], [], []
+        for name in sets:
+            rows = [d for d in data if d["set"] == name and d["answerable"]]
+            picked = [pick(d) for d in rows]
+            shown = [p or e for p, e in picked]
+            n = max(len(rows), 1)
+            correct = 100 * sum(is_correct(t, d["answers"]) for t, d in zip(shown, rows)) / n
+            f1 = 100 * sum(token_f1(t, d["answers"]) for t, d in zip(shown, rows)) / n
+            quotes = 100 * sum(is_correct(e, d["answers"]) for (_, e), d in zip(picked, rows)) / n
+            cells.append(f"{correct:.0f} / {f1:.0f} / {100 * sum(bool(p) for p, _ in picked) / n:.0f} / {quotes:.0f}")
+            objective.append((correct + f1) / 2)
+            shown_unanswerable += [bool(pick(d)[0]) for d in data if d["set"] == name and not d["answerable"]]
+        print(f"| {label} | " + " | ".join(cells) + f" | {np.mean(objective):.1f} | "
+              f"{100 * np.mean(shown_unanswerable) if shown_unanswerable else 0:.0f}% |")
+
+
 def _positive(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
@@ -371,6 +490,10 @@ def main(argv: list[str] | None = None) -> int:
     hint = sub.add_parser("hint")
     hint.add_argument("out", type=Path)
     hint.add_argument("--sets", nargs="*", choices=ALL_SETS, default=list(ALL_SETS))
+    reread = sub.add_parser("reread")
+    reread.add_argument("out", type=Path)
+    reread.add_argument("--sets", nargs="*", choices=ALL_SETS, default=list(ALL_SETS))
+    reread.add_argument("--ways", nargs="*", choices=("after", "direct", "examples", "top3"), default=["direct", "examples"])
     losses = sub.add_parser("losses")
     losses.add_argument("out", type=Path)
     losses.add_argument("--part", choices=("calibration", "test"), default="calibration")
@@ -392,6 +515,8 @@ def main(argv: list[str] | None = None) -> int:
             cmd_prompt(args.out, args.variant, args.sets, args.limit)
         elif args.command == "hint":
             cmd_hint(args.out, args.sets)
+        elif args.command == "reread":
+            cmd_reread(args.out, args.sets, args.ways)
         elif args.command == "losses":
             cmd_losses(args.out, args.part, args.run)
         else:
