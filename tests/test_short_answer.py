@@ -65,22 +65,3 @@ def test_a_copied_phrase_is_shown_only_when_it_carries_what_the_draft_adds():
     assert carries_draft("1978 to deter an invasion", draft, QUESTION, terms)
     assert not carries_draft("an invasion", draft, QUESTION, terms), "one of the three terms the draft adds"
     assert carries_draft("anything", "The first Guidelines were formulated.", QUESTION, terms), "draft adds nothing"
-
-
-def test_a_second_look_takes_the_first_sentence_that_states_the_phrase_under_the_same_rules():
-    """The second look copies out of the quote and the next best sentences shown: the evidence
-    becomes the sentence that states the phrase; the draft's rules (confidence, the evidence, more
-    than the question's words, what the draft adds) still decide whether it is shown."""
-    from rag.answer.short_answer import SPAN_MIN_LOGPROB, second_look
-
-    quote, other = "The Guidelines were revised in 1997 and again in 2015.", EVIDENCE
-    sentences = [quote, other]
-    draft = "The first Guidelines were formulated in 1978 [2]."
-    assert second_look("1978", -0.05, sentences, QUESTION, draft, terms) == ("1978", 1)
-    assert second_look("the Cold War", -0.05, [other, quote], "During what was it formulated?",
-                       "During the Cold War.", terms) == ("the Cold War", 0), "the quote first"
-    assert second_look("1978", SPAN_MIN_LOGPROB - 0.01, sentences, QUESTION, draft, terms) == ("", -1)
-    assert second_look("1979", -0.05, sentences, QUESTION, draft, terms) == ("", -1), "no sentence states it"
-    assert second_look("first Guidelines", -0.05, sentences, QUESTION, draft, terms) == ("", -1)
-    assert second_look("1997", -0.05, sentences, QUESTION, "They were formulated in 1978 to deter an invasion.",
-                       terms) == ("", -1), "carries none of what the draft adds"

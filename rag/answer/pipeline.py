@@ -28,10 +28,6 @@ from rag.records import Passage
 from rag.settings import Settings
 
 REFUSAL_ANSWER = "The documents do not cover this question."
-# The second look copies from the quote and the next best sentences shown, this many in all. All
-# the sentences shown did a little better on the calibration parts, but cost 0.7 s at the median
-# (eval/results/answers-crossdomain.md, session 9).
-SECOND_LOOK_SENTENCES = 3
 VETO_REASONS = {"type_missing": "the question asks for a year, a date or a quantity and the passages' answer gives none",
                 "model_refused": "the model found no answer in the passages"}
 
@@ -160,9 +156,6 @@ class AnswerPipeline:
                                                            else "") + ")")
         elif not sentences:
             reason = "no sentence of the answer is supported by the passages"
-        if (not reason and not short and self.config.style == "quote" and self.generator.writes_text
-                and not signals["model_refused"]):
-            short, sentences = self._second_look(question, fitted, shown, sentences, raw, signals["support"])
         timings["total_s"] = time.perf_counter() - started
         yield Final(self._finish(question, fitted, retrieved, raw, sentences, short, reason, probability, signals,
                                  flagged, timings, warnings))
@@ -200,27 +193,6 @@ class AnswerPipeline:
         kind = expected_answer_type(question)
         signals["type_missing"] = float(bool(kind) and not has_answer_type(f"{short} {evidence_text}", kind))
         return sentences, short, signals
-
-    def _second_look(self, question: str, fitted: FittedPrompt, shown: list[choose.ScoredSentence],
-                     sentences: list[SentenceSupport], raw: str, support: float) -> tuple[str, list[SentenceSupport]]:
-        """When the draft gives no phrase to show, the model copies one out of the quote and the next
-        best sentences it was shown, under the same rules as a phrase copied from the draft; the
-        evidence becomes the quote if it states the phrase, else the best-ranked sentence that does.
-        Runs after the decision: what is refused does not change, and the calibration's signals stay
-        as fitted."""
-        quoted = sentences[0]
-        seen = " ".join(fitted.texts)
-        candidates = [(quoted.citations[0], quoted.text)] + [
-            (c.passage, c.text) for c in shown if c.text != quoted.text and c.text in seen][:SECOND_LOOK_SENTENCES - 1]
-        source = " ".join(text for _, text in candidates)
-        span, logprob = self.generator.copy_span(short_answer.span_messages(question, source), source,
-                                                 fixed=short_answer.SPAN_FIXED)
-        phrase, i = short_answer.second_look(span, logprob, [t for _, t in candidates], question, raw, terms)
-        if i <= 0:
-            return phrase, sentences
-        n, evidence = candidates[i]
-        score = next(c.score for c in shown if c.passage == n and c.text == evidence)
-        return phrase, [SentenceSupport(evidence, [n], round(max(support, score), 4), True, [n], {n: evidence})]
 
     def _finish(self, question, fitted, passages, raw, sentences, short, reason, score, signals, flagged, timings,
                 warnings) -> Answer:

@@ -138,21 +138,3 @@ def from_copy(span: str, logprob: float, evidence: str, question: str) -> str:
     ''
     """
     return accept(span, evidence, question) if span and logprob >= SPAN_MIN_LOGPROB else ""
-
-
-def second_look(span: str, logprob: float, sentences: list[str], question: str, draft: str, terms) -> tuple[str, int]:
-    """A phrase copied out of several sentences (the quote first), under the rules of a phrase copied
-    from the draft, and which sentence states it: the first that does. ("", -1) when rejected.
-
-    >>> from rag.index.lexical import terms
-    >>> quote, other = "They were revised in 1997.", "They were first formulated in 1978."
-    >>> second_look("1978", -0.1, [quote, other], "When were they first formulated?", "It was 1978 [2].", terms)
-    ('1978', 1)
-    >>> second_look("1978 They", -0.1, [quote, other], "When were they first formulated?", "It was 1978.", terms)
-    ('', -1)
-    """
-    index = next((i for i, sentence in enumerate(sentences) if states(sentence, span)), -1)
-    phrase = from_copy(span, logprob, sentences[index], question) if index >= 0 else ""
-    if not phrase or not carries_draft(phrase, draft_sentence(draft), question, terms):
-        return "", -1
-    return phrase, index
