@@ -3,7 +3,7 @@ remade (`eval/results/answers-crossdomain.md`, "Tried in session 7" and "Session
 runs on calibration parts only; `losses` only counts, on the part named.
 
     python -m eval.answer_experiments quotes OUT                  # quote scoring weights (no model)
-    python -m eval.answer_experiments prompt OUT --variant phrase # another answer instruction
+    python -m eval.answer_experiments prompt OUT --variant phrase # another answer instruction (or worked examples)
     python -m eval.answer_experiments pick OUT                    # the model picks the quote
     python -m eval.answer_experiments hint OUT                    # copy from the quote, the draft as a hint
     python -m eval.answer_experiments losses OUT --part test --run default   # where the gold is lost
@@ -35,6 +35,12 @@ PROMPT_VARIANTS = {
     "phrase": "Answer the question using only the passages below. Reply with the shortest phrase from the "
               "passages that answers it. If the passages do not contain the answer, reply exactly: {refusal}",
 }
+ANSWER_EXAMPLES = (  # invented, not from any evaluation set: (section, passage, question, reply)
+    ("History", "The bridge, designed by Anna Berg, opened to traffic in 1931 after six years of work. It was "
+     "widened in 1968.", "When did the bridge open?", "In 1931 [1]."),
+    ("Finances", "Most of the harbour's revenue comes from container fees, which rose by 12 percent last year. "
+     "Cruise ships bring in the rest.", "Where does most of the harbour's revenue come from?", "Container fees [1]."),
+)
 HINT_SYSTEM = ("Copy from the passage the shortest phrase that answers the question. A draft answer is given; "
                "it may be wrong. Reply with the phrase only.")
 HINT_EXAMPLES = (  # invented, like short_answer.SPAN_EXAMPLES; the second draft is wrong on purpose
@@ -194,7 +200,21 @@ def cmd_prompt(out: Path, variant: str, sets: list[str], limit: int) -> None:
     from eval.runner import EvalRun, run
     from rag.answer import prompting
 
-    prompting.SYSTEM = PROMPT_VARIANTS[variant].format(refusal=prompting.REFUSAL_TEXT)
+    if variant == "examples":  # the shipped instruction, with two worked examples before the question
+        from rag.answer import pipeline
+
+        shipped = prompting.build_messages
+
+        def with_examples(question, passages, texts):
+            messages = shipped(question, passages, texts)
+            shots = []
+            for section, text, asked, reply in ANSWER_EXAMPLES:
+                shots += [{"role": "user", "content": f"Passages:\n[1] ({section})\n{text}\n\nQuestion: {asked}"},
+                          {"role": "assistant", "content": reply}]
+            return messages[:1] + tuple(shots) + messages[1:]
+        prompting.build_messages = pipeline.build_messages = with_examples
+    else:
+        prompting.SYSTEM = PROMPT_VARIANTS[variant].format(refusal=prompting.REFUSAL_TEXT)
     config = replace(EvalRun().with_toml(Path(__file__).parent / "configs" / "collect.toml"), name=f"{RUN}-{variant}")
     print("| part | instruction | questions | draft holds gold | short shown | correct | F1 | model refused | "
           "draft words (median) |\n|---|---|---|---|---|---|---|---|---|")
@@ -486,7 +506,7 @@ def main(argv: list[str] | None = None) -> int:
     quotes.add_argument("out", type=Path)
     prompt = sub.add_parser("prompt")
     prompt.add_argument("out", type=Path)
-    prompt.add_argument("--variant", choices=sorted(PROMPT_VARIANTS), required=True)
+    prompt.add_argument("--variant", choices=sorted(PROMPT_VARIANTS) + ["examples"], required=True)
     hint = sub.add_parser("hint")
     hint.add_argument("out", type=Path)
     hint.add_argument("--sets", nargs="*", choices=ALL_SETS, default=list(ALL_SETS))
