@@ -300,8 +300,6 @@ def _shipped(row: dict, question: str, quote: str) -> str:
 def cmd_hint(out: Path, sets: list[str]) -> None:
     """The short phrase copied from the quoted sentence, with the model's draft shown as a hint, alone
     and as a fallback when the shipped phrase (copied out of the draft) is not shown."""
-    from eval.judge import is_correct
-    from eval.metrics import token_f1
     from eval.questions import load_jsonl
     from rag.answer import short_answer
     from rag.answer.refusal import model_refused
@@ -309,7 +307,7 @@ def cmd_hint(out: Path, sets: list[str]) -> None:
     from rag.generate.transformers_lm import load_generator
 
     gen = load_generator(GeneratorConfig(), log=lambda m: print(m, file=sys.stderr))
-    data = []  # (set, answerable, answers, question, quote, shipped phrase, copied phrase, its log-probability)
+    data = []
     for name in sets:
         folder = out / f"{name}-calibration"
         questions = {q.id: q for q in load_jsonl(folder / "questions.jsonl")}
@@ -319,27 +317,45 @@ def cmd_hint(out: Path, sets: list[str]) -> None:
             if row["raw"] and quote and not model_refused(row["raw"]):
                 span, logprob = gen.copy_span(hint_messages(q.question, quote, short_answer.draft_sentence(row["raw"])),
                                               quote, fixed=1 + 2 * len(HINT_EXAMPLES))
-            data.append((name, q.answerable, q.answers, q.question, quote, _shipped(row, q.question, quote), span,
-                         logprob))
+            data.append({"set": name, "answerable": q.answerable, "answers": q.answers, "question": q.question,
+                         "quote": quote, "shipped": _shipped(row, q.question, quote), "hint": (span, logprob)})
 
     def hinted(floor):
-        return lambda d: short_answer.accept(d[6], d[4], d[3]) if floor is None or d[7] >= floor else ""
-    variants = [("shipped (copied out of the draft)", lambda d: d[5])]
+        def pick(d):
+            span, logprob = d["hint"]
+            return short_answer.accept(span, d["quote"], d["question"]) if floor is None or logprob >= floor else ""
+        return pick
+    variants = [("shipped (copied out of the draft)", lambda d: d["shipped"])]
     for floor in HINT_FLOORS:
         variants.append((f"from the quote, draft as hint, log-prob >= {floor}", hinted(floor)))
-        variants.append((f"shipped, else the above", lambda d, h=hinted(floor): d[5] or h(d)))
-    print("| variant | " + " | ".join(f"{n} c / F1 / shown" for n in sets)
+        variants.append(("shipped, else the above", lambda d, h=hinted(floor): d["shipped"] or h(d)))
+    _phrase_table(data, sets, [(label, lambda d, pick=pick: (pick(d), d["quote"])) for label, pick in variants])
+
+
+def _phrase_table(data: list[dict], sets: list[str], variants, evidence_column: bool = False) -> None:
+    """Per variant and set, on answerable questions: correct / F1 / % with a phrase shown [/ % whose
+    evidence holds the gold], the objective (per-set mean of (correct + F1) / 2), and the share of
+    unanswerable questions shown a phrase. A variant maps a question to (phrase, evidence shown)."""
+    from eval.judge import is_correct
+    from eval.metrics import token_f1
+
+    print("| variant | " + " | ".join(f"{n} c / F1 / shown" + (" / quote" if evidence_column else "") for n in sets)
           + " | objective | shown on unanswerable |\n|---|" + "---|" * (len(sets) + 2))
     for label, pick in variants:
         cells, objective, shown_unanswerable = [], [], []
         for name in sets:
-            rows = [d for d in data if d[0] == name and d[1]]
-            shown = [pick(d) or d[4] for d in rows]
-            correct = 100 * sum(is_correct(t, d[2]) for t, d in zip(shown, rows)) / max(len(rows), 1)
-            f1 = 100 * sum(token_f1(t, d[2]) for t, d in zip(shown, rows)) / max(len(rows), 1)
-            cells.append(f"{correct:.0f} / {f1:.0f} / {100 * sum(bool(pick(d)) for d in rows) / max(len(rows), 1):.0f}")
+            rows = [d for d in data if d["set"] == name and d["answerable"]]
+            picked = [pick(d) for d in rows]
+            shown = [p or e for p, e in picked]
+            n = max(len(rows), 1)
+            correct = 100 * sum(is_correct(t, d["answers"]) for t, d in zip(shown, rows)) / n
+            f1 = 100 * sum(token_f1(t, d["answers"]) for t, d in zip(shown, rows)) / n
+            cell = f"{correct:.0f} / {f1:.0f} / {100 * sum(bool(p) for p, _ in picked) / n:.0f}"
+            if evidence_column:
+                cell += f" / {100 * sum(is_correct(e, d['answers']) for (_, e), d in zip(picked, rows)) / n:.0f}"
+            cells.append(cell)
             objective.append((correct + f1) / 2)
-            shown_unanswerable += [bool(pick(d)) for d in data if d[0] == name and not d[1]]
+            shown_unanswerable += [bool(pick(d)[0]) for d in data if d["set"] == name and not d["answerable"]]
         print(f"| {label} | " + " | ".join(cells) + f" | {np.mean(objective):.1f} | "
               f"{100 * np.mean(shown_unanswerable) if shown_unanswerable else 0:.0f}% |")
 
@@ -350,9 +366,6 @@ def cmd_losses(out: Path, part: str, run_name: str) -> None:
     the model's draft, in the quote shown."""
     from eval.crossdomain import part_folders
     from eval.judge import is_correct
-    from rag.answer import sentences as choose
-    from rag.index.lexical import terms
-
     from rag.errors import UserError
 
     folders = part_folders(out, part)
@@ -369,8 +382,7 @@ def cmd_losses(out: Path, part: str, run_name: str) -> None:
         for row in rows:
             q = questions[row["id"]]
             texts = [p["text"] for p in row["retrieved"][:4]]
-            ranked = choose.best_sentences(q.question, texts, embed, terms)
-            focused = choose.focus(ranked, texts, Settings.focus_sentences)
+            _, focused, _ = _prompt_passages(row, q.question, embed)
             counts += [is_correct(" ".join(texts), q.answers), is_correct(" ".join(focused), q.answers),
                        is_correct(row["raw"], q.answers),
                        is_correct(" ".join(s["text"] for s in row["sentences"]), q.answers)]
@@ -412,8 +424,6 @@ def cmd_reread(out: Path, sets: list[str], ways: list[str]) -> None:
     the same with the quote and the next two best-ranked shown sentences as the source. The
     evidence shown becomes the sentence that states the phrase. Compared with the shipped short
     answer, alone and as a fallback."""
-    from eval.judge import is_correct
-    from eval.metrics import token_f1
     from eval.questions import load_jsonl
     from rag.answer import short_answer
     from rag.answer.prompting import build_messages
@@ -474,23 +484,7 @@ def cmd_reread(out: Path, sets: list[str], ways: list[str]) -> None:
                 variants.append((tag, pick))
                 variants.append((f"shipped, else {tag}",
                                  lambda d, pick=pick: (d["shipped"], d["quote"]) if d["shipped"] else pick(d)))
-    print("| variant | " + " | ".join(f"{n} c / F1 / shown / quote" for n in sets)
-          + " | objective | shown on unanswerable |\n|---|" + "---|" * (len(sets) + 2))
-    for label, pick in variants:
-        cells, objective, shown_unanswerable = [], [], []
-        for name in sets:
-            rows = [d for d in data if d["set"] == name and d["answerable"]]
-            picked = [pick(d) for d in rows]
-            shown = [p or e for p, e in picked]
-            n = max(len(rows), 1)
-            correct = 100 * sum(is_correct(t, d["answers"]) for t, d in zip(shown, rows)) / n
-            f1 = 100 * sum(token_f1(t, d["answers"]) for t, d in zip(shown, rows)) / n
-            quotes = 100 * sum(is_correct(e, d["answers"]) for (_, e), d in zip(picked, rows)) / n
-            cells.append(f"{correct:.0f} / {f1:.0f} / {100 * sum(bool(p) for p, _ in picked) / n:.0f} / {quotes:.0f}")
-            objective.append((correct + f1) / 2)
-            shown_unanswerable += [bool(pick(d)[0]) for d in data if d["set"] == name and not d["answerable"]]
-        print(f"| {label} | " + " | ".join(cells) + f" | {np.mean(objective):.1f} | "
-              f"{100 * np.mean(shown_unanswerable) if shown_unanswerable else 0:.0f}% |")
+    _phrase_table(data, sets, variants, evidence_column=True)
 
 
 def _positive(text: str) -> int:
