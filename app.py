@@ -106,16 +106,30 @@ class AppState:
         if self.pipeline is None:
             return "*(indexing…)*"
         files = self.pipeline_for(session).retriever.index.manifest.files
-        from html import escape
+        from rag.render import markdown_literal
 
-        return "\n".join(f"- {escape(Path(path).name)} ({info['chunks']} passages)" for path, info in files.items())
+        return "\n".join(f"- {markdown_literal(Path(path).name)} ({info['chunks']} passages)"
+                         for path, info in files.items())
+
+    def private_index_for(self, session: str | None):
+        """The visitor's own index for an upload; None when uploads are shared by everyone.
+
+        A request with no session (a direct call that skips the page and the queue) is refused
+        rather than treated as shared: only `--docs` and `--shared-uploads` reach every visitor.
+        """
+        if self.config.shared_uploads:
+            return None
+        if not session:
+            raise UserError("an upload needs a visitor's session (open the page, or use gradio_client)")
+        return self.private.open(session, self.config.index)
 
     def uploads_folder(self, session: str | None) -> Path:
-        if self.config.shared_uploads or not session:
-            folder = self.config.index.parent / "uploads"
-            folder.mkdir(parents=True, exist_ok=True)
-            return folder
-        return self.private.open(session, self.config.index).uploads_dir
+        private = self.private_index_for(session)
+        if private is not None:
+            return private.uploads_dir
+        folder = self.config.index.parent / "uploads"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
 
     def add_documents(self, paths: list[Path], session: str | None = None) -> str:
         """Index uploads live; the pipeline is swapped only when the new index is complete."""
@@ -123,7 +137,7 @@ class AppState:
         from rag.index.indexer import build_index
 
         warnings: list[str] = []
-        private = None if self.config.shared_uploads or not session else self.private.open(session, self.config.index)
+        private = self.private_index_for(session)
         index_dir = self.config.index if private is None else private.index_dir
         with self.index_lock:
             report = build_index(paths, index_dir, self.pipeline.retriever.embedder, warn=warnings.append,
@@ -157,15 +171,13 @@ def rewrite_for_retrieval(pipeline, question: str, history: list) -> str:
 
 def stream_answer(state: AppState, question: str, history: list, k: int, mode: str, session: str | None = None):
     """Yields (partial chat text, sources HTML) as the answer streams, the final pair last."""
-    from html import escape
-
-    from rag.render import answer_markdown, sources_html
+    from rag.render import answer_markdown, markdown_literal, sources_html
 
     if not state.ready.is_set():
         yield "⏳ Preparing the documents and the model — your question will be answered in a moment…", ""
         state.ready.wait()
     if state.error:
-        yield f"⚠️ The app could not start: {escape(state.error)}", ""
+        yield f"⚠️ The app could not start: {markdown_literal(state.error)}", ""
         return
     pipeline = state.pipeline_for(session)
     standalone = rewrite_for_retrieval(pipeline, question, history)
@@ -175,7 +187,7 @@ def stream_answer(state: AppState, question: str, history: list, k: int, mode: s
     for event in pipeline.stream(standalone, k=int(k), mode=mode):
         if isinstance(event, Token):
             text += event.text
-            yield escape(text), sources_html(None, standalone)
+            yield markdown_literal(text), sources_html(None, standalone)
         elif isinstance(event, Final):
             answer = event.answer
             answer.question = question
@@ -195,7 +207,9 @@ def build_app(state: AppState):
             for text, sources in stream_answer(state, message, history[:-1], k, mode, session_of(request)):
                 yield "", history + [{"role": "assistant", "content": text}], sources
         except UserError as exc:
-            yield "", history + [{"role": "assistant", "content": f"⚠️ {exc}"}], gr.update()
+            from rag.render import markdown_literal
+
+            yield "", history + [{"role": "assistant", "content": f"⚠️ {markdown_literal(str(exc))}"}], gr.update()
 
     def upload(files, request: gr.Request):
         session = session_of(request)
@@ -206,7 +220,10 @@ def build_app(state: AppState):
         from gradio.utils import get_upload_folder
 
         accepted, messages = [], []
-        uploads = state.uploads_folder(session)
+        try:
+            uploads = state.uploads_folder(session)
+        except UserError as exc:
+            raise gr.Error(str(exc)) from None
         for file in files:
             try:  # checked again here: the handler must not rely on one guard alone
                 path = uploaded_file(file if isinstance(file, str) else getattr(file, "name", None) or file["path"],
@@ -224,7 +241,9 @@ def build_app(state: AppState):
                 messages.insert(0, state.add_documents(accepted, session))
             except UserError as exc:
                 messages.append(f"⚠️ {exc} (the index is unchanged)")
-        return "\n\n".join(messages), state.documents_markdown(session)
+        from rag.render import markdown_literal
+
+        return "\n\n".join(markdown_literal(m) for m in messages), state.documents_markdown(session)
 
     def chat(question: str, previous_questions: list[str] | None = None, request: gr.Request = None) -> str:
         """Answer a question from the indexed documents; returns the answer and its numbered sources.
@@ -317,6 +336,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=int(os.environ.get("RAG_PORT", 7860)))
     add_settings_arguments(parser)
     parser.add_argument("--auth", default=os.environ.get("RAG_AUTH"), help="USER:PASS (or set RAG_AUTH)")
+    parser.add_argument("--trusted-proxies", default="", metavar="ADDR[,ADDR]",
+                        help="reverse proxies whose X-Forwarded-For header names the client (default: none; "
+                             "the login throttle counts by socket address)")
     parser.add_argument("--shared-uploads", action="store_true",
                         help="every visitor searches every upload (default: a visitor's uploads are theirs alone)")
     return parser.parse_args(argv)
@@ -351,9 +373,16 @@ def make_state(args) -> AppState:
                               settings=Settings.from_args(args), shared_uploads=args.shared_uploads))
 
 
-def launch(state: AppState, host: str, port: int, auth: str | None = None, block: bool = True):
+def launch(state: AppState, host: str, port: int, auth: str | None = None, block: bool = True,
+           trusted_proxies: str = ""):
+    """Serve the app. `trusted_proxies` (comma-separated addresses) are the only peers whose
+    X-Forwarded-For names the client: by default the socket's address is the client's, so a
+    made-up header cannot dodge the login throttle."""
+    os.environ["FORWARDED_ALLOW_IPS"] = trusted_proxies  # read by the uvicorn server Gradio starts
     demo = build_app(state)
-    demo.queue(default_concurrency_limit=1)
+    # api_open=False: the direct /run/ routes refuse queued events, so no request skips the queue
+    # (one answer at a time) or arrives without the session that keeps uploads private.
+    demo.queue(default_concurrency_limit=1, api_open=False)
     threading.Thread(target=state.prepare, daemon=True).start()
     credentials = tuple(auth.split(":", 1)) if auth else None
     from starlette.middleware import Middleware
@@ -376,7 +405,7 @@ def main(argv=None) -> int:
         state = make_state(args)
         prefer_offline(state.config.settings)
         print(f"Starting on http://{args.host}:{args.port} (Ctrl-C to stop)", file=sys.stderr)
-        launch(state, args.host, args.port, args.auth)
+        launch(state, args.host, args.port, args.auth, trusted_proxies=args.trusted_proxies)
     except UserError as exc:
         print(f"app: error: {exc}", file=sys.stderr)
         return 2

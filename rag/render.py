@@ -1,7 +1,9 @@
 """Answers and sources as text and as HTML. Every piece of document text, file name and model
-output is escaped: a document is data and must never become markup or script in the page."""
+output is escaped: a document is data and must never become markup or script in the page, nor
+Markdown that the chat renders (an image there is a request to any server the document names)."""
 from __future__ import annotations
 
+import re
 from html import escape
 from pathlib import Path
 
@@ -18,16 +20,36 @@ def source_label(passage) -> str:
     return f"{passage.chunk.section_path or '(no section)'} — {source_place(passage)}"
 
 
+_INLINE_MARKUP = frozenset("\\`*_{}[]()<>&!|~$^@\"'")  # links, images, emphasis, HTML, maths, autolinks
+_AUTOLINK = re.compile(r"(?i)(?<=[a-z])(:)(?=//)|(?<=www)(\.)")  # http://… and www.… become links
+_LINE_START = re.compile(r"(?m)^([ \t]*)([#>+=*-]|\d+[.)])")  # headings, quotes, lists, rules
+
+
+def markdown_literal(text: str) -> str:
+    """Text that a Markdown renderer shows as it is: every character that could open markup
+    (links, images, emphasis, HTML, autolinks, maths, line-start blocks) becomes a numeric
+    character reference, which CommonMark shows as the character and never reads as syntax.
+
+    >>> markdown_literal("![x](http://a.b/c.png) <b> www.x.org")
+    '&#33;&#91;x&#93;&#40;http&#58;//a.b/c.png&#41; &#60;b&#62; www&#46;x.org'
+    >>> markdown_literal("# Title")
+    '&#35; Title'
+    """
+    text = "".join(f"&#{ord(c)};" if c in _INLINE_MARKUP else c for c in text)
+    text = _AUTOLINK.sub(lambda m: f"&#{ord(m.group(0))};", text)
+    return _LINE_START.sub(lambda m: m.group(1) + "".join(f"&#{ord(c)};" for c in m.group(2)), text)
+
+
 def answer_markdown(answer: Answer) -> str:
-    """Chat text: sentences with their [n] markers, unsupported ones visibly flagged; escaped."""
+    """Chat text: sentences with their [n] markers, unsupported ones visibly flagged; literal."""
     if answer.refused:
-        return f"🚫 {escape(answer.text)}"
+        return f"🚫 {markdown_literal(answer.text)}"
     parts = []
     for s in answer.sentences:
         marks = "".join(f"[{n}]" for n in s.citations)
-        text = escape(s.text) + (f" {marks}" if marks else "")
+        text = markdown_literal(s.text) + (f" {marks}" if marks else "")
         parts.append(text if s.supported else f"{text} ⚠️ *(not supported by the sources)*")
-    lead = f"**{escape(answer.short_answer)}**\n\n" if answer.short_answer else ""
+    lead = f"**{markdown_literal(answer.short_answer)}**\n\n" if answer.short_answer else ""
     return lead + " ".join(parts)
 
 

@@ -10,14 +10,19 @@ from rag.web.sessions import PrivateIndexes
 def test_login_throttle_counts_failures_in_a_sliding_window():
     throttle = LoginThrottle(limit=3, window_s=60)
     for t in (0, 10, 20):
-        assert throttle.wait_s("a", t) == 0
-        throttle.failed("a", t)
-    assert throttle.wait_s("a", 30) == 30  # the first failure leaves the window at 60
+        assert throttle.attempt("a", t) == 0
+    assert throttle.attempt("a", 30) == 30  # the first attempt leaves the window at 60
     assert throttle.wait_s("b", 30) == 0
-    assert throttle.wait_s("a", 60) == 0  # one failure fell out: one more try
-    throttle.failed("a", 61)
-    assert throttle.wait_s("a", 62) > 0
+    assert throttle.attempt("a", 61) == 0  # one attempt fell out: one more try
+    assert throttle.attempt("a", 62) > 0
     assert throttle.wait_s("a", 200) == 0 and "a" not in throttle.failures  # the table forgets quiet addresses
+
+
+def test_a_successful_login_gives_its_slot_back():
+    throttle = LoginThrottle(limit=2, window_s=60)
+    assert throttle.attempt("a", 1.0) == 0 and throttle.attempt("a", 2.0) == 0
+    throttle.succeeded("a", 2.0)
+    assert throttle.attempt("a", 3.0) == 0 and throttle.attempt("a", 4.0) > 0
 
 
 class Clock:
