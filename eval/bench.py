@@ -26,8 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "beir_scifact"
-REPORTS = SHARED.parent / "us_fed_agency_reports_2022"
+from eval.datasets import dataset_dir
+
+SCIFACT = dataset_dir("beir_scifact")
+REPORTS = dataset_dir("us_fed_agency_reports_2022")
 QUERIES = ["What is the effect of vitamin D on bone density?", "Which genes are linked to breast cancer?",
            "How does smoking affect lung function?", "What causes antibiotic resistance in bacteria?",
            "Does exercise reduce the risk of heart disease?"]
@@ -61,7 +63,7 @@ def bench_indexing(embedder, docs: int, work: Path) -> tuple[dict, object, dict]
     from rag.index import store
     from rag.index.indexer import build_index
 
-    data = load_beir(SHARED)
+    data = load_beir(SCIFACT)
     corpus = dict(list(data.corpus.items())[:docs])
     stems = write_corpus(corpus, work / "docs")
     started = time.perf_counter()

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eval.bench import SHARED, bench_retrieval, in_child, machine, peak_rss_gb
+from eval.bench import SCIFACT, bench_retrieval, in_child, machine, peak_rss_gb
 
 DROP_WORDS = 0.15
 NOISE = 0.02
@@ -40,7 +40,7 @@ def base_index(work: Path, docs: int) -> Path:
 
     index_dir = work / f"scifact-{docs}"
     if not store.is_index(index_dir):
-        data = load_beir(SHARED)
+        data = load_beir(SCIFACT)
         write_corpus(dict(list(data.corpus.items())[:docs]), work / f"scifact-docs-{docs}")
         build_index([work / f"scifact-docs-{docs}"], index_dir, load_embedder(), progress=False)
     return index_dir
@@ -82,7 +82,7 @@ def bench_engines(work: Path, docs: int) -> dict:
     import shutil
 
     folder = work / f"engine-docs-{docs}"
-    write_corpus(dict(list(load_beir(SHARED).corpus.items())[:docs]), folder)
+    write_corpus(dict(list(load_beir(SCIFACT).corpus.items())[:docs]), folder)
     for name in ("local", "ray"):  # a full build each time, never an update of an earlier run's index
         shutil.rmtree(work / f"engine-{name}", ignore_errors=True)
     runs = {name: in_child(_engine_run, name, str(folder), str(work / f"engine-{name}"), None)
@@ -244,7 +244,7 @@ def main(argv=None) -> int:
             result["engines"] = bench_engines(args.work, args.engine_docs)
             print(json.dumps(result["engines"]), file=sys.stderr)
         base = in_child(base_index, args.work, 5183) if "scale" in args.parts else None
-        queries = list(load_beir(SHARED).queries.values())[:args.queries]
+        queries = list(load_beir(SCIFACT).queries.values())[:args.queries]
         scale = [s for s in result.get("scale", []) if not any(
             s["chunks"] == n and s.get("asked") == f for n in sizes for f in args.factories.split(";"))]
         for size in sizes if "scale" in args.parts else []:

@@ -28,8 +28,9 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from eval.datasets import DATA_DIR as DATASETS
+
 ROOT = Path(__file__).resolve().parents[1]
-DATASETS = ROOT.parent / "shared" / "datasets"
 SEED = 13
 PART_ROLES = ("calibration", "test")
 

@@ -8,6 +8,13 @@ from pathlib import Path
 
 from rag.errors import UserError
 
+DATA_DIR = Path(__file__).resolve().parent / "data"  # the public sets, with provenance (eval/data/README.md)
+
+
+def dataset_dir(name: str) -> Path:
+    """A public set's folder in this repository, e.g. dataset_dir("xquad_en")."""
+    return DATA_DIR / name
+
 
 @dataclass(frozen=True)
 class BeirSet:
@@ -17,8 +24,10 @@ class BeirSet:
 
 
 def _jsonl(path: Path) -> list[dict]:
+    import gzip
+
     rows = []
-    with open(path, encoding="utf-8") as fh:
+    with (gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else open(path, encoding="utf-8")) as fh:
         for number, line in enumerate(fh, start=1):
             if line.strip():
                 try:
@@ -29,12 +38,15 @@ def _jsonl(path: Path) -> list[dict]:
 
 
 def load_beir(folder: Path, split: str = "test") -> BeirSet:
-    """BEIR layout: corpus.jsonl, queries.jsonl, qrels/<split>.tsv (with a header line)."""
+    """BEIR layout: corpus.jsonl (or corpus.jsonl.gz), queries.jsonl, qrels/<split>.tsv (with a header line)."""
     qrels_path = folder / "qrels" / f"{split}.tsv"
-    for needed in (folder / "corpus.jsonl", folder / "queries.jsonl", qrels_path):
+    corpus_path = folder / "corpus.jsonl"
+    if not corpus_path.is_file() and (folder / "corpus.jsonl.gz").is_file():
+        corpus_path = folder / "corpus.jsonl.gz"
+    for needed in (corpus_path, folder / "queries.jsonl", qrels_path):
         if not needed.is_file():
             raise UserError(f"not a BEIR folder: {needed} is missing")
-    corpus = {str(r["_id"]): (r.get("title", ""), r.get("text", "")) for r in _jsonl(folder / "corpus.jsonl")}
+    corpus = {str(r["_id"]): (r.get("title", ""), r.get("text", "")) for r in _jsonl(corpus_path)}
     qrels: dict[str, dict[str, float]] = {}
     with open(qrels_path, encoding="utf-8") as fh:
         reader = csv.reader(fh, delimiter="\t")

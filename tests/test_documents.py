@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from eval.datasets import dataset_dir
 from rag.index.engines import chunk_file
 from rag.ingest.chunking import ChunkerConfig
 from rag.ingest.readers import read_blocks
 
-REPORTS = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "us_fed_agency_reports_2022"
+REPORTS = dataset_dir("us_fed_agency_reports_2022")
 
 
 def laid_out_pdf(path: Path, pages: int = 5) -> Path:
@@ -134,7 +135,6 @@ def test_a_damaged_word_file_is_a_named_skip(tmp_path):
         read_blocks(path)
 
 
-@pytest.mark.skipif(not REPORTS.is_dir(), reason=f"the agency reports are not at {REPORTS}")
 def test_the_agency_reports_read_with_no_warning_and_their_own_headings():
     from rag.ingest.paragraphs import repair_paragraphs
 

@@ -594,3 +594,13 @@ def test_markdown_in_a_document_never_makes_the_browser_call_out(tmp_path):
         finally:
             demo.close()
     assert fetched == []
+
+
+def test_a_document_with_no_indexable_words_is_indexed_for_dense_search(tmp_path):
+    doc, index = tmp_path / "dots.md", tmp_path / "index"
+    doc.write_text("# x\n\n" + "x." * 4000 + "\n")
+    built = run_cli("index", str(doc), "--index", str(index))
+    assert built.returncode == 0 and "Traceback" not in built.stderr, built.stderr
+    searched = run_cli("search", "x", "--index", str(index), "--mode", "bm25")
+    assert searched.returncode == 0 and "Traceback" not in searched.stderr, searched.stderr
+    assert "dots.md" in run_cli("search", "x", "--index", str(index), "--mode", "dense").stdout

@@ -41,3 +41,29 @@ def test_a_cache_missing_tensors_is_refused(tmp_path):
     save_file(tensors, str(tmp_path / "int8" / "model-int8.safetensors"))
     with pytest.raises(ValueError, match="lacks"):
         quantization.load_cache(tmp_path / "int8")
+
+
+def test_two_processes_prepare_the_default_model_at_once_on_an_empty_cache(tmp_path, sample_index, monkeypatch):
+    """The app and a CLI command started in the same minute: one prepares, the other waits for it;
+    both answer, and the cache is complete with nothing half-written left beside it."""
+    import os
+    import subprocess
+    import sys
+
+    from rag.generate import model_files, quantization
+
+    cache = tmp_path / "models"
+    env = {**os.environ, "RAG_MODEL_CACHE": str(cache)}
+    ask = [sys.executable, "-m", "rag", "ask", "When were the first Guidelines formulated?", "--index", str(sample_index)]
+    runs = [subprocess.Popen(ask, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [run.communicate(timeout=1200) for run in runs]
+    for run, (out, err) in zip(runs, outputs):
+        assert run.returncode == 0 and "1978" in out, err[-2000:]
+    assert sum("another process is preparing the model" in err for _, err in outputs) == 1
+    sha = model_files.QWEN_0_5B.sha256
+    int8 = model_files.quantised_cache(sha, quantization.SCHEME).name
+    assert sorted(p.name for p in cache.iterdir() if not p.name.endswith(".lock")) == sorted(
+        [model_files.weights_cache(sha).name, int8])  # no .partial, no .old, the assembled GGUF discarded
+    monkeypatch.setenv("RAG_MODEL_CACHE", str(cache))
+    model, _ = quantization.load_cache(model_files.quantised_cache(sha, quantization.SCHEME))
+    assert sum(p.numel() for p in model.parameters()) > 0

