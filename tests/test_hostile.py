@@ -604,3 +604,55 @@ def test_a_document_with_no_indexable_words_is_indexed_for_dense_search(tmp_path
     searched = run_cli("search", "x", "--index", str(index), "--mode", "bm25")
     assert searched.returncode == 0 and "Traceback" not in searched.stderr, searched.stderr
     assert "dots.md" in run_cli("search", "x", "--index", str(index), "--mode", "dense").stdout
+
+
+def tree_bytes(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_full_disk_at_the_index_write_is_one_line_and_keeps_the_old_index(tmp_path, embedder, monkeypatch):
+    """ENOSPC simulated where FAISS writes (it reports it as a RuntimeError with the C message)."""
+    import faiss
+
+    from rag.index.indexer import build_index
+
+    (tmp_path / "a.md").write_text("# A\n\nThe first note says the harbour opened in 1921.\n")
+    index = tmp_path / "index"
+    build_index([tmp_path / "a.md"], index, embedder, progress=False)
+    before = tree_bytes(index)
+    (tmp_path / "b.md").write_text("# B\n\nThe second note says the lighthouse was automated in 1987.\n")
+
+    def full_disk(*args):
+        raise RuntimeError("Error in void faiss::write_index(...): write error in dense.faiss: 1736659 != 2400768 "
+                           "(No space left on device)")
+
+    monkeypatch.setattr(faiss, "write_index", full_disk)
+    with pytest.raises(UserError, match=r"no space left on the device of .* the previous index is unchanged"):
+        build_index([tmp_path / "a.md", tmp_path / "b.md"], index, embedder, progress=False)
+    assert tree_bytes(index) == before  # byte-identical, and no staging folder left behind
+
+
+def test_a_full_tmpfs_ends_rag_index_with_one_line(tmp_path):
+    """The same on a real 512 KB filesystem, where this machine lets a test mount one."""
+    import subprocess
+
+    mount = tmp_path / "small"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mount)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here (needs root and the mount privilege)")
+    try:
+        (tmp_path / "small-doc.md").write_text("# Small\n\nThe harbour opened in 1921.\n")
+        index = mount / "index"
+        assert run_cli("index", str(tmp_path / "small-doc.md"), "--index", str(index)).returncode == 0
+        before = tree_bytes(index)
+        big = tmp_path / "big"
+        big.mkdir()
+        for n in range(60):
+            (big / f"part{n}.md").write_text(f"# Part {n}\n\n" + "\n\n".join(
+                f"Paragraph {n}-{i} records shipment {n * 1000 + i} of grain through the harbour." for i in range(40)))
+        result = run_cli("index", str(tmp_path / "small-doc.md"), str(big), "--index", str(index), "--quiet")
+        assert_one_line_error(result, "no space left on the device")
+        assert "previous index is unchanged" in result.stderr
+        assert tree_bytes(index) == before
+    finally:
+        subprocess.run(["umount", str(mount)], capture_output=True)

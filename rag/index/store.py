@@ -98,6 +98,8 @@ def check_writable_target(directory: Path) -> None:
     """Refuse to write into a folder that holds something other than an index."""
     if directory.exists() and not directory.is_dir():
         raise UserError(f"{directory} is a file, not an index folder")
+    if directory.is_dir() and not os.access(directory, os.W_OK):
+        raise UserError(f"cannot write the index in {directory} (read-only)")
     if directory.is_dir() and not is_index(directory):
         others = [p.name for p in directory.iterdir() if not p.name.startswith((".", "gen-"))]
         if others:
@@ -196,16 +198,40 @@ def write_generation(directory: Path, manifest: Manifest, chunks: list[Chunk], v
         (staging / "manifest.json").write_text(json.dumps(asdict(manifest), indent=2), encoding="utf-8")
         _fsync_tree(staging)
         os.rename(staging, directory / name)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
-        raise
+        raise (write_failure(exc, directory) or exc) from None
     pointer = directory / f".{CURRENT}.tmp"
-    pointer.write_text(name + "\n", encoding="utf-8")
-    with open(pointer, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(pointer, directory / CURRENT)
+    try:
+        pointer.write_text(name + "\n", encoding="utf-8")
+        with open(pointer, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(pointer, directory / CURRENT)
+    except BaseException as exc:  # the new generation never went live: the old one still is
+        pointer.unlink(missing_ok=True)
+        shutil.rmtree(directory / name, ignore_errors=True)
+        raise (write_failure(exc, directory) or exc) from None
     remove_stale(directory)
     return directory / name
+
+
+def write_failure(exc: BaseException, directory: Path) -> UserError | None:
+    """A full or read-only disk as one line for the user; None for anything else (a real bug).
+
+    FAISS reports its write errors as RuntimeError with the C library's message in the text, and
+    numpy's array writer a short write as an OSError with no errno ("69504 requested and 65504 written")."""
+    import errno
+    import re
+
+    full = (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)) or (
+        isinstance(exc, (OSError, RuntimeError)) and (
+            "No space left on device" in str(exc) or re.search(r"\d+ requested and \d+ written", str(exc))))
+    if full:
+        return UserError(f"no space left on the device of {directory} while writing the index; "
+                         f"the previous index is unchanged")
+    if isinstance(exc, OSError) and exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return UserError(f"cannot write the index in {directory} ({exc.strerror}); the previous index is unchanged")
+    return None
 
 
 def remove_stale(directory: Path) -> None:
