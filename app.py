@@ -133,15 +133,15 @@ class AppState:
 
     def add_documents(self, paths: list[Path], session: str | None = None) -> str:
         """Index uploads live; the pipeline is swapped only when the new index is complete."""
-        from rag.assemble import build_pipeline
+        from rag.assemble import build_pipeline, chunker_config
         from rag.index.indexer import build_index
 
         warnings: list[str] = []
         private = self.private_index_for(session)
         index_dir = self.config.index if private is None else private.index_dir
         with self.index_lock:
-            report = build_index(paths, index_dir, self.pipeline.retriever.embedder, warn=warnings.append,
-                                 progress=False)
+            report = build_index(paths, index_dir, self.pipeline.retriever.embedder,
+                                 chunker_config(self.config.settings), warn=warnings.append, progress=False)
             pipeline = build_pipeline(self.config.settings, index_dir, lambda message: None)  # models are cached
             if private is None:
                 self.pipeline = pipeline
@@ -152,16 +152,25 @@ class AppState:
         return "\n".join(lines + [f"⚠️ {w}" for w in warnings])
 
 
+MAX_PREVIOUS_QUESTIONS = 8  # a follow-up refers to the last few turns; a client may send 40,000
+
+
 def previous_questions(history: list) -> list[str]:
-    return [m["content"] for m in history if isinstance(m, dict) and m.get("role") == "user"
-            and isinstance(m.get("content"), str)]
+    """The conversation's last user questions (earliest first), bounded in number and length."""
+    from rag.index.retrieval import MAX_QUESTION_CHARS
+
+    questions = [m["content"] for m in (history if isinstance(history, list) else [])[-4 * MAX_PREVIOUS_QUESTIONS:]
+                 if isinstance(m, dict) and m.get("role") == "user" and isinstance(m.get("content"), str)]
+    return [q[:MAX_QUESTION_CHARS] for q in questions[-MAX_PREVIOUS_QUESTIONS:]]
 
 
 def rewrite_for_retrieval(pipeline, question: str, history: list) -> str:
     from rag.answer.conversation import standalone_question
     from rag.generate.base import Prompt
     from rag.index.lexical import terms
+    from rag.index.retrieval import check_query
 
+    question = check_query(question, pipeline.config.k, pipeline.config.mode)  # before any work on it
     generator = pipeline.generator
     generate = None
     if generator.writes_text:
@@ -254,7 +263,8 @@ def build_app(state: AppState):
         state.ready.wait()
         if state.error:
             raise gr.Error(state.error)
-        history = [{"role": "user", "content": q} for q in previous_questions or []]
+        earlier = previous_questions if isinstance(previous_questions, list) else []
+        history = [{"role": "user", "content": q} for q in earlier[-MAX_PREVIOUS_QUESTIONS:]]
         pipeline = state.pipeline_for(session_of(request))
         try:
             standalone = rewrite_for_retrieval(pipeline, question, history)
@@ -364,8 +374,8 @@ def make_state(args) -> AppState:
     for path in args.docs:
         if not path.exists():
             raise UserError(f"no such file or folder: {path}")
-    if args.auth is not None and ":" not in args.auth:
-        raise UserError("--auth must be USER:PASS")
+    if args.auth is not None and not all(args.auth.partition(":")[::2]):
+        raise UserError("--auth must be USER:PASS, both non-empty")
     if not is_loopback(args.host) and not args.auth:
         raise UserError(f"--host {args.host} opens the documents to the network: give --auth USER:PASS "
                         f"(or RAG_AUTH) too")

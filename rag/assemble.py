@@ -80,6 +80,13 @@ def load_generator(settings: Settings, embedder, log: Log = stderr_log):
                                 precision=settings.precision), log=log)
 
 
+def chunker_config(settings: Settings):
+    """How files become chunks, with the settings' limits on what one file may cost."""
+    from rag.ingest.chunking import ChunkerConfig
+
+    return ChunkerConfig(max_file_mb=settings.max_file_mb, max_passages=settings.max_passages)
+
+
 def answer_config(settings: Settings):
     from rag.answer.pipeline import AnswerConfig
 

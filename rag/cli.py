@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("index", help="build or update an index from files or folders")
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     _add_index_option(p)
-    add_settings_arguments(p, retrieval=False, generation=False)
+    add_settings_arguments(p, retrieval=False, generation=False, reading=True)
     p.add_argument("--faiss", default="auto",
                    help='FAISS factory string, e.g. "Flat" or "HNSW32" (default auto: exact below 50,000 chunks, HNSW32 above)')
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -89,8 +89,8 @@ def cmd_index(args) -> int:
         engine = RayEngine(address=args.ray_address, workers=args.workers)
     try:
         embedder = assemble.load_embedder(settings.embedding_model)
-        report = build_index(args.paths, index_dir, embedder, faiss_factory=args.faiss, progress=not args.quiet,
-                             engine=engine)
+        report = build_index(args.paths, index_dir, embedder, assemble.chunker_config(settings),
+                             faiss_factory=args.faiss, progress=not args.quiet, engine=engine)
     finally:
         if engine is not None:
             engine.close()

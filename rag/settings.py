@@ -18,6 +18,9 @@ MODES = ("hybrid", "dense", "bm25")
 STYLES = ("quote", "generated")
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 SEARCH_K = 5  # `rag search` shows one passage more than an answer reads
+# Ranges a user can understand: past them a value only costs time or memory (k = 10**20 took 388 s).
+BOUNDS = {"k": (1, 100), "max_new_tokens": (1, 2048), "focus_sentences": (0, 100), "max_file_mb": (1, 10_000),
+          "max_passages": (1, 10_000_000)}
 _TYPES = {"int": (int, "a whole number"), "str": (str, "text"), "str | None": ((str, type(None)), "text")}
 
 
@@ -32,6 +35,8 @@ class Settings:
     mode: str = "hybrid"
     style: str = "quote"  # the passage sentence the model's answer points to, or the model's own words
     focus_sentences: int = 2  # each passage's best sentences in the prompt; 0: whole passages
+    max_file_mb: int = 50  # a file larger (or a .docx decompressing larger) is skipped with one line
+    max_passages: int = 20_000  # a file giving more passages is skipped with one line
 
     def __post_init__(self):
         self.check()
@@ -47,9 +52,9 @@ class Settings:
                               ("style", STYLES)):
             if getattr(self, name) not in allowed:
                 raise UserError(f"setting {name} = {getattr(self, name)!r}; use one of {', '.join(allowed)}")
-        for name, low in (("k", 1), ("max_new_tokens", 1), ("focus_sentences", 0)):
-            if getattr(self, name) < low:
-                raise UserError(f"setting {name} must be at least {low} (got {getattr(self, name)})")
+        for name, (low, high) in BOUNDS.items():
+            if not low <= getattr(self, name) <= high:
+                raise UserError(f"setting {name} must be between {low} and {high} (got {getattr(self, name)})")
         if self.model and self.generator == "extractive":
             raise UserError("--model applies to --generator transformers, not extractive")
 
@@ -94,9 +99,15 @@ class Parser(argparse.ArgumentParser):
 
 
 def add_settings_arguments(parser: argparse.ArgumentParser, retrieval: bool = True, generation: bool = True,
-                           k: int = Settings.k) -> None:
+                           k: int = Settings.k, reading: bool = False) -> None:
     """The shared flags; each defaults to None so that `Settings` keeps the one default."""
     d = Settings
+    if reading:
+        parser.add_argument("--max-file-mb", type=positive_int, default=None, metavar="MB",
+                            help=f"skip a file larger than this, or a .docx that decompresses larger, with one "
+                                 f"line (default {d.max_file_mb})")
+        parser.add_argument("--max-passages", type=positive_int, default=None, metavar="N",
+                            help=f"skip a file that gives more passages than this (default {d.max_passages})")
     parser.add_argument("--embed-model", dest="embedding_model", default=None,
                         help=f"sentence-transformers model name or local path (default: bundled {d.embedding_model})")
     if retrieval:

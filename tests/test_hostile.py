@@ -656,3 +656,83 @@ def test_a_full_tmpfs_ends_rag_index_with_one_line(tmp_path):
         assert tree_bytes(index) == before
     finally:
         subprocess.run(["umount", str(mount)], capture_output=True)
+
+
+def test_a_file_that_is_not_a_regular_file_is_skipped_before_it_is_read(tmp_path):
+    """`rag index` on a named pipe or /dev/zero hung forever: the file was hashed first."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "notes.md").write_text("# Notes\n\nThe harbour opened in 1921.\n")
+    os.mkfifo(tmp_path / "pipe.md")
+    result = run_cli("index", str(docs), str(tmp_path / "pipe.md"), "/dev/zero", "--index", str(tmp_path / "index"),
+                     "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert "pipe.md: not a regular file" in result.stderr and "/dev/zero: " in result.stderr
+    assert "1 added" in result.stdout
+
+
+def test_a_docx_bomb_and_a_huge_file_are_skipped_with_the_limit_named(tmp_path):
+    import time
+    import zipfile
+
+    bomb = tmp_path / "bomb.docx"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("word/document.xml", "<w:document>" + " " * (60 * 1024 * 1024) + "</w:document>")
+    assert bomb.stat().st_size < 1024 * 1024  # 60 MB of whitespace, deflated
+    huge = tmp_path / "huge.txt"
+    huge.write_bytes(b"word " * (3 * 1024 * 1024 // 5))  # 3 MB, one line
+    started = time.perf_counter()
+    result = run_cli("index", str(bomb), str(huge), "--index", str(tmp_path / "index"), "--max-file-mb", "2",
+                     "--quiet")
+    assert time.perf_counter() - started < 120
+    assert "Traceback" not in result.stderr, result.stderr
+    assert "bomb.docx: decompresses to 60 MB, over the limit of 2 MB per file (--max-file-mb)" in result.stderr
+    assert "huge.txt: 3 MB is over the limit of 2 MB per file (--max-file-mb)" in result.stderr
+
+
+def test_too_many_passages_from_one_file_skip_it_with_the_limit_named(tmp_path):
+    doc = tmp_path / "many.md"
+    doc.write_text("\n\n".join(f"# Part {n}\n\nShipment {n} of grain left the harbour." for n in range(60)))
+    result = run_cli("index", str(doc), "--index", str(tmp_path / "index"), "--max-passages", "30", "--quiet")
+    assert "60 passages, over the limit of 30 per file (--max-passages)" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["ask", "When?", "-k", "99999999999999999999", "--generator", "extractive"], "between 1 and 100"),
+    (["search", "\udcff\udcfe question"], "not valid text"),
+    (["ask", "q\udcff", "--generator", "extractive"], "not valid text"),
+])
+def test_questions_and_settings_out_of_range_are_one_line(argv, expected):
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "rag", *argv], capture_output=True, timeout=300,
+                            env={**os.environ, "PYTHONIOENCODING": "utf-8:surrogateescape"})
+    err = result.stderr.decode("utf-8", "replace").strip().splitlines()
+    assert result.returncode == 2 and len(err) == 1 and expected in err[0], err
+
+
+def test_a_question_with_lone_surrogates_is_refused_before_any_search():
+    from rag.index.retrieval import check_query
+
+    with pytest.raises(UserError, match="not valid text"):
+        check_query("When was it \ud800 signed?", 4, "hybrid")
+
+
+def test_an_empty_user_or_password_in_auth_is_refused():
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "app.py", "--auth", ":", "--port", "1"], capture_output=True, text=True,
+                            timeout=120, cwd=Path(__file__).resolve().parents[1])
+    assert result.returncode == 2 and "--auth must be USER:PASS, both non-empty" in result.stderr
+
+
+def test_a_flood_of_previous_questions_is_cut_to_the_last_few():
+    import app as chat_app
+
+    history = [{"role": "user", "content": f"question {n} " + "x" * 10_000} for n in range(40_000)]
+    kept = chat_app.previous_questions(history)
+    assert len(kept) == chat_app.MAX_PREVIOUS_QUESTIONS and kept[-1].startswith("question 39999")
+    assert all(len(q) <= 4000 for q in kept)

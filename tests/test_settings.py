@@ -23,7 +23,8 @@ def test_flags_fill_settings_and_unset_flags_keep_the_defaults():
 
 @pytest.mark.parametrize("text, message", [
     ('k = "five"', "k = 'five' should be a whole number"),
-    ("k = 0", "k must be at least 1"),
+    ("k = 0", "k must be between 1 and 100"),
+    ("k = 99999999999999999999", "k must be between 1 and 100"),
     ('mode = "fuzzy"', "use one of hybrid, dense, bm25"),
     ("precision = 8", "should be text"),
     ('generator = "extractive"\nmodel = "x"', "--model applies to"),

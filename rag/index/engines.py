@@ -32,7 +32,12 @@ class FileChunks:
 
 
 def chunk_file(path: Path, count_tokens, config: ChunkerConfig, warn=None) -> list[Chunk]:
-    return chunk_paragraphs(repair_paragraphs(read_blocks(path, warn)), str(path), count_tokens, config)
+    blocks = read_blocks(path, warn, max_mb=config.max_file_mb, max_blocks=4 * config.max_passages)
+    chunks = chunk_paragraphs(repair_paragraphs(blocks), str(path), count_tokens, config)
+    if len(chunks) > config.max_passages:
+        raise UnreadableFile(f"{path}: {len(chunks)} passages, over the limit of {config.max_passages} per file "
+                             f"(--max-passages)")
+    return chunks
 
 
 def read_one(path: Path, count_tokens, config: ChunkerConfig) -> FileChunks:

@@ -16,7 +16,7 @@ from rag.errors import UserError
 from rag.hashing import sha256_file
 from rag.index.dense import build_dense, resolve_factory
 from rag.index.lexical import build_bm25
-from rag.ingest.readers import find_documents
+from rag.ingest.readers import find_documents, unfit_file
 from rag.records import Chunk
 
 Warn = Callable[[str], None]
@@ -94,7 +94,7 @@ def build_index(paths: list[Path], index_dir: Path, embedder, chunker: ChunkerCo
     with store.write_lock(index_dir):
         previous = _previous(index_dir, embedder, warn)
         old_files = previous.manifest.files if previous else {}
-        same_chunker = previous is not None and previous.manifest.chunker == asdict(chunker)
+        same_chunker = previous is not None and previous.manifest.chunker == chunker.shape()
         old_chunks = list(previous.chunks) if previous else []  # parsed once (a loaded index reads rows on demand)
         old_by_source: dict[str, list[int]] = {}
         for row, chunk in enumerate(old_chunks):
@@ -116,6 +116,9 @@ def build_index(paths: list[Path], index_dir: Path, embedder, chunker: ChunkerCo
 
         for path in files:
             source = str(path)
+            if reason := unfit_file(path, chunker.max_file_mb):  # before hashing: a pipe would block it
+                skip(source, f"skipped {reason}")
+                continue
             try:
                 digests[source] = sha256_file(path)
             except OSError as exc:
@@ -173,7 +176,7 @@ def build_index(paths: list[Path], index_dir: Path, embedder, chunker: ChunkerCo
         faiss_factory = resolve_factory(faiss_factory, len(chunks), embedder.dimension)
         manifest = store.Manifest(
             embedding_model=embedder.name, dimension=embedder.dimension, query_prefix=embedder.query_prefix,
-            passage_prefix=embedder.passage_prefix, max_tokens=embedder.max_tokens, chunker=asdict(chunker),
+            passage_prefix=embedder.passage_prefix, max_tokens=embedder.max_tokens, chunker=chunker.shape(),
             faiss_factory=faiss_factory, files=new_files, versions=_versions(),
         )
         store.write_generation(index_dir, manifest, chunks, vectors, build_dense(vectors, faiss_factory),

@@ -15,12 +15,28 @@ from rag.records import Passage
 MODES = ("hybrid", "dense", "bm25")
 
 
+MAX_QUESTION_CHARS = 4000
+
+
 def check_query(query: str, k: int, mode: str) -> str:
-    query = " ".join((query or "").split())
+    """The question with its spaces normalised; UserError for one no search can use.
+
+    >>> check_query("  When   was it? ", 4, "hybrid")
+    'When was it?'
+    """
+    if not isinstance(query, str):
+        raise UserError("the question must be text")
+    try:
+        query.encode("utf-8")  # undecodable bytes from argv or lone surrogates from JSON cannot be tokenised
+    except UnicodeEncodeError:
+        raise UserError("the question is not valid text (invalid UTF-8 bytes or lone surrogates)") from None
+    query = " ".join(query.split())
     if not query:
         raise UserError("the question is empty")
-    if k < 1:
-        raise UserError(f"-k must be at least 1 (got {k})")
+    if len(query) > MAX_QUESTION_CHARS:
+        raise UserError(f"the question is {len(query)} characters long; the limit is {MAX_QUESTION_CHARS}")
+    if not 1 <= k <= 100:
+        raise UserError(f"-k must be between 1 and 100 (got {k})")
     if mode not in MODES:
         raise UserError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
     return query

@@ -17,11 +17,20 @@ TokenCounter = Callable[[str], int]
 
 @dataclass(frozen=True)
 class ChunkerConfig:
-    """`max_tokens` is a hard limit on the embedded text; `min_tokens` is where merging stops."""
+    """`max_tokens` is a hard limit on the embedded text; `min_tokens` is where merging stops.
+
+    The last two bound what one file may cost: past either, the file is skipped with a line that
+    names the limit (a wrong file dropped in the upload box must not tie up the server)."""
 
     max_tokens: int = 256
     min_tokens: int = 64
     target_tokens: int = 200
+    max_file_mb: int = 50  # on disk, and a .docx's decompressed size
+    max_passages: int = 20_000  # passages from one file (and 4x as many raw paragraphs)
+
+    def shape(self) -> dict:
+        """What decides a file's chunks (the manifest records it): the limits only skip files."""
+        return {"max_tokens": self.max_tokens, "min_tokens": self.min_tokens, "target_tokens": self.target_tokens}
 
     @property
     def max_chars(self) -> int:

@@ -195,13 +195,45 @@ def pdf_blocks(path: Path) -> list[Block]:
     return blocks
 
 
-def word_blocks(path: Path) -> list[Block]:
+def unfit_file(path: Path, max_mb: int) -> str | None:
+    """Why a file is skipped before it is opened (not a regular file, too large), or None.
+
+    Checked before hashing: a named pipe or /dev/zero would block or never end."""
+    import stat
+
+    try:
+        info = path.stat()
+    except OSError as exc:
+        return f"{path}: cannot read ({exc.strerror})"
+    if not stat.S_ISREG(info.st_mode):
+        return f"{path}: not a regular file (a pipe, a device or a socket)"
+    if info.st_size > max_mb * 1024 * 1024:
+        return f"{path}: {info.st_size / 1048576:.0f} MB is over the limit of {max_mb} MB per file (--max-file-mb)"
+    return None
+
+
+def _check_zip_size(path: Path, max_mb: int) -> None:
+    """A .docx is a zip: its decompressed size is read from the directory before anything is inflated."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            inflated = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError):
+        return  # python-docx names the damage below
+    if inflated > max_mb * 1024 * 1024:
+        raise UnreadableFile(f"{path}: decompresses to {inflated / 1048576:.0f} MB, over the limit of {max_mb} MB "
+                             f"per file (--max-file-mb)")
+
+
+def word_blocks(path: Path, max_mb: int = 50) -> list[Block]:
     from zipfile import BadZipFile
 
     from docx.opc.exceptions import OpcError
 
     from rag.ingest.docx import docx_blocks
 
+    _check_zip_size(path, max_mb)
     try:
         blocks = docx_blocks(path, clean=strip_controls)
     except (BadZipFile, OpcError, KeyError, ValueError) as exc:
@@ -211,15 +243,25 @@ def word_blocks(path: Path) -> list[Block]:
     return blocks
 
 
-def read_blocks(path: Path, warn=None) -> list[Block]:
+def read_blocks(path: Path, warn=None, max_mb: int = 50, max_blocks: int = 80_000) -> list[Block]:
     """Blocks of one file; raises UnreadableFile for a file to skip; `warn` hears of repairs."""
     kind = SUFFIXES.get(path.suffix.lower())
     if kind is None:
         raise UnreadableFile(f"{path}: unsupported file type {path.suffix or '(none)'}")
+    if reason := unfit_file(path, max_mb):
+        raise UnreadableFile(reason)
+    blocks = _read_kind(path, kind, warn, max_mb)
+    if len(blocks) > max_blocks:
+        raise UnreadableFile(f"{path}: {len(blocks)} paragraphs, over the limit of {max_blocks} per file "
+                             f"(4 x --max-passages)")
+    return blocks
+
+
+def _read_kind(path: Path, kind: str, warn, max_mb: int) -> list[Block]:
     if kind == "pdf":
         return pdf_blocks(path)
     if kind == "docx":
-        return word_blocks(path)
+        return word_blocks(path, max_mb)
     try:
         data = path.read_bytes()
     except OSError as exc:
