@@ -174,3 +174,11 @@ def test_table_of_contents_entries_are_not_indexed(tmp_path):
                                             ["Quarter Results", "Revenue rose by 8.5 percent in the quarter."]])
     text = " ".join(b.text for b in read_blocks(path))
     assert "8.5 percent" in text and "....." not in text and ". . . ." not in text
+
+
+def test_pdf_words_placed_apart_without_space_characters_are_kept_apart():
+    """DOL2022's first page has its spaces as gaps between glyphs: "ThisStrategicPlan" before."""
+    blocks = read_blocks(REPORTS / "DOL2022.pdf")
+    first = next(b.text for b in blocks if b.kind == "paragraph" and b.page == 1 and "Strategic" in b.text)
+    assert first.startswith("This Strategic Plan meets the requirements of the Government Performance Results Act")
+    assert "ThisStrategicPlan" not in first and "GovernmentPerformance" not in first

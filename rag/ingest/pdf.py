@@ -32,6 +32,36 @@ def open_document(path: Path):
 SOFT_HYPHEN = re.compile("[\ufffe\x02\u00ad](?=[a-z])")  # PDFium marks a word it rejoined across lines
 
 
+_RUN_TOGETHER = re.compile(r"[a-z][A-Z]|[A-Za-z]{15,}")  # "ThisStrategicPlan": words with no space between
+WORD_GAP_EM = 0.2  # a gap between two glyphs wider than this share of the font size is a space
+
+
+def spaced_by_gaps(textpage, first: int, text: str, size: float) -> str:
+    """The line with a space wherever the page leaves a word gap but its text layer has no space
+    character (some PDFs place words apart without spaces). Read only for lines whose words run
+    together, from PDFium's box of each character.
+    """
+    import ctypes
+
+    import pypdfium2.raw as raw
+
+    left, right, bottom, top = (ctypes.c_double() for _ in range(4))
+    out, previous_right = [], None
+    for offset, char in enumerate(text):
+        if char.isspace():
+            out.append(char)
+            previous_right = None
+            continue
+        if not raw.FPDFText_GetCharBox(textpage.raw, first + offset, left, right, bottom, top):
+            out.append(char)
+            continue
+        if previous_right is not None and left.value - previous_right > WORD_GAP_EM * size:
+            out.append(" ")
+        out.append(char)
+        previous_right = right.value
+    return "".join(out)
+
+
 def page_lines(textpage, height: float) -> list[pdf_layout.Line]:
     """The page's lines in PDFium's reading order, each with its box, font size and cells.
 
@@ -61,6 +91,8 @@ def page_lines(textpage, height: float) -> list[pdf_layout.Line]:
             rects.append((c_left.value, c_bottom.value, c_right.value, c_top.value))
         if not rects:
             continue
+        if _RUN_TOGETHER.search(stripped):
+            stripped = spaced_by_gaps(textpage, first, stripped, size)
         cells = pdf_layout.cell_groups(rects, size)
         if len(cells) >= 2:  # a table row: each cell's text from its own rectangles
             texts = [" ".join(" ".join(textpage.get_text_bounded(*rects[i]).split()) for i in cell)
