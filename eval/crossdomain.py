@@ -17,6 +17,8 @@ Parts (seeded, so every run makes the same ones):
 - covidqa: answerable only. Test: the first 100 questions (the issue's anchor) over their 14
   papers. Calibration: 8 questions from each of 10 other papers.
 - sample: calibration is `eval/sets/sample-dev.jsonl`, test is `eval/sets/sample.jsonl`.
+- agency: `eval/sets/agency-reports.jsonl`, questions written over the ten agency-report PDFs
+  (25 of 80 unanswerable by the reports); five reports in each part.
 """
 from __future__ import annotations
 
@@ -144,8 +146,23 @@ def sample_parts() -> list[Part]:
             Part("sample", "test", read("sample.jsonl"), doc_paths=[doc])]
 
 
+def agency_parts() -> list[Part]:
+    """80 questions written over the 10 agency-report PDFs, 25 of them sounding answerable but not
+    answered by the reports; split by report (five each), the index of a part holds its reports."""
+    rows = [json.loads(line) for line in (ROOT / "eval" / "sets" / "agency-reports.jsonl").read_text(
+        encoding="utf-8").splitlines() if line.strip()]
+    reports = DATASETS / "us_fed_agency_reports_2022"
+    parts = []
+    for role in PART_ROLES:
+        chosen = [r for r in rows if r["part"] == role]
+        docs = sorted({r["document"] for r in chosen})
+        parts.append(Part("agency", role, [{k: v for k, v in r.items() if k != "part"} for r in chosen],
+                          doc_paths=[reports / d for d in docs]))
+    return parts
+
+
 def all_parts() -> list[Part]:
-    return squad_cct_parts() + xquad_parts() + covidqa_parts() + sample_parts()
+    return squad_cct_parts() + xquad_parts() + covidqa_parts() + sample_parts() + agency_parts()
 
 
 def check_apart(parts: list[Part]) -> None:
@@ -155,7 +172,7 @@ def check_apart(parts: list[Part]) -> None:
         by_set.setdefault(part.dataset, {})[part.role] = part
     for name, roles in by_set.items():
         calib, test = roles["calibration"], roles["test"]
-        for key in ("id", "paragraph", "article", "paper"):
+        for key in ("id", "paragraph", "article", "paper", "document"):
             shared = {r[key] for r in calib.questions if key in r} & {r[key] for r in test.questions if key in r}
             if shared:
                 raise AssertionError(f"{name}: {key} in both parts: {sorted(shared)[:5]}")
@@ -246,6 +263,7 @@ TARGETS = {  # the issue's targets on test parts: correct, false refusals, unans
     "xquad": (0.85, 0.05, 0.80, 0.60),
     "covidqa": (0.60, 0.10, None, None),
     "sample": (0.886, None, 0.909, None),
+    "agency": (None, None, None, None),
 }
 
 
