@@ -20,6 +20,25 @@ def say(text: str = "", end: str = "\n", file=None) -> None:
     print(strip_controls(text), end=end, file=file or sys.stdout, flush=True)
 
 
+class Status:
+    """One line on stderr naming the slow phase under way, rewritten in place; on a terminal only
+    (a script reading stderr gets the warnings and the draft, not a ticker)."""
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stderr
+        self.shown = False
+
+    def __call__(self, text: str) -> None:
+        if self.stream.isatty():
+            print(f"\r\x1b[2K{text}", end="", file=self.stream, flush=True)
+            self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            print("\r\x1b[2K", end="", file=self.stream, flush=True)
+            self.shown = False
+
+
 def _add_index_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--index", type=Path, default=None,
                         help="index folder (default: an index of the bundled sample, built on first use)")
@@ -88,7 +107,10 @@ def cmd_index(args) -> int:
 
         engine = RayEngine(address=args.ray_address, workers=args.workers)
     try:
+        status = Status()
+        status("loading the embedding model…")
         embedder = assemble.load_embedder(settings.embedding_model)
+        status.clear()
         report = build_index(args.paths, index_dir, embedder, assemble.chunker_config(settings),
                              faiss_factory=args.faiss, progress=not args.quiet, engine=engine)
     finally:
@@ -161,12 +183,16 @@ def cmd_ask(args) -> int:
     settings = Settings.from_args(args)
     check_query(args.question, settings.k, settings.mode)
     _check_index(args.index)
-    pipeline = assemble.build_pipeline(settings, args.index)
+    status = Status()
+    status("loading the index and the model…")
+    pipeline = assemble.build_pipeline(settings, args.index, log=lambda m: (status.clear(), say(m, file=sys.stderr)))
+    status("searching the documents and reading the passages…")
     # The model's draft is not the answer (a planted passage can steer it): it goes to stderr,
     # marked as a draft and dimmed on a terminal; stdout carries only the checked answer.
     dim, plain = ("\x1b[2m", "\x1b[0m") if sys.stderr.isatty() else ("", "")
     answer, drafting = None, False
     for event in pipeline.stream(args.question):
+        status.clear()
         if isinstance(event, Notice):
             say(f"rag: warning: {event.text}", file=sys.stderr)
         elif isinstance(event, Token) and not args.json:
@@ -176,12 +202,15 @@ def cmd_ask(args) -> int:
             say(event.text, end="", file=sys.stderr)
         elif isinstance(event, Final):
             answer = event.answer
+    status.clear()
     if drafting:
         print(plain, file=sys.stderr, flush=True)
     if args.json:
         print(json.dumps(answer.to_json(), ensure_ascii=False, indent=2))
         return 0
     say(f"Answer (checked against the documents): {answer.text}")
+    if answer.confidence and not answer.refused:
+        say(f"Confidence: {answer.confidence}")
     _print_sources(answer)
     return 0
 

@@ -736,3 +736,33 @@ def test_a_flood_of_previous_questions_is_cut_to_the_last_few():
     kept = chat_app.previous_questions(history)
     assert len(kept) == chat_app.MAX_PREVIOUS_QUESTIONS and kept[-1].startswith("question 39999")
     assert all(len(q) <= 4000 for q in kept)
+
+
+def test_rag_ask_names_its_slow_phases_on_a_terminal_only(tmp_path):
+    """On a terminal, one status line per slow phase on stderr; piped, stderr carries none."""
+    import pty
+    import subprocess
+    import sys
+
+    doc, index = tmp_path / "notes.md", tmp_path / "index"
+    doc.write_text("# Notes\n\nThe harbour in Port Ellery opened in 1921.\n")
+    assert run_cli("index", str(doc), "--index", str(index), "--quiet").returncode == 0
+    argv = [sys.executable, "-m", "rag", "ask", "When did the harbour open?", "--index", str(index),
+            "--generator", "extractive"]
+    leader, follower = pty.openpty()
+    run = subprocess.run(argv, stdout=subprocess.PIPE, stderr=follower, timeout=300)
+    os.close(follower)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(leader)
+    assert run.returncode == 0 and b"1921" in run.stdout
+    assert b"loading the index and the model" in shown and b"searching the documents" in shown
+    piped = run_cli(*argv[3:])
+    assert "loading the index" not in piped.stderr and "1921" in piped.stdout

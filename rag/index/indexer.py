@@ -132,8 +132,9 @@ def build_index(paths: list[Path], index_dir: Path, embedder, chunker: ChunkerCo
             else:
                 to_read.append(path)
 
-        with tqdm(total=len(to_read), desc="reading", unit="file", file=sys.stderr,
-                  disable=not progress or len(to_read) < 20) as bar:
+        # One display from the first file read to the last vector written: reading, then embedding
+        bar = tqdm(total=len(to_read), desc="reading", unit="file", file=sys.stderr, disable=not progress)
+        try:
             for result in engine.chunk_files(to_read, chunker, embedder):
                 bar.update(1)
                 for message in result.warnings:
@@ -145,58 +146,64 @@ def build_index(paths: list[Path], index_dir: Path, embedder, chunker: ChunkerCo
                 kept[source] = result.chunks
                 report.reading_s += result.seconds
                 report.pages_read += max((c.page or 0 for c in result.chunks), default=0)
+                if report.pages_read:
+                    bar.set_postfix(pages=report.pages_read,
+                                    pages_per_s=f"{report.pages_read / max(bar.format_dict['elapsed'], 1e-6):.0f}")
                 (report.files_updated if source in old_files else report.files_added).append(source)
                 new_files[source] = {"sha256": digests[source], "size": Path(source).stat().st_size,
                                      "chunks": len(result.chunks)}
-        # the order of `files`, whatever order the engine finished them in
-        new_files = {str(p): new_files[str(p)] for p in files if str(p) in new_files}
+            # the order of `files`, whatever order the engine finished them in
+            new_files = {str(p): new_files[str(p)] for p in files if str(p) in new_files}
 
-        # Files indexed earlier and not named now stay, unless they were deleted from disk.
-        for source, info in old_files.items():
-            if source in new_files:
-                continue
-            if Path(source).exists():
-                kept[source] = [old_chunks[r] for r in old_by_source.get(source, [])]
-                new_files[source] = info
-            else:
-                report.files_removed.append(source)
+            # Files indexed earlier and not named now stay, unless they were deleted from disk.
+            for source, info in old_files.items():
+                if source in new_files:
+                    continue
+                if Path(source).exists():
+                    kept[source] = [old_chunks[r] for r in old_by_source.get(source, [])]
+                    new_files[source] = info
+                else:
+                    report.files_removed.append(source)
 
-        chunks = [chunk for source in new_files for chunk in kept[source]]
-        if not chunks:
-            where = ", ".join(str(p) for p in paths)
-            raise UserError(f"nothing readable to index in {where}" + (" (the index is unchanged)" if previous else ""))
+            chunks = [chunk for source in new_files for chunk in kept[source]]
+            if not chunks:
+                where = ", ".join(str(p) for p in paths)
+                raise UserError(f"nothing readable to index in {where}" + (" (the index is unchanged)" if previous else ""))
 
-        old_ids = {c.chunk_id for c in old_chunks}
-        new_ids = {c.chunk_id for c in chunks}
-        report.chunks_added = len(new_ids - old_ids)
-        report.chunks_removed = len(old_ids - new_ids)
-        report.chunks_total = len(chunks)
+            old_ids = {c.chunk_id for c in old_chunks}
+            new_ids = {c.chunk_id for c in chunks}
+            report.chunks_added = len(new_ids - old_ids)
+            report.chunks_removed = len(old_ids - new_ids)
+            report.chunks_total = len(chunks)
 
-        vectors = _embed_with_cache(chunks, old_chunks, previous, embedder, engine, progress, report)
-        faiss_factory = resolve_factory(faiss_factory, len(chunks), embedder.dimension)
-        manifest = store.Manifest(
-            embedding_model=embedder.name, dimension=embedder.dimension, query_prefix=embedder.query_prefix,
-            passage_prefix=embedder.passage_prefix, max_tokens=embedder.max_tokens, chunker=chunker.shape(),
-            faiss_factory=faiss_factory, files=new_files, versions=_versions(),
-        )
-        store.write_generation(index_dir, manifest, chunks, vectors, build_dense(vectors, faiss_factory),
-                               build_bm25(chunks))
+            vectors = _embed_with_cache(chunks, old_chunks, previous, embedder, engine, bar, report)
+            bar.set_description("writing the index")
+            faiss_factory = resolve_factory(faiss_factory, len(chunks), embedder.dimension)
+            manifest = store.Manifest(
+                embedding_model=embedder.name, dimension=embedder.dimension, query_prefix=embedder.query_prefix,
+                passage_prefix=embedder.passage_prefix, max_tokens=embedder.max_tokens, chunker=chunker.shape(),
+                faiss_factory=faiss_factory, files=new_files, versions=_versions(),
+            )
+            store.write_generation(index_dir, manifest, chunks, vectors, build_dense(vectors, faiss_factory),
+                                   build_bm25(chunks))
+        finally:
+            bar.close()
     return report
 
 
-def _embed_with_cache(chunks: list[Chunk], old_chunks: list[Chunk], previous, embedder, engine, progress: bool,
+def _embed_with_cache(chunks: list[Chunk], old_chunks: list[Chunk], previous, embedder, engine, bar,
                       report: IndexReport) -> np.ndarray:
-    """Reuse the vectors of texts embedded before (by content hash); embed the rest once each."""
-    from tqdm import tqdm
-
+    """Reuse the vectors of texts embedded before (by content hash); embed the rest once each.
+    `bar` (the build's one progress display) counts the chunks embedded."""
     old_row = {c.content_hash: row for row, c in enumerate(old_chunks)} if previous is not None else {}
     todo = list(dict.fromkeys(c.content_hash for c in chunks if c.content_hash not in old_row))
     fresh = np.zeros((0, embedder.dimension), dtype=np.float32)
     if todo:
         text_of = {c.content_hash: c.embedding_text() for c in chunks}
-        with tqdm(total=len(todo), desc="embedding", unit="chunk", file=sys.stderr,
-                  disable=not progress or len(todo) < 64) as bar:
-            fresh = engine.embed([text_of[h] for h in todo], embedder, progress=bar.update)
+        bar.reset(total=len(todo))
+        bar.unit = "chunk"
+        bar.set_description("embedding")
+        fresh = engine.embed([text_of[h] for h in todo], embedder, progress=bar.update)
     report.chunks_embedded = len(todo)
     fresh_row = {h: row for row, h in enumerate(todo)}
     vectors = np.empty((len(chunks), embedder.dimension), dtype=np.float32)
