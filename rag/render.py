@@ -50,14 +50,15 @@ def answer_markdown(answer: Answer) -> str:
         text = markdown_literal(s.text) + (f" {marks}" if marks else "")
         parts.append(text if s.supported else f"{text} ⚠️ *(not supported by the sources)*")
     lead = f"**{markdown_literal(answer.short_answer)}**\n\n" if answer.short_answer else ""
-    return lead + " ".join(parts)
+    confidence = f"\n\n*({answer.confidence})*" if answer.confidence else ""
+    return lead + " ".join(parts) + confidence
 
 
 def answer_text(answer: Answer) -> str:
     """Plain text for scripts (the /chat API and the CLI): answer, then numbered sources."""
     if answer.refused:
         return "\n".join([answer.text] + flagged_lines(answer))
-    lines = [answer.text]
+    lines = [answer.text] + ([f"Confidence: {answer.confidence}"] if answer.confidence else [])
     unsupported = [s.text for s in answer.sentences if not s.supported]
     if unsupported:
         lines.append("Not supported by the sources: " + " | ".join(unsupported))

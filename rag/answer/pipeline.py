@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 import numpy as np
 
@@ -17,7 +17,7 @@ from rag.answer.grounding import SentenceSupport, ground_answer
 from rag.answer.injection import set_aside
 from rag.answer.prompting import FittedPrompt, fit_prompt
 from rag.answer.records import Answer, Citation, Event, Final, Notice, Token
-from rag.answer import answerability, short_answer
+from rag.answer import answerability, heads, short_answer
 from rag.answer.prompting import build_messages
 from rag.answer.refusal import coverage, model_refused, question_terms, unknown_share
 from rag.generate.base import Generator, Prompt
@@ -45,6 +45,14 @@ class AnswerConfig:
     decide: bool = True  # False: never refuse on P(answerable) (collecting signals to fit it)
 
 
+class Prepared(NamedTuple):
+    retrieved: list[Passage]
+    passages: list[Passage]  # the retrieved ones fit to answer from
+    flagged: dict[str, str]  # chunk id -> the phrase that addresses the assistant
+    ranked: list[choose.ScoredSentence]
+    fitted: FittedPrompt
+
+
 def render_answer(sentences: list[SentenceSupport]) -> str:
     """Answer text with canonical markers: "Formed in 1978 [1]."."""
     parts = []
@@ -65,6 +73,7 @@ class AnswerPipeline:
         self.config = config
         self.decision = decision or answerability.load(
             answerability.kind_of(generator.name, generator.writes_text))
+        self.head = heads.load_answerability_head(generator.states_key) if generator.writes_text else None
 
     def embed(self, texts: list[str]) -> np.ndarray:
         return self.retriever.embedder.embed_passages(texts) if texts else np.zeros((0, 1))
@@ -103,16 +112,20 @@ class AnswerPipeline:
         mean = lambda values: sum(values) / len(values) if values else 0.0
         return {"draft_logprob": mean(with_passages), "gain": mean(with_passages) - mean(without)}
 
+    def prepare(self, question: str, k: int, mode: str) -> Prepared:
+        """What the model is shown for a question: retrieved, set aside, ranked and fitted passages."""
+        retrieved = self.retriever.search(question, k=k, mode=mode)
+        passages, flagged = set_aside(retrieved)
+        ranked = self.rank(question, passages) if passages else []
+        return Prepared(retrieved, passages, flagged, ranked, self._fit(question, passages, ranked))
+
     def stream(self, question: str, k: int | None = None, mode: str | None = None) -> Iterator[Event]:
         k = k or self.config.k
         mode = mode or self.config.mode
         question = check_query(question, k, mode)
         started = time.perf_counter()
-        retrieved = self.retriever.search(question, k=k, mode=mode)
+        retrieved, passages, flagged, ranked, fitted = self.prepare(question, k, mode)
         timings = {"retrieve_s": time.perf_counter() - started}
-        passages, flagged = set_aside(retrieved)
-        ranked = self.rank(question, passages) if passages else []
-        fitted = self._fit(question, passages, ranked)
         warnings = []
         if flagged:
             warnings.append(f"{len(flagged)} passage(s) set aside: they address the assistant "
@@ -125,7 +138,8 @@ class AnswerPipeline:
         raw, prompt = "", None
         gen_started = time.perf_counter()
         if fitted.passages:
-            prompt = Prompt(fitted.messages, fitted.question, fitted.passages, fitted.texts)
+            prompt = Prompt(fitted.messages, fitted.question, fitted.passages, fitted.texts,
+                            state_layers=(self.head.layer,) if self.head else ())
             for piece in self.generator.stream(prompt):
                 if not raw:
                     timings["first_token_s"] = time.perf_counter() - started
@@ -141,7 +155,13 @@ class AnswerPipeline:
         signals.update(self.retrieval_signals(question, list(fitted.passages)))
         signals.update(self.draft_signals(fitted.question, raw, prompt))
         signals["quote_score"] = shown[0].score if shown else 0.0
-        probability = self.decision.probability(signals) if fitted.passages else 0.0
+        states = prompt.trace.get("last_token_states") if prompt is not None else None
+        if self.head is not None and states:  # the head replaces the fitted signals' probability
+            signals["head"] = self.head.probability(states)
+            probability, threshold = signals["head"], self.head.threshold
+        else:
+            probability = self.decision.probability(signals) if fitted.passages else 0.0
+            threshold = self.decision.threshold
 
         reason = ""
         if not fitted.passages:
@@ -150,10 +170,9 @@ class AnswerPipeline:
             reason = "the model gave no answer"
         elif self.config.decide and (veto := self.decision.vetoed(signals)):
             reason = VETO_REASONS.get(veto, veto)
-        elif self.config.decide and probability < self.decision.threshold:
+        elif self.config.decide and probability < threshold:
             reason = (f"the passages do not appear to answer it (P(answerable) {probability:.2f} < "
-                      f"{self.decision.threshold:.2f}" + ("; the model found no answer" if signals["model_refused"]
-                                                           else "") + ")")
+                      f"{threshold:.2f}" + ("; the model found no answer" if signals["model_refused"] else "") + ")")
         elif not sentences:
             reason = "no sentence of the answer is supported by the passages"
         timings["total_s"] = time.perf_counter() - started
@@ -221,6 +240,8 @@ class AnswerPipeline:
             flagged=flagged,
             short_answer=short,
             signals={k: round(float(v), 4) for k, v in signals.items()},
+            head_probability=signals.get("head"),
+            confidence=heads.confidence_words(signals["head"], self.head.threshold) if "head" in signals else "",
         )
 
     def ask(self, question: str, k: int | None = None, mode: str | None = None) -> Answer:

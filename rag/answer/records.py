@@ -33,6 +33,8 @@ class Answer:
     flagged: dict[str, str] = field(default_factory=dict)  # chunk id -> phrase addressing the assistant
     short_answer: str = ""  # the phrase that answers, when the quoted sentence states it
     signals: dict = field(default_factory=dict)  # what the answerability decision read (answerability.py)
+    head_probability: float | None = None  # the answerability head's P (heads.py); None without a head
+    confidence: str = ""  # that probability in words: "likely in the documents", "not found in the documents"
 
     def to_json(self) -> dict:
         return {
@@ -52,6 +54,8 @@ class Answer:
             "model": self.model,
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
             "answerability": round(self.answerability, 4),
+            "head_probability": None if self.head_probability is None else round(self.head_probability, 4),
+            "confidence": self.confidence,
             "signals": self.signals,
             "refusal_reason": self.refusal_reason,
             "raw": self.raw,

@@ -29,7 +29,10 @@ class Prompt:
     question: str
     passages: tuple = ()  # Passage records, numbered from 1
     passage_texts: tuple[str, ...] = ()  # their text as shown to the model
-    trace: dict = field(default_factory=dict, compare=False)  # filled by the generator: token_logprobs
+    state_layers: tuple[int, ...] = ()  # hidden layers whose last-prompt-token state the caller wants
+    # filled by the generator: token_logprobs, and last_token_states {layer: vector} from the answer's
+    # own prefill (no second forward pass) when state_layers names any
+    trace: dict = field(default_factory=dict, compare=False)
 
 
 class Generator(ABC):
@@ -52,6 +55,14 @@ class Generator(ABC):
 
     def count_prompt_tokens(self, messages: tuple[dict, ...] | list[dict]) -> int:
         return 0
+
+    # What keys a trained head to this generator's hidden states (see rag.answer.heads); None: no states.
+    states_key: str | None = None
+
+    def prefill_states(self, messages: tuple[dict, ...], layers: tuple[int, ...]) -> dict | None:
+        """{layer: the last prompt token's hidden state} for `messages` by one forward pass (for
+        training heads; answers take them from their own prefill); None without hidden states."""
+        return None
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())

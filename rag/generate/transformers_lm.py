@@ -24,11 +24,12 @@ class TransformersGenerator(Generator):
 
     writes_text = True
 
-    def __init__(self, model, tokenizer, name: str, config: GeneratorConfig):
+    def __init__(self, model, tokenizer, name: str, config: GeneratorConfig, states_key: str | None = None):
         self.model = model
         self.tokenizer = tokenizer
         self.name = name
         self.config = config
+        self.states_key = states_key  # the source GGUF's SHA-256 and precision: what a head was trained on
         self.context_window = int(getattr(model.config, "max_position_embeddings", 4096) or 4096)
         self._lock = threading.Lock()
         self._token_bytes: list[bytes] | None = None
@@ -54,6 +55,14 @@ class TransformersGenerator(Generator):
         with self._lock, torch.inference_mode():
             logits = self.model(input_ids=ids).logits[0, len(prefix) - 1:-1].float()
         return torch.log_softmax(logits, dim=-1).gather(1, torch.tensor(tokens)[:, None])[:, 0].tolist()
+
+    def prefill_states(self, messages, layers) -> dict:
+        import torch
+
+        ids = self.tokenizer(self.render(messages), return_tensors="pt", add_special_tokens=False)["input_ids"]
+        with self._lock, torch.inference_mode():
+            out = self.model(input_ids=ids, output_hidden_states=True, logits_to_keep=1)
+        return last_token_states(out.hidden_states, layers)
 
     def token_bytes(self) -> list[bytes]:
         """Each vocabulary token's bytes (byte-level BPE), for copying spans; built once."""
@@ -139,7 +148,11 @@ class TransformersGenerator(Generator):
                 with torch.inference_mode():
                     out = self.model.generate(**inputs, streamer=streamer, max_new_tokens=self.config.max_new_tokens,
                                               do_sample=False, pad_token_id=self.tokenizer.eos_token_id,
-                                              output_logits=True, return_dict_in_generate=True)
+                                              output_logits=True, return_dict_in_generate=True,
+                                              output_hidden_states=bool(prompt.state_layers))
+                    if prompt.state_layers:  # the first step's states are the prompt's prefill
+                        prompt.trace["last_token_states"] = last_token_states(out.hidden_states[0],
+                                                                              prompt.state_layers)
                     start = inputs["input_ids"].shape[1]
                     prompt.trace["token_logprobs"] = [
                         float(torch.log_softmax(step[0].float(), dim=-1)[token])
@@ -158,6 +171,12 @@ class TransformersGenerator(Generator):
             worker.join()
         if failure:
             raise failure[0]
+
+
+def last_token_states(hidden_states, layers) -> dict:
+    """{layer: float32 vector of the last position} from a forward pass's hidden_states (index 0
+    is the embeddings, i the output of block i)."""
+    return {layer: hidden_states[layer][0, -1].float().numpy().copy() for layer in layers}
 
 
 def _quiet_transformers() -> None:
@@ -350,6 +369,8 @@ def _load_generator(config: GeneratorConfig, log) -> TransformersGenerator:
     if config.precision not in PRECISIONS:
         raise UserError(f"unknown precision {config.precision!r}; use one of {', '.join(PRECISIONS)}")
     model, tokenizer = (_load_int8 if config.precision == "int8" else _load)(config.model, log)
-    generator = TransformersGenerator(model, tokenizer, config.model, config)
+    bundled = model_files.BUNDLED.get(config.model.lower())  # heads are trained for bundled models only
+    generator = TransformersGenerator(model, tokenizer, config.model, config,
+                                      states_key=f"{bundled.sha256}:{config.precision}" if bundled else None)
     generator.load_seconds = time.perf_counter() - started
     return generator

@@ -1,0 +1,304 @@
+"""Train the answerability head on the default model's hidden states, from labelled public data.
+
+    python -m eval.train_heads OUT [--squad-answerable-per-article 40] [--layers 6 9 12 15 18 21 24]
+
+1. Parts: the cross-domain protocol's calibration parts (built under OUT if missing) and a
+   training part of ten SQuAD 2.0 training articles (`eval/data/squad2_train_10`): all its
+   unanswerable questions and a seeded sample of answerable ones per article. Test parts are
+   never read.
+2. Features, as the product sees a question: each part's documents are indexed, the question's
+   passages retrieved, set aside and fitted into the prompt by the answer pipeline itself, and one
+   forward pass gives the last prompt token's state at each layer. Cached per question under
+   OUT/head-features/ (an interrupted run resumes), with a progress bar.
+3. Labels: 1 when the question is answerable and its gold answer is in the passages shown, 0 when
+   it is unanswerable; answerable questions whose gold was not shown are left out of the fit.
+4. Fit (seconds): standardised logistic regression per layer and regularisation, scored by
+   out-of-fold AUC with folds grouped by article. Declared objective: the mean per-set AUC over
+   the sets with both labels. The threshold: the highest at which the out-of-fold false refusals
+   of the calibration parts' answerable questions stay at or under 10%.
+5. Writes rag/answer/heads/answerability-<model>-<precision>.json with its provenance, and
+   OUT/head-report.md with the per-layer figures.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from eval.datasets import dataset_dir
+
+SEED = 13
+LAYERS = (6, 9, 12, 15, 18, 21, 24)
+C_GRID = (0.003, 0.01, 0.03, 0.1)
+MAX_FALSE_REFUSALS = 0.10
+SQUAD10 = dataset_dir("squad2_train_10") / "train-v2.0-10-articles.json"
+
+
+@dataclass(frozen=True)
+class Example:
+    part: str
+    qid: str
+    group: str  # the article (or paper, or document) the question is about: folds never split one
+    label: int  # 1 answerable and shown, 0 unanswerable, -1 answerable but its gold not shown
+    states: dict  # layer -> vector
+
+
+def squad10_part(out: Path, per_article: int) -> Path:
+    """OUT/squad10-training: questions.jsonl + docs/, one document per paragraph (as the CCT part)."""
+    from eval.crossdomain import _doc, _row, sample
+
+    folder = out / "squad10-training"
+    if (folder / "questions.jsonl").is_file():
+        return folder
+    articles = json.loads(SQUAD10.read_text(encoding="utf-8"))["data"]
+    (folder / "docs").mkdir(parents=True, exist_ok=True)
+    rows = []
+    for a, article in enumerate(articles):
+        answerable, unanswerable = [], []
+        for j, paragraph in enumerate(article["paragraphs"]):
+            (folder / "docs" / f"a{a:02d}-p{j:03d}.md").write_text(_doc(article["title"], paragraph["context"]),
+                                                                   encoding="utf-8")
+            for qa in paragraph["qas"]:
+                ok = not qa.get("is_impossible") and bool(qa.get("answers"))
+                (answerable if ok else unanswerable).append(_row(qa, ok, article=article["title"]))
+        rows += sample(answerable, per_article, seed=SEED + a) + unanswerable
+    (folder / "questions.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
+                                            encoding="utf-8")
+    return folder
+
+
+def group_of(part: str, row: dict) -> str:
+    """The fold group: an article, a paper or a report; a one-article part (SQuAD CCT, split by
+    paragraph; the sample) is one group, so no fold trains on the article it is scored on."""
+    for key in ("article", "paper", "document"):
+        if key in row:
+            return f"{part}:{key}={row[key]}"
+    return f"{part}:all"
+
+
+def gold_shown(answers: list[str], texts: tuple[str, ...]) -> bool:
+    shown = " ".join(" ".join(t.split()) for t in texts).lower()
+    return any(" ".join(a.split()).lower() in shown for a in answers)
+
+
+def extract(folder: Path, cache: Path, pipeline_for, layers: tuple[int, ...]) -> list[Example]:
+    """Every question's states, from the cache or by one forward pass each (resumable)."""
+    from tqdm import tqdm
+
+    from rag.index.retrieval import check_query
+
+    rows = [json.loads(line) for line in (folder / "questions.jsonl").read_text(encoding="utf-8").splitlines()
+            if line.strip()]
+    cache.mkdir(parents=True, exist_ok=True)
+    pipeline, examples = None, []
+    for row in tqdm(rows, desc=folder.name, unit="q", file=sys.stderr):
+        path = cache / f"{hashlib.sha1(row['id'].encode()).hexdigest()[:16]}.npz"
+        if not path.is_file():
+            pipeline = pipeline or pipeline_for(folder)
+            question = check_query(row["question"], pipeline.config.k, pipeline.config.mode)
+            fitted = pipeline.prepare(question, pipeline.config.k, pipeline.config.mode).fitted
+            label = (1 if gold_shown(row["answers"], fitted.texts) else -1) if row["answers"] else 0
+            if not fitted.passages:
+                label = -1 if row["answers"] else 0
+            states = pipeline.generator.prefill_states(fitted.messages, layers)
+            partial = path.with_suffix(".tmp.npz")
+            np.savez(partial, label=label, **{f"layer{k}": v.astype(np.float16) for k, v in states.items()})
+            partial.replace(path)
+        with np.load(path) as data:
+            states = {int(k[5:]): data[k].astype(np.float32) for k in data.files if k.startswith("layer")}
+            examples.append(Example(folder.name, row["id"], group_of(folder.name, row), int(data["label"]), states))
+    return examples
+
+
+def auc(labels: np.ndarray, scores: np.ndarray) -> float | None:
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(labels, scores)) if len(set(labels.tolist())) == 2 else None
+
+
+def out_of_fold(examples: list[Example], layer: int, c: float, folds: int = 5) -> np.ndarray:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GroupKFold
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x = np.stack([e.states[layer] for e in examples])
+    y = np.array([e.label for e in examples])
+    groups = np.array([e.group for e in examples])
+    scores = np.zeros(len(examples))
+    for train, held in GroupKFold(n_splits=folds).split(x, y, groups):
+        model = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=2000))
+        model.fit(x[train], y[train])
+        scores[held] = model.predict_proba(x[held])[:, 1]
+    return scores
+
+
+def per_set_auc(examples: list[Example], scores: np.ndarray) -> dict[str, float]:
+    labels = np.array([e.label for e in examples])
+    parts = np.array([e.part for e in examples])
+    result = {}
+    for part in sorted(set(parts.tolist())):
+        value = auc(labels[parts == part], scores[parts == part])
+        if value is not None:
+            result[part] = value
+    return result
+
+
+def leave_one_article_out(examples: list[Example], layer: int, c: float) -> dict[str, float]:
+    """AUC on each SQuAD 2.0 article with both labels, trained on everything else."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    squad = {e.group for e in examples if e.part.startswith(("squad10", "squad_cct"))}
+    by_article = {g: [e for e in examples if e.group == g] for g in squad}
+    result = {}
+    for name, held in sorted(by_article.items()):
+        if len({e.label for e in held}) < 2:
+            continue
+        held_ids = {id(e) for e in held}
+        train = [e for e in examples if id(e) not in held_ids]
+        model = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=2000))
+        model.fit(np.stack([e.states[layer] for e in train]), [e.label for e in train])
+        result[name] = auc(np.array([e.label for e in held]),
+                           model.predict_proba(np.stack([e.states[layer] for e in held]))[:, 1])
+    return result
+
+
+def choose_threshold(examples: list[Example], scores: np.ndarray) -> float:
+    """The highest threshold that refuses at most MAX_FALSE_REFUSALS of the calibration parts'
+    answerable questions (out-of-fold scores)."""
+    answerable = np.sort(np.array([s for e, s in zip(examples, scores)
+                                   if e.label == 1 and e.part.endswith("-calibration")]))
+    allowed = int(np.floor(MAX_FALSE_REFUSALS * len(answerable)))
+    return float(answerable[allowed]) if len(answerable) else 0.5
+
+
+def fit_final(examples: list[Example], layer: int, c: float):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    x = np.stack([e.states[layer] for e in examples])
+    y = np.array([e.label for e in examples])
+    scaler = StandardScaler().fit(x)
+    model = LogisticRegression(C=c, max_iter=2000).fit(scaler.transform(x), y)
+    scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
+    return scaler.mean_, scale, model.coef_[0], float(model.intercept_[0])
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def main(argv=None) -> int:
+    from rag.errors import UserError
+
+    parser = argparse.ArgumentParser(prog="python -m eval.train_heads", description=__doc__.splitlines()[0])
+    parser.add_argument("out", type=Path, help="work folder: parts, feature cache, report")
+    parser.add_argument("--squad-answerable-per-article", type=int, default=40)
+    parser.add_argument("--layers", type=int, nargs="+", default=list(LAYERS))
+    parser.add_argument("--write", type=Path, default=None, help="head file (default: the package's)")
+    args = parser.parse_args(argv)
+    try:
+        if args.out.exists() and not args.out.is_dir():
+            raise UserError(f"{args.out} is a file; name a folder")
+        return train(args)
+    except UserError as exc:
+        print(f"train_heads: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def train(args) -> int:
+    from eval import crossdomain
+    from rag import assemble
+    from rag.answer import heads
+    from rag.answer.pipeline import AnswerPipeline
+    from rag.index.indexer import build_index
+    from rag.index.retrieval import Retriever
+    from rag.settings import Settings
+
+    out: Path = args.out
+    if not any(out.glob("*-calibration")):
+        crossdomain.write([p for p in crossdomain.all_parts()], out)
+    folders = [squad10_part(out, args.squad_answerable_per_article)] + crossdomain.part_folders(out, "calibration")
+    settings = Settings()
+    embedder = assemble.load_embedder(settings.embedding_model)
+    generator = assemble.load_generator(settings, embedder, log=lambda m: print(m, file=sys.stderr))
+    if generator.states_key is None:
+        raise UserError(f"{generator.name} has no hidden states to train on")
+    layers = tuple(args.layers)
+
+    def pipeline_for(folder: Path):
+        build_index([folder / "docs"], folder / "index", embedder, progress=False)
+        return AnswerPipeline(Retriever.open(folder / "index", embedder), generator,
+                              assemble.answer_config(settings))
+
+    examples = []
+    for folder in folders:
+        examples += extract(folder, out / "head-features" / generator.states_key.replace(":", "-") / folder.name,
+                            pipeline_for, layers)
+    labelled = [e for e in examples if e.label >= 0]
+    lines = [f"# Answerability head: {generator.name} ({generator.states_key})", "",
+             f"{len(labelled)} labelled questions ({sum(e.label for e in labelled)} answerable and shown, "
+             f"{sum(e.label == 0 for e in labelled)} unanswerable); {len(examples) - len(labelled)} answerable "
+             f"questions whose gold was not shown left out.", "",
+             "Out-of-fold AUC, folds grouped by article:", "",
+             "| layer | C | mean per-set AUC | " + " | ".join(sorted({e.part for e in labelled})) + " |",
+             "|---|---|---|" + "---|" * len({e.part for e in labelled})]
+    best = None
+    for layer in layers:
+        for c in C_GRID:
+            scores = out_of_fold(labelled, layer, c)
+            sets = per_set_auc(labelled, scores)
+            mean = float(np.mean(list(sets.values())))
+            lines.append(f"| {layer} | {c} | {mean:.3f} | "
+                         + " | ".join(f"{sets[p]:.3f}" if p in sets else "–" for p in sorted({e.part for e in labelled}))
+                         + " |")
+            if best is None or mean > best[0]:
+                best = (mean, layer, c, scores, sets)
+    mean, layer, c, scores, sets = best
+    threshold = choose_threshold(labelled, scores)
+    loao = {lay: leave_one_article_out(labelled, lay, c) for lay in layers}
+    lines += ["", f"Chosen: layer {layer}, C {c} (mean per-set AUC {mean:.3f}); threshold {threshold:.4f} "
+              f"(out-of-fold false refusals on calibration answerables ≤ {MAX_FALSE_REFUSALS:.0%}).", "",
+              f"Leave-one-article-out AUC on the SQuAD 2.0 articles with unanswerable questions (C {c}):", "",
+              "| layer | " + " | ".join(sorted(loao[layer])) + " |", "|---|" + "---|" * len(loao[layer])]
+    lines += [f"| {lay} | " + " | ".join(f"{v:.3f}" for _, v in sorted(loao[lay].items())) + " |" for lay in layers]
+    weights_mean, weights_scale, weights, intercept = fit_final(labelled, layer, c)
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                            cwd=Path(__file__).resolve().parent).stdout.strip()
+    provenance = {
+        "trained_by": "python -m eval.train_heads", "commit": commit, "model": generator.name,
+        "layer_choice": {"layers": list(layers), "C_grid": list(C_GRID), "chosen": [layer, c],
+                         "objective": "mean per-set out-of-fold AUC, folds grouped by article"},
+        "threshold_rule": f"highest with out-of-fold false refusals on calibration answerables <= {MAX_FALSE_REFUSALS}",
+        "out_of_fold_auc": {k: round(v, 4) for k, v in sets.items()},
+        "leave_one_article_out_auc": {k: round(v, 4) for k, v in loao[layer].items()},
+        "examples": {p: {"answerable": sum(e.label == 1 for e in labelled if e.part == p),
+                         "unanswerable": sum(e.label == 0 for e in labelled if e.part == p)}
+                     for p in sorted({e.part for e in labelled})},
+        "data_sha256": {str(path.relative_to(dataset_dir(""))): file_sha256(path) for path in
+                        [SQUAD10, crossdomain.DATASETS / "squad2_train_cct" / "train-v2.0-computational-complexity.json",
+                         crossdomain.DATASETS / "xquad_en" / "xquad.en.json",
+                         crossdomain.DATASETS / "covidqa_200423" / "200423_covidQA.json"]},
+    }
+    head = heads.AnswerabilityHead(generator.states_key, layer, weights_mean, weights_scale, weights, intercept,
+                                   threshold)
+    target = args.write or heads.head_path(generator.states_key)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(head.to_json(provenance), indent=1) + "\n", encoding="utf-8")
+    (out / "head-report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print("\n".join(lines))
+    print(f"wrote {target}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
