@@ -35,6 +35,7 @@ CSS = """
 .rag-sources .rag-flagged { border-color: #f59e0b; }
 .rag-sources img.rag-page { max-width: 100%; border: 1px solid var(--border-color-primary); margin: 6px 0; }
 .rag-refused { font-style: italic; }
+#upload-status { min-height: 3em; }
 """
 
 
@@ -87,9 +88,7 @@ class AppState:
             print(f"index {self.config.index}: {report.summary()}", file=sys.stderr)
             self.log("Preparing: loading the language model (the first start takes about a minute)…")
             self.pipeline = build_pipeline(self.config.settings, self.config.index, self.log)
-            index = self.pipeline.retriever.index
-            self.log(f"Ready: {len(index.chunks)} passages from {len(index.manifest.files)} "
-                     f"document(s), model {self.pipeline.generator.name}.")
+            self.log(self.ready_line())
         except UserError as exc:
             self.error = str(exc)
             self.log(f"Error: {exc}")
@@ -101,6 +100,14 @@ class AppState:
             self.log(f"Error while preparing: {self.error}")
         finally:
             self.ready.set()
+
+    def ready_line(self, session: str | None = None) -> str:
+        """The status line for a visitor: what their questions search."""
+        if self.pipeline is None:
+            return self.status
+        index = self.pipeline_for(session).retriever.index
+        return (f"Ready: {len(index.chunks)} passages from {len(index.manifest.files)} document(s), "
+                f"model {self.pipeline.generator.name}.")
 
     def documents_markdown(self, session: str | None = None) -> str:
         if self.pipeline is None:
@@ -131,7 +138,7 @@ class AppState:
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 
-    def add_documents(self, paths: list[Path], session: str | None = None) -> str:
+    def add_documents(self, paths: list[Path], session: str | None = None, progress: bool = False) -> str:
         """Index uploads live; the pipeline is swapped only when the new index is complete."""
         from rag.assemble import build_pipeline, chunker_config
         from rag.index.indexer import build_index
@@ -141,7 +148,7 @@ class AppState:
         index_dir = self.config.index if private is None else private.index_dir
         with self.index_lock:
             report = build_index(paths, index_dir, self.pipeline.retriever.embedder,
-                                 chunker_config(self.config.settings), warn=warnings.append, progress=False)
+                                 chunker_config(self.config.settings), warn=warnings.append, progress=progress)
             pipeline = build_pipeline(self.config.settings, index_dir, lambda message: None)  # models are cached
             if private is None:
                 self.pipeline = pipeline
@@ -220,7 +227,9 @@ def build_app(state: AppState):
 
             yield "", history + [{"role": "assistant", "content": f"⚠️ {markdown_literal(str(exc))}"}], gr.update()
 
-    def upload(files, request: gr.Request):
+    def upload(files, request: gr.Request, progress=gr.Progress(track_tqdm=True)):
+        """Index a visitor's files; the build's own progress display (files, pages, passages) shows
+        in the page through Gradio's tqdm tracking."""
         session = session_of(request)
         if not files:
             return "", state.documents_markdown(session)
@@ -246,8 +255,9 @@ def build_app(state: AppState):
                 shutil.copyfile(path, target)
                 accepted.append(target)
         if accepted:
+            progress(0, desc=f"Reading {len(accepted)} file(s)…")
             try:
-                messages.insert(0, state.add_documents(accepted, session))
+                messages.insert(0, state.add_documents(accepted, session, progress=True))
             except UserError as exc:
                 messages.append(f"⚠️ {exc} (the index is unchanged)")
         from rag.render import markdown_literal
@@ -305,7 +315,12 @@ def build_app(state: AppState):
         for trigger in (box.submit, send.click):
             trigger(respond, [box, chatbot, k, mode], [box, chatbot, sources], concurrency_limit=1,
                     concurrency_id="generate", api_visibility="private")
-        files.upload(upload, [files], [upload_status, documents], concurrency_limit=1, api_name="upload")
+        def refresh_status(request: gr.Request):
+            return state.ready_line(session_of(request))
+
+        files.upload(upload, [files], [upload_status, documents], concurrency_limit=1, api_name="upload",
+                     show_progress="full").then(refresh_status, outputs=[status], api_visibility="private",
+                                                queue=False)
         clear.click(lambda: ([], sources_html(None)), outputs=[chatbot, sources], api_visibility="private", queue=False)
         gr.api(chat, api_name="chat", concurrency_limit=1, concurrency_id="generate")
         def forget_visitor(request: gr.Request):

@@ -140,3 +140,34 @@ def test_a_pdf_source_shows_its_page_with_the_sentence_marked(browser, tmp_path)
         page.close()
     finally:
         demo.close()
+
+
+def test_an_upload_shows_its_progress_and_the_status_line_follows(browser, tmp_path):
+    """A PDF upload greyed the document list for 10-15 s with its progress clipped out of sight,
+    and the status line still counted the passages from before."""
+    from eval.datasets import dataset_dir
+
+    demo, state, url = start(tmp_path, [sample_document()], generator="extractive")
+    try:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(url)
+        page.wait_for_function("() => (document.querySelector('#status')?.innerText || '').includes('Ready')",
+                               timeout=300_000)
+        before = page.locator("#status").inner_text()
+        page.evaluate("""() => { window.seen = []; new MutationObserver(() => {
+            for (const el of document.querySelectorAll('.progress-text, .meta-text, .eta-bar, .progress-level'))
+                if (el.offsetHeight > 0) window.seen.push(el.innerText); }).observe(document.body,
+            {subtree: true, childList: true, characterData: true}); }""")
+        page.locator("#upload input[type=file]").set_input_files(str(dataset_dir("us_fed_agency_reports_2022") /
+                                                                      "NARA2022.pdf"))
+        page.wait_for_function("() => (document.querySelector('#documents')?.innerText || '').includes('NARA2022')",
+                               timeout=300_000)
+        page.wait_for_function(f"() => document.querySelector('#status').innerText !== {json.dumps(before)}",
+                               timeout=60_000)
+        seen = page.evaluate("() => window.seen")
+        assert any("1 file" in text for text in seen), seen  # the build's own display, visible in the page
+        after = page.locator("#status").inner_text()
+        assert int(after.split("Ready: ")[1].split()[0]) > int(before.split("Ready: ")[1].split()[0])
+        page.close()
+    finally:
+        demo.close()
