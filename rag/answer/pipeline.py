@@ -43,6 +43,7 @@ class AnswerConfig:
     focus_sentences: int | None = Settings.focus_sentences or None  # None: whole passages
     style: str = Settings.style
     decide: bool = True  # False: never refuse on P(answerable) (collecting signals to fit it)
+    answerability: str = Settings.answerability  # "auto": the trained head when the generator has one
 
 
 class Prepared(NamedTuple):
@@ -73,7 +74,8 @@ class AnswerPipeline:
         self.config = config
         self.decision = decision or answerability.load(
             answerability.kind_of(generator.name, generator.writes_text))
-        self.head = heads.load_answerability_head(generator.states_key) if generator.writes_text else None
+        self.head = (heads.load_answerability_head(generator.states_key)
+                     if generator.writes_text and config.answerability == "auto" else None)
 
     def embed(self, texts: list[str]) -> np.ndarray:
         return self.retriever.embedder.embed_passages(texts) if texts else np.zeros((0, 1))
