@@ -65,6 +65,13 @@ def test_follow_up_is_rewritten_from_the_history(client):
     assert "1978" in text
 
 
+@pytest.mark.parametrize("follow_up", ["When were the next ones developed?", "When were the subsequent ones developed?"])
+def test_a_follow_up_about_the_next_ones_is_answered_from_the_same_passage(client, follow_up):
+    """Both were refused though 1997 stands in the passage that answers the first question."""
+    text = client.predict(follow_up, ["When were the first Guidelines formulated?"], api_name="/chat")
+    assert text.splitlines()[0].startswith("Searched for:") and "1997" in text, text
+
+
 def test_concurrent_users_get_their_own_answers(client):
     """Two questions at once go through the queue; neither answer leaks into the other."""
     first = client.submit("When were the first Guidelines formulated?", api_name="/chat")

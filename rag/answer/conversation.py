@@ -11,7 +11,9 @@ import re
 from typing import Callable
 
 ANAPHORA = {"they", "them", "their", "theirs", "it", "its", "this", "that", "these", "those", "he", "she", "him",
-            "her", "his", "there", "such", "former", "latter", "same"}
+            "her", "his", "there", "such", "former", "latter", "same",
+            # "the next ones", "the subsequent revision", "the previous one": a thing named earlier
+            "one", "ones", "next", "subsequent", "following", "previous", "earlier", "later", "then"}
 
 REWRITE_SYSTEM = ("Rewrite the follow-up question as one standalone question that names what it refers to, "
                   "using the earlier question. Reply with the rewritten question only.")
@@ -60,6 +62,15 @@ _SUBSTITUTES = {"they": "{}", "them": "{}", "it": "{}", "this": "{}", "that": "{
                 "their": "{}'s", "its": "{}'s"}
 
 
+def possessive(phrase: str) -> str:
+    """English possessive: "the Guidelines" -> "the Guidelines'", "the treaty" -> "the treaty's".
+
+    >>> possessive("the Guidelines"), possessive("the Alliance")
+    ("the Guidelines'", "the Alliance's")
+    """
+    return phrase + ("'" if phrase.endswith("s") and not phrase.endswith("ss") else "'s")
+
+
 def topic_phrase(previous: str) -> str | None:
     """The longest named phrase of the earlier question, e.g. "the Guidelines for Japan-U.S. Defense Cooperation".
 
@@ -76,21 +87,35 @@ def topic_phrase(previous: str) -> str | None:
         phrase = " ".join(words)
         if phrase and (best is None or len(phrase) > len(best)):
             best = phrase
+    if best and not best.lower().startswith("the ") and re.search(rf"\bthe\s+(?:[a-z]+\s+)?{re.escape(best)}", previous):
+        best = "the " + best  # "the first Guidelines" -> "the Guidelines"
     return best
 
 
 def fallback_rewrite(question: str, previous: str) -> str:
-    """Put the earlier question's topic in place of the first pronoun; else attach it as context.
+    """Put the earlier question's topic in place of the first pronoun ("ones" takes its head
+    noun); else attach the earlier question as context.
 
     >>> fallback_rewrite("When were they first formulated?", "What do the Guidelines provide?")
     'When were the Guidelines first formulated?'
+    >>> fallback_rewrite("What was their focus?", "When were the first Guidelines formulated?")
+    "What was the Guidelines' focus?"
+    >>> fallback_rewrite("When were the next ones developed?", "When were the first Guidelines formulated?")
+    'When were the next Guidelines developed?'
     """
     topic = topic_phrase(previous)
     if topic:
         for m in re.finditer(r"[A-Za-z']+", question):
-            template = _SUBSTITUTES.get(m.group().lower())
-            if template:
-                return question[:m.start()] + template.format(topic) + question[m.end():]
+            word = m.group().lower()
+            if word in ("ones", "one"):
+                replacement = topic.split()[-1]
+            elif word in ("their", "its"):
+                replacement = possessive(topic)
+            elif word in _SUBSTITUTES:
+                replacement = topic
+            else:
+                continue
+            return question[:m.start()] + replacement + question[m.end():]
     return f"{question} (context: {previous})"
 
 
