@@ -24,7 +24,8 @@ from rag.errors import UserError  # noqa: E402
 from rag.web.sessions import PrivateIndexes  # noqa: E402
 from rag.settings import MODES, Parser, Settings, add_settings_arguments  # noqa: E402
 
-from rag.web.uploads import MAX_UPLOAD_MB, UPLOAD_TYPES, unsuitable, upload_component, uploaded_file  # noqa: E402
+from rag.web.uploads import (MAX_UPLOAD_MB, UPLOAD_TYPES, refusal, unsuitable, upload_component,  # noqa: E402
+                             uploaded_file)
 
 CSS = """
 .rag-sources details { border: 1px solid var(--border-color-primary); border-radius: 6px; padding: 4px 8px; margin: 4px 0; }
@@ -241,13 +242,13 @@ def build_app(state: AppState):
         try:
             uploads = state.uploads_folder(session)
         except UserError as exc:
-            raise gr.Error(str(exc)) from None
+            raise refusal(exc) from None
         for file in files:
             try:  # checked again here: the handler must not rely on one guard alone
                 path = uploaded_file(file if isinstance(file, str) else getattr(file, "name", None) or file["path"],
                                      Path(get_upload_folder()))
             except UserError as exc:
-                raise gr.Error(str(exc)) from None
+                raise refusal(exc) from None
             if reason := unsuitable(path):
                 messages.append(f"⚠️ {reason}")
             else:
@@ -272,7 +273,7 @@ def build_app(state: AppState):
         """
         state.ready.wait()
         if state.error:
-            raise gr.Error(state.error)
+            raise refusal(state.error) from None
         earlier = previous_questions if isinstance(previous_questions, list) else []
         history = [{"role": "user", "content": q} for q in earlier[-MAX_PREVIOUS_QUESTIONS:]]
         pipeline = state.pipeline_for(session_of(request))
@@ -280,7 +281,7 @@ def build_app(state: AppState):
             standalone = rewrite_for_retrieval(pipeline, question, history)
             answer = pipeline.ask(standalone)
         except UserError as exc:
-            raise gr.Error(str(exc))
+            raise refusal(exc) from None
         answer.question = question
         searched = f"Searched for: {standalone}\n\n" if standalone != question else ""
         return searched + answer_text(answer)

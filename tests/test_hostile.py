@@ -766,3 +766,12 @@ def test_rag_ask_names_its_slow_phases_on_a_terminal_only(tmp_path):
     assert b"loading the index and the model" in shown and b"searching the documents" in shown
     piped = run_cli(*argv[3:])
     assert "loading the index" not in piped.stderr and "1921" in piped.stdout
+
+
+def test_a_refused_request_is_one_log_line_not_a_traceback(hostile_app, capfd):
+    from gradio_client import Client
+
+    with pytest.raises(Exception, match="the question is empty"):
+        Client(hostile_app[1], verbose=False).predict("   ", api_name="/chat")
+    err = capfd.readouterr().err
+    assert "refused: the question is empty" in err and "Traceback" not in err, err

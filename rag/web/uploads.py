@@ -35,6 +35,17 @@ def unsuitable(path: Path) -> str | None:
     return None
 
 
+def refusal(reason):
+    """gr.Error for a refused request, logged as one line with its reason, never a traceback."""
+    import sys
+
+    import gradio as gr
+
+    text = " ".join(str(reason).split())
+    print(f"refused: {text}", file=sys.stderr, flush=True)
+    return gr.Error(text, print_exception=False)
+
+
 def upload_component(**kwargs):
     """A gr.File that lets Gradio copy only files uploaded to this server into its cache.
 
@@ -55,7 +66,7 @@ def upload_component(**kwargs):
         try:
             return str(uploaded_file(url_or_file_path, Path(get_upload_folder())))
         except UserError as exc:
-            raise gr.Error(str(exc)) from None
+            raise refusal(exc) from None
 
     async def guarded_move_async(url_or_file_path):
         return await move_async(checked(url_or_file_path))
