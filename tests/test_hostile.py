@@ -775,3 +775,37 @@ def test_a_refused_request_is_one_log_line_not_a_traceback(hostile_app, capfd):
         Client(hostile_app[1], verbose=False).predict("   ", api_name="/chat")
     err = capfd.readouterr().err
     assert "refused: the question is empty" in err and "Traceback" not in err, err
+
+
+def _corrupt_chunks_same_size(generation: Path) -> None:
+    data = bytearray((generation / "chunks.jsonl").read_bytes())
+    data[5:40] = b"#" * 35
+    (generation / "chunks.jsonl").write_bytes(bytes(data))
+
+
+def _shift_offsets(generation: Path) -> None:
+    import numpy as np
+
+    offsets = np.load(generation / "chunks.offsets.npy")
+    offsets[1:-1] += 3
+    np.save(generation / "chunks.offsets.npy", offsets)
+
+
+def _manifest_of_the_wrong_shape(generation: Path) -> None:
+    (generation / "manifest.json").write_text('["a list", "not an object"]')
+
+
+@pytest.mark.parametrize("damage", [_corrupt_chunks_same_size, _shift_offsets, _manifest_of_the_wrong_shape])
+def test_a_damaged_index_is_one_line_and_rag_index_rebuilds_it_with_every_file(tmp_path, damage):
+    from rag.index import store
+
+    first, second, index = tmp_path / "first.md", tmp_path / "second.md", tmp_path / "index"
+    first.write_text("# First\n\nThe harbour in Port Ellery opened in 1921.\n")
+    second.write_text("# Second\n\nThe lighthouse at Cape Morrow was automated in 1987.\n")
+    assert run_cli("index", str(first), str(second), "--index", str(index), "--quiet").returncode == 0
+    damage(store.live_generation(index))
+    assert_one_line_error(run_cli("search", "harbour", "--index", str(index)), "is corrupt")
+    rebuilt = run_cli("index", str(first), "--index", str(index), "--quiet")
+    assert rebuilt.returncode == 0 and "rebuilding it from the documents" in rebuilt.stderr, rebuilt.stderr
+    assert "Traceback" not in rebuilt.stderr
+    assert "1987" in run_cli("search", "When was the lighthouse automated?", "--index", str(index)).stdout

@@ -66,8 +66,9 @@ def _previous(index_dir: Path, embedder, warn: Warn):
         return None
     try:
         previous = store.load(index_dir)
+        previous.chunks = list(previous.chunks)  # every row parsed now: a damaged one means a rebuild
     except UserError as exc:
-        warn(f"warning: {exc}; building a new index")
+        warn(f"warning: {exc.args[0].split('; rebuild')[0]}; rebuilding it from the documents")
         return None
     if previous.manifest.embedding_model != embedder.name:
         raise UserError(
@@ -93,9 +94,11 @@ def build_index(paths: list[Path], index_dir: Path, embedder, chunker: ChunkerCo
     files = find_documents(paths, warn)
     with store.write_lock(index_dir):
         previous = _previous(index_dir, embedder, warn)
+        if previous is None:  # a damaged index is rebuilt with every file its manifest named
+            files += [p for p in store.named_files(index_dir) if p not in files]
         old_files = previous.manifest.files if previous else {}
         same_chunker = previous is not None and previous.manifest.chunker == chunker.shape()
-        old_chunks = list(previous.chunks) if previous else []  # parsed once (a loaded index reads rows on demand)
+        old_chunks = previous.chunks if previous else []
         old_by_source: dict[str, list[int]] = {}
         for row, chunk in enumerate(old_chunks):
             old_by_source.setdefault(chunk.source, []).append(row)

@@ -75,7 +75,11 @@ class ChunkTable(Sequence):
         if not 0 <= row < len(self):
             raise IndexError(row)
         line = self._data[int(self._offsets[row]):int(self._offsets[row + 1])]
-        return Chunk.from_json(json.loads(line))
+        try:
+            return Chunk.from_json(json.loads(line))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:  # a damaged row, found when read
+            raise UserError(f"index at {self._file.name} is corrupt (chunk row {row} unreadable: "
+                            f"{exc.__class__.__name__}); rebuild it with rag index") from None
 
 
 @dataclass
@@ -122,8 +126,31 @@ def read_manifest(directory: Path) -> Manifest:
     generation = live_generation(directory)
     try:
         return Manifest.from_json(json.loads((generation / "manifest.json").read_text(encoding="utf-8")))
-    except (OSError, ValueError, TypeError) as exc:
+    except Exception as exc:  # not JSON, or JSON of another shape
         raise UserError(f"index at {directory} is corrupt (unreadable manifest: {exc.__class__.__name__})") from exc
+
+
+def named_files(directory: Path) -> list[Path]:
+    """The documents a (maybe damaged) index names, best effort: what a rebuild re-reads. From the
+    manifest, else from the chunk rows that still parse."""
+    sources: list = []
+    try:
+        generation = directory / (directory / CURRENT).read_text(encoding="utf-8").strip()
+    except OSError:
+        return []
+    try:
+        sources = list(json.loads((generation / "manifest.json").read_text(encoding="utf-8"))["files"])
+    except Exception:
+        try:
+            with open(generation / "chunks.jsonl", encoding="utf-8", errors="replace") as fh:
+                for line in fh:
+                    try:
+                        sources.append(json.loads(line)["source"])
+                    except Exception:
+                        continue
+        except OSError:
+            pass
+    return [Path(s) for s in dict.fromkeys(sources) if isinstance(s, str) and Path(s).is_file()]
 
 
 def load(directory: Path) -> StoredIndex:
