@@ -157,7 +157,12 @@ class AppState:
                 private.pipeline = pipeline
         lines = [f"Indexed: {len(report.files_added)} added, {len(report.files_updated)} updated, "
                  f"{report.chunks_total} passages in all."]
-        return "\n".join(lines + [f"⚠️ {w}" for w in warnings])
+        def without_server_paths(message: str) -> str:  # a visitor is told of their file, not of our disk
+            for path in paths:
+                message = message.replace(str(path.resolve()), path.name).replace(str(path), path.name)
+            return message
+
+        return "\n".join(lines + [f"⚠️ {without_server_paths(w)}" for w in warnings])
 
 
 MAX_PREVIOUS_QUESTIONS = 8  # a follow-up refers to the last few turns; a client may send 40,000

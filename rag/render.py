@@ -13,7 +13,8 @@ from rag.answer.records import Answer
 def source_place(passage) -> str:
     """File name and page: "report.pdf, page 4"."""
     chunk = passage.chunk
-    return Path(chunk.source).name + (f", page {chunk.page}" if chunk.page else "")
+    name = " ".join(Path(chunk.source).name.split())  # a newline in a file name must not break a listing
+    return name + (f", page {chunk.page}" if chunk.page else "")
 
 
 def source_label(passage) -> str:

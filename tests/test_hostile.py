@@ -809,3 +809,49 @@ def test_a_damaged_index_is_one_line_and_rag_index_rebuilds_it_with_every_file(t
     assert rebuilt.returncode == 0 and "rebuilding it from the documents" in rebuilt.stderr, rebuilt.stderr
     assert "Traceback" not in rebuilt.stderr
     assert "1987" in run_cli("search", "When was the lighthouse automated?", "--index", str(index)).stdout
+
+
+def test_utf16_text_is_read_and_a_legacy_encoding_is_named(tmp_path):
+    from rag.ingest.readers import decode_text
+
+    warnings = []
+    assert "harbour opened in 1921" in decode_text("# Notes\n\nThe harbour opened in 1921.\n".encode("utf-16"),
+                                                   "notes.txt", warnings.append)
+    assert "café" in decode_text("Le café ouvre à 8 h, été comme hiver.".encode("cp1252") * 3, "menu.txt",
+                                 warnings.append)
+    assert any("read as Windows-1252" in w for w in warnings), warnings
+
+
+def test_an_index_folder_name_that_is_not_utf8_is_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    doc = tmp_path / "notes.md"
+    doc.write_text("# Notes\n\nThe harbour opened in 1921.\n")
+    folder = os.fsdecode(bytes(tmp_path) + b"/index-\xff")
+    for argv in (["index", str(doc), "--index", folder], ["search", "harbour", "--index", folder]):
+        result = subprocess.run([sys.executable, "-m", "rag", *argv], capture_output=True, timeout=300)
+        err = result.stderr.decode("utf-8", "replace").strip().splitlines()
+        assert result.returncode == 2 and len(err) == 1 and "not valid UTF-8" in err[0], err
+
+
+def test_nan_vectors_are_never_written(tmp_path, embedder, monkeypatch):
+    import numpy as np
+
+    from rag.index.indexer import build_index
+
+    doc = tmp_path / "notes.md"
+    doc.write_text("# Notes\n\nThe harbour opened in 1921.\n")
+    monkeypatch.setattr(type(embedder), "embed_passages", lambda self, texts, progress=None:
+                        np.full((len(texts), self.dimension), np.nan, dtype=np.float32))
+    with pytest.raises(UserError, match="NaN or infinite values; the index is unchanged"):
+        build_index([doc], tmp_path / "index", embedder, progress=False)
+    assert not (tmp_path / "index" / "CURRENT").exists()
+
+
+def test_a_newline_in_a_file_name_stays_on_its_line(tmp_path):
+    doc, index = tmp_path / "two\nlines.md", tmp_path / "index"
+    doc.write_text("# Notes\n\nThe harbour opened in 1921.\n")
+    assert run_cli("index", str(doc), "--index", str(index), "--quiet").returncode == 0
+    out = run_cli("search", "harbour", "--index", str(index)).stdout
+    assert "(two lines.md)" in out and "\nlines.md" not in out

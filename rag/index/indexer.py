@@ -180,6 +180,10 @@ def build_index(paths: list[Path], index_dir: Path, embedder, chunker: ChunkerCo
             report.chunks_total = len(chunks)
 
             vectors = _embed_with_cache(chunks, old_chunks, previous, embedder, engine, bar, report)
+            if not np.isfinite(vectors).all():  # a broken model or file: never written, never searched
+                bad = int((~np.isfinite(vectors).all(axis=1)).sum())
+                raise UserError(f"the embedding model returned {bad} vector(s) with NaN or infinite values; "
+                                f"the index is unchanged")
             bar.set_description("writing the index")
             faiss_factory = resolve_factory(faiss_factory, len(chunks), embedder.dimension)
             manifest = store.Manifest(

@@ -98,8 +98,18 @@ def is_index(directory: Path) -> bool:
     return (directory / CURRENT).is_file()
 
 
+def check_path_text(directory: Path) -> None:
+    """FAISS takes a path as UTF-8 text: a folder name with undecodable bytes is refused in one line."""
+    try:
+        str(directory).encode("utf-8")
+    except UnicodeEncodeError:
+        raise UserError(f"the index folder {str(directory).encode('utf-8', 'replace').decode()!r} has a name that "
+                        f"is not valid UTF-8; choose another folder") from None
+
+
 def check_writable_target(directory: Path) -> None:
     """Refuse to write into a folder that holds something other than an index."""
+    check_path_text(directory)
     if directory.exists() and not directory.is_dir():
         raise UserError(f"{directory} is a file, not an index folder")
     if directory.is_dir() and not os.access(directory, os.W_OK):
@@ -111,6 +121,7 @@ def check_writable_target(directory: Path) -> None:
 
 
 def live_generation(directory: Path) -> Path:
+    check_path_text(directory)
     if not directory.exists():
         raise UserError(f"no index at {directory}; build one with: rag index PATH --index {directory}")
     if not directory.is_dir() or not is_index(directory):

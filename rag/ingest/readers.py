@@ -51,6 +51,11 @@ def decode_text(data: bytes, name: str, warn=None) -> str:
     """
     if not data.strip():
         raise UnreadableFile(f"{name}: empty file")
+    for bom, encoding in ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
+                          (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):
+        if data.startswith(bom):  # UTF-16/32 text has NUL bytes by design: its byte-order mark says so
+            data = data.decode(encoding, errors="replace").encode("utf-8")
+            break
     if b"\x00" in data[:8192]:
         raise UnreadableFile(f"{name}: looks binary, not text")
     try:
@@ -68,9 +73,11 @@ def decode_text(data: bytes, name: str, warn=None) -> str:
             if charset_normalizer.from_bytes(data).best() is None:
                 raise UnreadableFile(f"{name}: looks binary, not text")
             try:
-                text = data.decode("cp1252")
+                text, encoding = data.decode("cp1252"), "Windows-1252"
             except UnicodeDecodeError:
-                text = data.decode("latin-1")
+                text, encoding = data.decode("latin-1"), "Latin-1"
+            if warn is not None:
+                warn(f"{name}: not UTF-8 ({invalid} invalid byte(s)); read as {encoding}")
     controls = sum(1 for ch in text[:8192] if ord(ch) < 32 and ch not in "\n\r\t\f")
     if controls > 0.05 * min(len(text), 8192):
         raise UnreadableFile(f"{name}: looks binary, not text")
