@@ -101,6 +101,26 @@ def test_a_gguf_hash_mismatch_stops_with_the_fix(tmp_path, monkeypatch):
     assert not list((tmp_path / "models").glob("*.gguf*"))
 
 
+@pytest.mark.parametrize("question, answerable, head_says_no", [
+    ("When were the first Guidelines formulated?", True, False),
+    ("In what year did Japan and the United States sign their joint lunar mining treaty?", False, None),
+    ("What is Japan's annual defense budget?", False, True),
+])
+def test_with_the_answerability_head_a_real_question_is_answered_and_made_up_ones_refused(
+        pipeline, question, answerable, head_says_no):
+    """The default model carries a head trained on its hidden states (rag/answer/heads/), a veto on
+    top of the fitted signals. The made-up treaty fools the head (P about 0.7) and is refused by the
+    signals; the budget is refused by the head's veto as well."""
+    assert pipeline.head is not None and pipeline.head.states_key == pipeline.generator.states_key
+    answer = pipeline.ask(question)
+    assert answer.refused is not answerable, answer.refusal_reason
+    if head_says_no is not None:
+        assert (answer.head_probability < pipeline.head.veto_below) is head_says_no, answer.head_probability
+    if answerable:
+        assert "1978" in answer.text and answer.confidence.endswith("in the documents")
+        assert json.loads(json.dumps(answer.to_json()))["head_probability"] == round(answer.head_probability, 4)
+
+
 def test_an_overlong_question_is_truncated_with_a_warning(sample_retriever, model):
     from rag.answer.pipeline import AnswerConfig
 

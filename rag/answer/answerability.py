@@ -13,6 +13,8 @@ The signals (computed by the pipeline for every question, see `AnswerPipeline.si
     type_missing   1 when the question asks for a year/date/quantity and the answer has none
     draft_logprob  mean log-probability of the draft's tokens (the model's confidence)
     gain           mean log-probability gain of the draft given the passages over none
+    head           the answerability head's P, read from the model's hidden states (`heads.py`): a veto
+                   of its own there, not one of the fitted features
 
 P(answerable) = sigmoid(b + sum_i w_i * (x_i - mean_i) / scale_i); the question is answered when
 P >= threshold, unless a veto holds: a 0/1 signal that refuses on its own (e.g. the question asks for
@@ -34,7 +36,7 @@ from rag.errors import UserError
 ANSWERABILITY_FILE = Path(__file__).with_name("answerability.json")
 MODEL_SIGNALS = ("model_refused", "draft_logprob", "gain")
 SIGNALS = ("cosine", "coverage", "unknown", "quote_score", "model_refused", "support", "short_ok", "type_missing",
-           "draft_logprob", "gain")
+           "draft_logprob", "gain", "head")
 
 
 @dataclass(frozen=True)

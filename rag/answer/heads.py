@@ -9,7 +9,10 @@ that one vector, read from the answer's own prefill, so it costs a dot product.
 A head is trained for one model's states and is keyed by them (the source GGUF's SHA-256 and
 the precision): it is found by that key, and a file for another key is refused at load.
 
-P(answerable) = sigmoid(b + w . (h - mean) / scale), h the state at `layer` (0 = embeddings).
+P_head = sigmoid(b + w . (h - mean) / scale), h the state at `layer` (0 = embeddings). It joins
+the fitted decision as a veto: a question the fitted signals would answer is refused when
+P_head < `veto_below`, a threshold chosen on out-of-fold calibration scores to refuse at most 3%
+of answerable questions (`eval.train_heads`; its report shows why a veto and not a refit).
 """
 from __future__ import annotations
 
@@ -33,26 +36,33 @@ class AnswerabilityHead:
     scale: np.ndarray
     weights: np.ndarray
     intercept: float
-    threshold: float  # answer when P >= threshold (chosen on calibration parts, see the file's provenance)
+    veto_below: float  # refuse when P_head is below this, whatever the fitted signals say
+
+    def logit(self, states: dict) -> float:
+        h = np.asarray(states[self.layer], dtype=np.float64)
+        return self.intercept + float(((h - self.mean) / self.scale) @ self.weights)
 
     def probability(self, states: dict) -> float:
-        h = np.asarray(states[self.layer], dtype=np.float64)
-        z = self.intercept + float(((h - self.mean) / self.scale) @ self.weights)
+        """The head alone: P(the passages answer) from the state."""
+        z = self.logit(states)
         return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
 
     def to_json(self, provenance: dict | None = None) -> dict:
-        return {"states_key": self.states_key, "layer": self.layer, "threshold": self.threshold,
-                "intercept": self.intercept, "weights": [round(float(v), 6) for v in self.weights],
+        return {"states_key": self.states_key, "layer": self.layer, "intercept": self.intercept,
+                "weights": [round(float(v), 6) for v in self.weights],
                 "mean": [round(float(v), 6) for v in self.mean], "scale": [round(float(v), 6) for v in self.scale],
-                "provenance": provenance or {}}
+                "veto_below": self.veto_below, "provenance": provenance or {}}
 
     @classmethod
     def from_json(cls, data: dict) -> "AnswerabilityHead":
         arrays = {k: np.asarray(data[k], dtype=np.float64) for k in ("mean", "scale", "weights")}
         if len({a.shape for a in arrays.values()}) != 1 or arrays["weights"].ndim != 1 or not np.all(arrays["scale"] > 0):
             raise ValueError("weights, mean and scale must be vectors of one length (scale > 0)")
+        veto_below = float(data["veto_below"])
+        if not 0.0 <= veto_below < 1.0:
+            raise ValueError("veto_below must be a probability")
         return cls(str(data["states_key"]), int(data["layer"]), **arrays, intercept=float(data["intercept"]),
-                   threshold=float(data["threshold"]))
+                   veto_below=veto_below)
 
 
 def head_path(states_key: str) -> Path:

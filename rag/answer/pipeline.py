@@ -158,28 +158,34 @@ class AnswerPipeline:
         signals.update(self.draft_signals(fitted.question, raw, prompt))
         signals["quote_score"] = shown[0].score if shown else 0.0
         states = prompt.trace.get("last_token_states") if prompt is not None else None
-        if self.head is not None and states:  # the head replaces the fitted signals' probability
+        decision = self.decision
+        if self.head is not None and states:  # read from the answer's own prefill: a dot product
             signals["head"] = self.head.probability(states)
-            probability, threshold = signals["head"], self.head.threshold
-        else:
-            probability = self.decision.probability(signals) if fitted.passages else 0.0
-            threshold = self.decision.threshold
+        probability = decision.probability(signals) if fitted.passages else 0.0
 
         reason = ""
         if not fitted.passages:
             reason = "the passages found address the assistant, not the reader" if flagged else "no passages retrieved"
         elif not raw:
             reason = "the model gave no answer"
-        elif self.config.decide and (veto := self.decision.vetoed(signals)):
+        elif self.config.decide and (veto := decision.vetoed(signals)):
             reason = VETO_REASONS.get(veto, veto)
-        elif self.config.decide and probability < threshold:
+        elif self.config.decide and "head" in signals and signals["head"] < self.head.veto_below:
+            reason = (f"the model's hidden states say the passages do not answer it (P {signals['head']:.2f} < "
+                      f"{self.head.veto_below:.2f})")
+        elif self.config.decide and probability < decision.threshold:
             reason = (f"the passages do not appear to answer it (P(answerable) {probability:.2f} < "
-                      f"{threshold:.2f}" + ("; the model found no answer" if signals["model_refused"] else "") + ")")
+                      f"{decision.threshold:.2f}" + ("; the model found no answer" if signals["model_refused"]
+                                                     else "") + ")")
         elif not sentences:
             reason = "no sentence of the answer is supported by the passages"
         timings["total_s"] = time.perf_counter() - started
-        yield Final(self._finish(question, fitted, retrieved, raw, sentences, short, reason, probability, signals,
-                                 flagged, timings, warnings))
+        answer = self._finish(question, fitted, retrieved, raw, sentences, short, reason, probability, signals,
+                              flagged, timings, warnings)
+        if "head" in signals:
+            answer.head_probability = signals["head"]
+            answer.confidence = heads.confidence_words(signals["head"], self.head.veto_below)
+        yield Final(answer)
 
     def _read(self, question: str, fitted: FittedPrompt, shown: list[choose.ScoredSentence],
               raw: str) -> tuple[list[SentenceSupport], str, dict]:
@@ -242,8 +248,6 @@ class AnswerPipeline:
             flagged=flagged,
             short_answer=short,
             signals={k: round(float(v), 4) for k, v in signals.items()},
-            head_probability=signals.get("head"),
-            confidence=heads.confidence_words(signals["head"], self.head.threshold) if "head" in signals else "",
         )
 
     def ask(self, question: str, k: int | None = None, mode: str | None = None) -> Answer:
