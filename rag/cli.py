@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_settings_arguments(p, retrieval=False, generation=False, reading=True)
     p.add_argument("--faiss", default="auto",
                    help='FAISS factory string, e.g. "Flat" or "HNSW32" (default auto: exact below 50,000 chunks, HNSW32 above)')
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--quiet", action="store_true", help="no progress display (shown on a terminal only)")
     p.add_argument("--engine", choices=("local", "ray"), default="local",
                    help="where reading and embedding run: this process, or a Ray cluster (extra: .[ray])")
     p.add_argument("--ray-address", default=None, metavar="ADDRESS",
@@ -112,7 +112,8 @@ def cmd_index(args) -> int:
         embedder = assemble.load_embedder(settings.embedding_model)
         status.clear()
         report = build_index(args.paths, index_dir, embedder, assemble.chunker_config(settings),
-                             faiss_factory=args.faiss, progress=not args.quiet, engine=engine)
+                             faiss_factory=args.faiss, progress=not args.quiet and sys.stderr.isatty(),
+                             engine=engine)
     finally:
         if engine is not None:
             engine.close()

@@ -390,10 +390,10 @@ def test_one_bad_file_is_skipped_with_its_reason_and_the_build_goes_on(tmp_path,
     (docs / "cursed.md").write_text("# Cursed\n\nThis one breaks the reader.\n")
     real = engines.read_blocks
 
-    def flaky(path, warn=None):
+    def flaky(path, warn=None, **limits):
         if path.name == "cursed.md":
             raise ZeroDivisionError("reader bug")
-        return real(path, warn)
+        return real(path, warn, **limits)
 
     monkeypatch.setattr(engines, "read_blocks", flaky)
     warnings = []
