@@ -147,20 +147,8 @@ def auc(labels: np.ndarray, scores: np.ndarray) -> float | None:
 
 
 def out_of_fold(examples: list[Example], layer: int, c: float, folds: int = 5) -> np.ndarray:
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import GroupKFold
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    x = np.stack([e.states[layer] for e in examples])
-    y = np.array([e.label for e in examples])
-    groups = np.array([e.group for e in examples])
-    scores = np.zeros(len(examples))
-    for train, held in GroupKFold(n_splits=folds).split(x, y, groups):
-        model = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=2000))
-        model.fit(x[train], y[train])
-        scores[held] = model.predict_proba(x[held])[:, 1]
-    return scores
+    """The head's out-of-fold probabilities from one layer's states."""
+    return out_of_fold_matrix(examples, np.stack([e.states[layer] for e in examples]), c, folds)
 
 
 RETRIEVAL_SIGNALS = ("cosine", "coverage", "unknown", "quote_score")
@@ -181,6 +169,7 @@ def decision_matrix(examples: list[Example], head_scores: np.ndarray, features: 
 
 
 def out_of_fold_matrix(examples: list[Example], x: np.ndarray, c: float = 1.0, folds: int = 5) -> np.ndarray:
+    """Standardised logistic regression, scored out of fold with folds grouped by article."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GroupKFold
     from sklearn.pipeline import make_pipeline
