@@ -170,13 +170,14 @@ class AnswerPipeline:
             reason = "the model gave no answer"
         elif self.config.decide and (veto := decision.vetoed(signals)):
             reason = VETO_REASONS.get(veto, veto)
-        elif self.config.decide and "head" in signals and signals["head"] < self.head.veto_below:
-            reason = (f"the model's hidden states say the passages do not answer it (P {signals['head']:.2f} < "
-                      f"{self.head.veto_below:.2f})")
         elif self.config.decide and probability < decision.threshold:
             reason = (f"the passages do not appear to answer it (P(answerable) {probability:.2f} < "
                       f"{decision.threshold:.2f}" + ("; the model found no answer" if signals["model_refused"]
                                                      else "") + ")")
+        elif self.config.decide and "head" in signals and signals["head"] < self.head.veto_below:
+            # after the fitted decision: the reason names the head only where the head alone refuses
+            reason = (f"the model's hidden states say the passages do not answer it (P {signals['head']:.2f} < "
+                      f"{self.head.veto_below:.2f})")
         elif not sentences:
             reason = "no sentence of the answer is supported by the passages"
         timings["total_s"] = time.perf_counter() - started
