@@ -349,7 +349,7 @@ def main(argv=None) -> int:
     run_p.add_argument("out", type=Path)
     run_p.add_argument("--part", choices=PART_ROLES, default="test")
     run_p.add_argument("--config", type=Path, nargs="*", default=[])
-    run_p.add_argument("--sets", nargs="*", help="only these sets (squad_cct, xquad, covidqa, sample)")
+    run_p.add_argument("--sets", nargs="*", help="only these sets (squad_cct, xquad, covidqa, sample, agency)")
     rescore_p = sub.add_parser("rescore")
     rescore_p.add_argument("out", type=Path)
     rescore_p.add_argument("--part", choices=PART_ROLES, default="test")
