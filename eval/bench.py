@@ -208,9 +208,11 @@ def bench_llamacpp(runs: int) -> dict:
             "decode_tokens_per_s": _median(decode), "threads": os.cpu_count(), "peak_rss_gb": peak_rss_gb()}
 
 
-def bench_answers(questions: Path, limit: int, precision: str, model: str | None = None) -> dict:
+def bench_answers(questions: Path, limit: int, precision: str, model: str | None = None,
+                  answerability: str = "auto") -> dict:
     """First-token and total latency over the sample set with the default answer settings; peak RSS of it all.
-    `model`: another model to answer with (None: the default)."""
+    `model`: another model to answer with (None: the default); `answerability`: with the trained head
+    where there is one (auto), or without it (signals)."""
     from eval.questions import load_jsonl
     from rag.assemble import build_pipeline, load_embedder, prefer_offline
     from rag.index.indexer import build_index
@@ -220,13 +222,15 @@ def bench_answers(questions: Path, limit: int, precision: str, model: str | None
     prefer_offline()
     with tempfile.TemporaryDirectory() as tmp:
         build_index([sample_document()], Path(tmp) / "sample", load_embedder(), progress=False)
-        pipeline = build_pipeline(Settings(precision=precision, model=model), Path(tmp) / "sample")
+        pipeline = build_pipeline(Settings(precision=precision, model=model, answerability=answerability),
+                                  Path(tmp) / "sample")
         first, total = [], []
         for q in load_jsonl(questions)[:limit]:
             answer = pipeline.ask(q.question)
             first.append(answer.timings["first_token_s"])
             total.append(answer.timings["total_s"])
-    return {"model": pipeline.generator.name, "precision": precision, "questions": len(total), "first_token_p50_s": _median(first),
+    return {"model": pipeline.generator.name, "precision": precision, "answerability": answerability,
+            "head": pipeline.head is not None, "questions": len(total), "first_token_p50_s": _median(first),
             "first_token_p95_s": _p95(first), "total_p50_s": _median(total), "total_p95_s": _p95(total),
             "peak_rss_gb": peak_rss_gb()}
 
@@ -301,7 +305,8 @@ def table(result: dict) -> str:
     elif llama:
         rows.append(("llama.cpp", llama["skipped"]))
     for a in result.get("answers", []):
-        rows.append((f"answers {a['model'] + ' ' if 'model' in a else ''}{a['precision']} "
+        head = {True: ", with the head", False: ", without a head"}.get(a.get("head"), "")
+        rows.append((f"answers {a['model'] + ' ' if 'model' in a else ''}{a['precision']}{head} "
                      f"({a['questions']} questions)",
                      f"first token p50 {a['first_token_p50_s']:.2f} s (p95 {a['first_token_p95_s']:.2f}), "
                      f"total p50 {a['total_p50_s']:.2f} s (p95 {a['total_p95_s']:.2f}), peak RSS {a['peak_rss_gb']} GB"))
@@ -342,7 +347,7 @@ def main(argv=None) -> int:
     prefer_offline()
     from rag.settings import Parser, positive_int
     from rag.errors import UserError
-    from rag.settings import PRECISIONS
+    from rag.settings import ANSWERABILITY, PRECISIONS
 
     parser = Parser(prog="python -m eval.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
@@ -356,6 +361,8 @@ def main(argv=None) -> int:
     parser.add_argument("--answer-models", type=_names, default=[None], metavar="NAMES",
                         help="comma-separated models to time answers with (default: the default model), "
                              "e.g. qwen2.5-coder-0.5b-instruct,qwen2.5-coder-1.5b")
+    parser.add_argument("--answerability", type=_choices(ANSWERABILITY, empty_ok=False), default="auto",
+                        help="comma-separated: time answers with the trained head (auto) and/or without (signals)")
     parser.add_argument("--update", action="store_true",
                         help="keep the figures of skipped parts from an existing --out file")
     parser.add_argument("--skip", type=_choices(PARTS, empty_ok=True), default="",
@@ -409,8 +416,8 @@ def run_benchmark(args, skip: set[str]) -> int:
         result["llamacpp"] = in_child(bench_llamacpp, args.runs)
         print(json.dumps({"model": result["model"], "llamacpp": result["llamacpp"]}), file=sys.stderr)
     if "answers" not in skip:
-        result["answers"] = [in_child(bench_answers, args.questions, args.answers, v, m)
-                             for m in args.answer_models for v in variants]
+        result["answers"] = [in_child(bench_answers, args.questions, args.answers, v, m, a)
+                             for m in args.answer_models for v in variants for a in args.answerability]
     if "scale" not in skip:  # about 40 minutes: its own figures file, next to this one
         from eval.bench_scale import main as bench_scale
 
