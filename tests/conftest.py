@@ -84,3 +84,45 @@ def tiny_model_and_tokenizer():
     config = Qwen2Config(vocab_size=len(TINY_WORDS), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
                          num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=512)
     return Qwen2ForCausalLM(config).eval(), tokenizer
+
+
+class OnATerminal:
+    """A command whose stderr is a terminal (a pty), as a user's: what it shows there only (the
+    progress display) can be waited for, and read back after it ends."""
+
+    def __init__(self, argv: list[str]):
+        import pty
+        import subprocess
+
+        self.leader, follower = pty.openpty()
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=follower)
+        os.close(follower)
+        self.shown = ""
+
+    def _read(self, wait: float) -> None:
+        import select
+
+        while select.select([self.leader], [], [], wait)[0]:
+            try:
+                chunk = os.read(self.leader, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            self.shown += chunk.decode("utf-8", "replace")
+            wait = 0.05
+
+    def wait_for(self, text: str, timeout: float) -> bool:
+        """True once `text` was shown while the command still runs."""
+        import time
+
+        deadline = time.time() + timeout
+        while text not in self.shown and time.time() < deadline and self.proc.poll() is None:
+            self._read(0.2)
+        return self.proc.poll() is None
+
+    def finish(self, timeout: float) -> int:
+        code = self.proc.wait(timeout=timeout)
+        self._read(0.5)
+        os.close(self.leader)
+        return code

@@ -99,39 +99,13 @@ def test_an_interrupted_build_leaves_the_previous_index(tmp_path, embedder, how,
         body = "\n\n".join(  # paragraphs long enough not to be merged: hundreds of chunks to embed
             f"Paragraph {i}-{j} says something distinct about topic {i * 100 + j}. " * 6 for j in range(20))
         (big / f"f{i}.md").write_text(f"# File {i}\n\n{body}\n")
-    import os
-    import pty
-    import select
+    from conftest import OnATerminal
 
-    # stderr on a terminal, as a user's: the progress display (shown on a terminal only) says when
-    # the embedding is under way
-    leader, follower = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "rag", "index", str(docs), "--index", str(index_dir)],
-                            stdout=subprocess.DEVNULL, stderr=follower)
-    os.close(follower)
-    shown = ""
-
-    def read(wait: float) -> str:
-        text = ""
-        while select.select([leader], [], [], wait)[0]:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            text += chunk.decode("utf-8", "replace")
-            wait = 0.05
-        return text
-
-    deadline = time.time() + 120
-    while "embedding" not in shown and time.time() < deadline and proc.poll() is None:
-        shown += read(0.2)
-    assert proc.poll() is None, "the build finished before it could be interrupted"
-    proc.send_signal(how)
-    code = proc.wait(timeout=60)
-    shown += read(0.5)
-    os.close(leader)
+    run = OnATerminal([sys.executable, "-m", "rag", "index", str(docs), "--index", str(index_dir)])
+    assert run.wait_for("embedding", 120), "the build finished before it could be interrupted"
+    run.proc.send_signal(how)
+    code = run.finish(60)
+    shown = run.shown
     if how == signal.SIGINT:
         assert code == 130
         assert "interrupted; any existing index is unchanged" in shown

@@ -162,17 +162,13 @@ def test_ctrl_c_of_a_ray_build_leaves_the_previous_index(tmp_path, embedder, sig
     build_index([docs], index_dir, embedder, progress=False)
     before = list(store.load(index_dir).chunks)
     _docs_that_take_a_while(docs / "big")
-    stderr = tmp_path / "stderr.txt"
-    with open(stderr, "w") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "rag", "index", str(docs), "--index", str(index_dir),
-                                 "--engine", "ray"], stdout=subprocess.DEVNULL, stderr=err)
-        deadline = time.time() + 180
-        while "embedding" not in stderr.read_text() and time.time() < deadline and proc.poll() is None:
-            time.sleep(0.2)
-        assert proc.poll() is None, f"the build ended before it could be interrupted: {stderr.read_text()}"
-        proc.send_signal(signal.SIGINT)
-        code = proc.wait(timeout=120)
-    text = stderr.read_text()
+    from conftest import OnATerminal
+
+    run = OnATerminal([sys.executable, "-m", "rag", "index", str(docs), "--index", str(index_dir), "--engine", "ray"])
+    assert run.wait_for("embedding", 180), f"the build ended before it could be interrupted: {run.shown}"
+    run.proc.send_signal(signal.SIGINT)
+    code = run.finish(120)
+    text = run.shown
     assert code == 130, text
     assert "interrupted; any existing index is unchanged" in text and "Traceback" not in text
     assert list(store.load(index_dir).chunks) == before
