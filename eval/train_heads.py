@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import random
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -265,6 +264,7 @@ def train(args) -> int:
     from rag import assemble
     from rag.answer import heads
     from rag.answer.pipeline import AnswerPipeline
+    from rag.errors import UserError
     from rag.index.indexer import build_index
     from rag.index.retrieval import Retriever
     from rag.settings import Settings
