@@ -691,6 +691,38 @@ def test_a_docx_bomb_and_a_huge_file_are_skipped_with_the_limit_named(tmp_path):
     assert "huge.txt: 3 MB is over the limit of 2 MB per file (--max-file-mb)" in result.stderr
 
 
+def test_a_one_line_file_of_50_mb_finishes_in_bounded_time_under_the_default_limits(tmp_path):
+    """Under the file-size limit but more text than 20,000 passages can hold: refused before chunking."""
+    import time
+
+    huge = tmp_path / "line.txt"
+    huge.write_bytes(b"grain " * (50_000_000 // 6))
+    started = time.perf_counter()
+    result = run_cli("index", str(huge), "--index", str(tmp_path / "index"), "--quiet")
+    assert time.perf_counter() - started < 120
+    assert "Traceback" not in result.stderr, result.stderr
+    assert "passages, over the limit of 20000 per file (--max-passages)" in result.stderr, result.stderr
+
+
+def test_chunking_a_long_line_counts_tokens_per_passage_not_per_word():
+    """One megabyte on one line took 425 s when every word was counted: the counts must stay near
+    a few per passage."""
+    from rag.ingest.chunking import ChunkerConfig, chunk_paragraphs
+    from rag.records import Paragraph
+
+    calls = []
+
+    def count(text):  # whitespace words stand in for tokens
+        calls.append(len(text))
+        return len(text.split())
+
+    text = " ".join(f"w{n % 97}" for n in range(60_000))
+    chunks = chunk_paragraphs([Paragraph(text, ("Doc",), 0, len(text))], "line.txt", count, ChunkerConfig())
+    assert " ".join(c.text for c in chunks) == text
+    assert all(len(c.text.split()) <= 200 for c in chunks)
+    assert len(calls) < 20 * len(chunks) and sum(calls) < 40 * len(text), (len(calls), len(chunks))
+
+
 def test_too_many_passages_from_one_file_skip_it_with_the_limit_named(tmp_path):
     doc = tmp_path / "many.md"
     doc.write_text("\n\n".join(f"# Part {n}\n\nShipment {n} of grain left the harbour." for n in range(60)))

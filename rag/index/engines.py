@@ -33,6 +33,10 @@ class FileChunks:
 
 def chunk_file(path: Path, count_tokens, config: ChunkerConfig, warn=None) -> list[Chunk]:
     blocks = read_blocks(path, warn, max_mb=config.max_file_mb, max_blocks=4 * config.max_passages)
+    least = sum(len(b.text) for b in blocks) // config.max_chars  # a passage holds at most max_chars
+    if least > config.max_passages:  # known before any token is counted: refuse now, not after minutes
+        raise UnreadableFile(f"{path}: at least {least} passages, over the limit of {config.max_passages} per file "
+                             f"(--max-passages)")
     chunks = chunk_paragraphs(repair_paragraphs(blocks), str(path), count_tokens, config)
     if len(chunks) > config.max_passages:
         raise UnreadableFile(f"{path}: {len(chunks)} passages, over the limit of {config.max_passages} per file "
