@@ -119,7 +119,7 @@ class AppState:
         return "\n".join(f"- {markdown_literal(Path(path).name)} ({info['chunks']} passages)"
                          for path, info in files.items())
 
-    def private_index_for(self, session: str | None):
+    def private_index_for(self, session: str | None, client: str | None = None):
         """The visitor's own index for an upload; None when uploads are shared by everyone.
 
         A request with no session (a direct call that skips the page and the queue) is refused
@@ -129,10 +129,10 @@ class AppState:
             return None
         if not session:
             raise UserError("an upload needs a visitor's session (open the page, or use gradio_client)")
-        return self.private.open(session, self.config.index)
+        return self.private.open(session, self.config.index, client)
 
-    def uploads_folder(self, session: str | None) -> Path:
-        private = self.private_index_for(session)
+    def uploads_folder(self, session: str | None, client: str | None = None) -> Path:
+        private = self.private_index_for(session, client)
         if private is not None:
             return private.uploads_dir
         folder = self.config.index.parent / "uploads"
@@ -245,7 +245,7 @@ def build_app(state: AppState):
 
         accepted, messages = [], []
         try:
-            uploads = state.uploads_folder(session)
+            uploads = state.uploads_folder(session, client_of(request))
         except UserError as exc:
             raise refusal(exc) from None
         for file in files:
@@ -334,6 +334,13 @@ def build_app(state: AppState):
 
         demo.unload(forget_visitor)
     return demo
+
+
+def client_of(request) -> str | None:
+    """The client's address: the socket's peer, or the forwarded one from a proxy named by
+    --trusted-proxies (uvicorn applies FORWARDED_ALLOW_IPS)."""
+    client = getattr(request, "client", None) if request is not None else None
+    return getattr(client, "host", None)
 
 
 def session_of(request) -> str | None:

@@ -193,6 +193,33 @@ def test_a_direct_call_without_a_session_never_reaches_the_shared_index(hostile_
     assert "1978" in visitor.predict("When were the first Guidelines formulated?", api_name="/chat")
 
 
+def test_quick_uploads_from_many_sessions_never_push_out_an_active_visitors_upload(tmp_path):
+    """16 quick API uploads, each from a new session, pushed a visitor's private index out of the
+    cache. Now a client past its share of active sessions is refused; the visitor keeps theirs."""
+    from gradio_client import Client, handle_file
+
+    demo, state, url = start(tmp_path / "app", [sample_document()], generator="extractive")
+    try:
+        doc = tmp_path / "notice.md"
+        doc.write_text(PLANTED)
+        visitor = Client(url, verbose=False)
+        visitor.predict([handle_file(str(doc))], api_name="/upload")
+        filler = tmp_path / "filler.md"
+        filler.write_text("# Filler\n\nThe filler text names nothing of note.\n")
+        refused = 0
+        for _ in range(16):
+            try:
+                Client(url, verbose=False).predict([handle_file(str(filler))], api_name="/upload")
+            except Exception as exc:  # gradio_client raises AppError with the refusal's message
+                assert "this address holds uploads for 8 visitors active" in str(exc), exc
+                refused += 1
+        assert refused == 16 - 7  # the visitor and 7 more sessions of this address
+        assert "Mira Castell" in visitor.predict(PLANTED_QUESTION, api_name="/chat")
+        assert len(state.private.visitors) == 8
+    finally:
+        demo.close()
+
+
 @pytest.fixture(scope="module")
 def shared_uploads_app(tmp_path_factory):
     """Started as `app.py --shared-uploads --auth ann:opensesame` would start it."""

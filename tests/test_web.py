@@ -56,7 +56,7 @@ def test_private_indexes_copy_the_shared_index_and_never_use_the_session_id_as_a
 def test_private_indexes_are_dropped_when_idle_or_oldest_past_the_cap(tmp_path):
     clock = Clock()
     shared = shared_index(tmp_path)
-    private = PrivateIndexes(tmp_path / "visitors", max_visitors=2, idle_s=100, clock=clock)
+    private = PrivateIndexes(tmp_path / "visitors", max_visitors=2, idle_s=100, active_s=5, clock=clock)
     first = private.open("one", shared)
     clock.now = 10
     private.open("two", shared)
@@ -67,3 +67,29 @@ def test_private_indexes_are_dropped_when_idle_or_oldest_past_the_cap(tmp_path):
     clock.now = 500
     private.open("four", shared)  # "two" and "three" were idle for longer than 100 s
     assert set(private.visitors) == {PrivateIndexes.key("four")}
+
+
+def test_an_active_visitor_is_never_evicted_for_someone_else(tmp_path):
+    """16 quick sessions pushed a visitor's upload out of the cache: now the newcomers are refused."""
+    import pytest
+
+    from rag.errors import UserError
+
+    clock = Clock()
+    shared = shared_index(tmp_path)
+    private = PrivateIndexes(tmp_path / "visitors", max_visitors=5, max_per_client=3, active_s=600, clock=clock)
+    private.open("victim", shared, client="10.0.0.1")
+    for n in range(3):
+        clock.now += 1
+        private.open(f"flood-{n}", shared, client="10.0.0.2")
+    with pytest.raises(UserError, match="this address holds uploads for 3 visitors active"):
+        private.open("flood-3", shared, client="10.0.0.2")
+    clock.now += 1
+    private.open("neighbour", shared, client="10.0.0.3")  # the cap of 5 is reached with this one
+    with pytest.raises(UserError, match="the server holds uploads for 5 visitors active"):
+        private.open("late", shared, client="10.0.0.4")
+    assert private.get("victim") is not None
+    clock.now += 700  # the flood's sessions fall quiet: the same address may open new ones, its own oldest go
+    private.get("victim")
+    private.open("flood-4", shared, client="10.0.0.2")
+    assert private.get("flood-0") is None and private.get("victim") is not None

@@ -2,7 +2,11 @@
 
 A visitor's first upload copies the shared index (the documents given at start) and adds the
 upload to the copy; later questions from that visitor search the copy. Copies are dropped when
-the tab closes, when idle too long, or oldest first past a cap, with their uploaded files.
+the tab closes, when idle too long, or past a cap, with their uploaded files.
+
+Past a cap, room is made from the same client address first (a client that opens many sessions
+evicts only its own), then from visitors idle for a while; a visitor active in the last minutes is
+never evicted for someone else: the newcomer is told to try later instead.
 """
 from __future__ import annotations
 
@@ -13,6 +17,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rag.errors import UserError
+
 
 @dataclass
 class PrivateIndex:
@@ -20,6 +26,7 @@ class PrivateIndex:
     uploads_dir: Path
     pipeline: object = None
     last_used: float = 0.0
+    client: str | None = None  # the address that opened it
 
 
 @dataclass
@@ -29,6 +36,8 @@ class PrivateIndexes:
     root: Path
     max_visitors: int = 16
     idle_s: float = 3600.0
+    max_per_client: int = 8
+    active_s: float = 600.0  # used this recently: never evicted to make room for another client
     clock: object = time.monotonic
     visitors: dict[str, PrivateIndex] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -44,18 +53,18 @@ class PrivateIndexes:
                 private.last_used = self.clock()
             return private
 
-    def open(self, session: str, shared_index: Path) -> PrivateIndex:
+    def open(self, session: str, shared_index: Path, client: str | None = None) -> PrivateIndex:
         """The visitor's index, made from a copy of the shared one on first use."""
         from rag.index import store
 
         key = self.key(session)
         with self.lock:
-            self._evict(keep=key)
             private = self.visitors.get(key)
             if private is None:
+                self._make_room(client)
                 folder = self.root / key
                 shutil.rmtree(folder, ignore_errors=True)  # a leftover of an earlier run
-                private = PrivateIndex(folder / "index", folder / "uploads")
+                private = PrivateIndex(folder / "index", folder / "uploads", client=client)
                 store.copy_live(shared_index, private.index_dir)
                 private.uploads_dir.mkdir(parents=True, exist_ok=True)
                 self.visitors[key] = private
@@ -73,12 +82,24 @@ class PrivateIndexes:
         if private is not None:
             shutil.rmtree(private.index_dir.parent, ignore_errors=True)
 
-    def _evict(self, keep: str) -> None:
+    def _make_room(self, client: str | None) -> None:
+        """Room for one more visitor: idle ones go; then, past the client's share or the cap, the
+        oldest not active lately (the client's own first); else the newcomer is refused."""
         now = self.clock()
         for key, private in list(self.visitors.items()):
-            if key != keep and now - private.last_used > self.idle_s:
+            if now - private.last_used > self.idle_s:
                 self._remove(key)
-        others = sorted((p.last_used, k) for k, p in self.visitors.items() if k != keep)
-        room = self.max_visitors - (keep not in self.visitors)  # a new visitor needs a place
-        while others and len(self.visitors) > room:
-            self._remove(others.pop(0)[1])
+        quiet = lambda p: now - p.last_used > self.active_s
+        owned = lambda: [k for k, p in self.visitors.items() if p.client == client]
+        own_quiet = sorted((p.last_used, k) for k, p in self.visitors.items() if p.client == client and quiet(p))
+        while own_quiet and (len(owned()) >= self.max_per_client or len(self.visitors) >= self.max_visitors):
+            self._remove(own_quiet.pop(0)[1])
+        if len(owned()) >= self.max_per_client:
+            raise UserError(f"this address holds uploads for {self.max_per_client} visitors active in the last "
+                            f"{self.active_s / 60:.0f} minutes; try the upload again later")
+        others_quiet = sorted((p.last_used, k) for k, p in self.visitors.items() if quiet(p))
+        while others_quiet and len(self.visitors) >= self.max_visitors:
+            self._remove(others_quiet.pop(0)[1])
+        if len(self.visitors) >= self.max_visitors:
+            raise UserError(f"the server holds uploads for {self.max_visitors} visitors active in the last "
+                            f"{self.active_s / 60:.0f} minutes; try the upload again later")
