@@ -168,27 +168,21 @@ class AppState:
 MAX_PREVIOUS_QUESTIONS = 8  # a follow-up refers to the last few turns; a client may send 40,000
 
 
-def previous_questions(history: list) -> list[str]:
-    """The conversation's last user questions (earliest first), bounded in number and length."""
+def previous_turns(history: list) -> list:
+    """The conversation's last turns (earliest first): each user question with the short answer the
+    assistant gave it, bounded in number and length."""
+    from rag.answer.conversation import Turn, answer_from_chat
     from rag.index.retrieval import MAX_QUESTION_CHARS
 
-    questions = [m["content"] for m in (history if isinstance(history, list) else [])[-4 * MAX_PREVIOUS_QUESTIONS:]
-                 if isinstance(m, dict) and m.get("role") == "user" and isinstance(m.get("content"), str)]
-    return [q[:MAX_QUESTION_CHARS] for q in questions[-MAX_PREVIOUS_QUESTIONS:]]
-
-
-def rewrite_for_retrieval(pipeline, question: str, history: list) -> str:
-    from rag.answer.conversation import standalone_question
-    from rag.generate.base import Prompt
-    from rag.index.lexical import terms
-    from rag.index.retrieval import check_query
-
-    question = check_query(question, pipeline.config.k, pipeline.config.mode)  # before any work on it
-    generator = pipeline.generator
-    generate = None
-    if generator.writes_text:
-        generate = lambda messages: "".join(generator.stream(Prompt(messages, question)))
-    return standalone_question(question, previous_questions(history), terms, generate)
+    turns = []
+    for message in (history if isinstance(history, list) else [])[-4 * MAX_PREVIOUS_QUESTIONS:]:
+        if not isinstance(message, dict) or not isinstance(message.get("content"), str):
+            continue
+        if message.get("role") == "user":
+            turns.append(Turn(message["content"][:MAX_QUESTION_CHARS]))
+        elif message.get("role") == "assistant" and turns and not turns[-1].answer:
+            turns[-1] = Turn(turns[-1].question, answer_from_chat(message["content"][:MAX_QUESTION_CHARS]))
+    return turns[-MAX_PREVIOUS_QUESTIONS:]
 
 
 def stream_answer(state: AppState, question: str, history: list, k: int, mode: str, session: str | None = None):
@@ -202,7 +196,7 @@ def stream_answer(state: AppState, question: str, history: list, k: int, mode: s
         yield f"⚠️ The app could not start: {markdown_literal(state.error)}", ""
         return
     pipeline = state.pipeline_for(session)
-    standalone = rewrite_for_retrieval(pipeline, question, history)
+    standalone = pipeline.standalone(question, previous_turns(history))
     text = ""
     from rag.answer.records import Final, Token
 
@@ -270,20 +264,30 @@ def build_app(state: AppState):
 
         return "\n\n".join(markdown_literal(m) for m in messages), state.documents_markdown(session)
 
-    def chat(question: str, previous_questions: list[str] | None = None, request: gr.Request = None) -> str:
+    def chat(question: str, previous_questions: list[str] | None = None, previous_answers: list[str] | None = None,
+             request: gr.Request = None) -> str:
         """Answer a question from the indexed documents; returns the answer and its numbered sources.
 
-        `previous_questions` (earliest first) lets a follow-up such as "When was it signed?" be
-        rewritten into a standalone question; the rewrite is shown on a "Searched for:" line.
+        `previous_questions` (earliest first), with the short answers they got in `previous_answers`
+        if the client has them, let a follow-up such as "When was it signed?" or "Who led it that
+        year?" be rewritten into a standalone question; the rewrite is shown on a "Searched for:" line.
         """
         state.ready.wait()
         if state.error:
             raise refusal(state.error) from None
-        earlier = previous_questions if isinstance(previous_questions, list) else []
-        history = [{"role": "user", "content": q} for q in earlier[-MAX_PREVIOUS_QUESTIONS:]]
+        from itertools import zip_longest
+
+        from rag.answer.conversation import Turn
+        from rag.index.retrieval import MAX_QUESTION_CHARS
+
+        questions = previous_questions if isinstance(previous_questions, list) else []
+        answers = previous_answers if isinstance(previous_answers, list) else []
+        pairs = list(zip_longest(questions, answers[:len(questions)], fillvalue=""))[-MAX_PREVIOUS_QUESTIONS:]
+        earlier = [Turn(q[:MAX_QUESTION_CHARS], a[:MAX_QUESTION_CHARS] if isinstance(a, str) else "")
+                   for q, a in pairs if isinstance(q, str)]
         pipeline = state.pipeline_for(session_of(request))
         try:
-            standalone = rewrite_for_retrieval(pipeline, question, history)
+            standalone = pipeline.standalone(question, earlier)
             answer = pipeline.ask(standalone)
         except UserError as exc:
             raise refusal(exc) from None

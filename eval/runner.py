@@ -60,6 +60,19 @@ def unmatched_sections(questions: list[Question], section_paths: set[str]) -> li
     return sorted(g for g in wanted if not any(section_matches(p, g) for p in section_paths))
 
 
+def earlier_turns(pipeline, questions: list) -> list:
+    """The conversation before a follow-up: each earlier question with the short answer (or first
+    sentence) the product gave it, as the chat passes them on."""
+    from rag.answer.conversation import Turn
+
+    turns = []
+    for text in questions:
+        answer = pipeline.ask(pipeline.standalone(str(text), turns))
+        said = "" if answer.refused else answer.short_answer or (answer.sentences[0].text if answer.sentences else "")
+        turns.append(Turn(str(text), said))
+    return turns
+
+
 def answer_record(pipeline, question: Question, settings: Settings) -> dict:
     if question.extra.get("retrieval_only"):
         started = time.perf_counter()
@@ -67,7 +80,12 @@ def answer_record(pipeline, question: Question, settings: Settings) -> dict:
         return {"question": question.question, "answer": "", "refused": False, "citations": [], "sentences": [],
                 "retrieved": [p.to_json() for p in passages], "model": "retrieval only",
                 "timings": {"retrieve_s": time.perf_counter() - started}}
-    record = pipeline.ask(question.question).to_json()
+    asked = question.question
+    if question.extra.get("previous"):  # a follow-up: the earlier turns are answered first, as in the chat
+        asked = pipeline.standalone(question.question, earlier_turns(pipeline, question.extra["previous"]))
+    record = pipeline.ask(asked).to_json()
+    if asked != question.question:
+        record["question"], record["asked"] = question.question, asked
     generated = record["raw"]
     if generated and record["timings"].get("decode_s"):  # decode rate: tokens after the first / their time
         tokens = pipeline.generator.count_tokens(generated)

@@ -72,6 +72,13 @@ def test_a_follow_up_about_the_next_ones_is_answered_from_the_same_passage(clien
     assert text.splitlines()[0].startswith("Searched for:") and "1997" in text, text
 
 
+def test_a_follow_up_about_that_year_takes_the_year_from_the_earlier_answer(client):
+    """The API's previous answers join the conversation: "that year" is the year answered before."""
+    text = client.predict("What was the focus of the Guidelines of that year?",
+                          ["When were the first Guidelines formulated?"], ["1978"], api_name="/chat")
+    assert text.splitlines()[0].startswith("Searched for:") and "1978" in text.splitlines()[0], text
+
+
 def test_concurrent_users_get_their_own_answers(client):
     """Two questions at once go through the queue; neither answer leaks into the other."""
     first = client.submit("When were the first Guidelines formulated?", api_name="/chat")

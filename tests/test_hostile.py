@@ -792,9 +792,9 @@ def test_a_flood_of_previous_questions_is_cut_to_the_last_few():
     import app as chat_app
 
     history = [{"role": "user", "content": f"question {n} " + "x" * 10_000} for n in range(40_000)]
-    kept = chat_app.previous_questions(history)
-    assert len(kept) == chat_app.MAX_PREVIOUS_QUESTIONS and kept[-1].startswith("question 39999")
-    assert all(len(q) <= 4000 for q in kept)
+    kept = chat_app.previous_turns(history)
+    assert len(kept) == chat_app.MAX_PREVIOUS_QUESTIONS and kept[-1].question.startswith("question 39999")
+    assert all(len(t.question) <= 4000 for t in kept)
 
 
 def test_rag_ask_names_its_slow_phases_on_a_terminal_only(tmp_path):

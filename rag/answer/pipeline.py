@@ -13,6 +13,7 @@ import numpy as np
 
 from rag.answer import sentences as choose
 from rag.answer.answer_types import expected_answer_type, has_answer_type
+from rag.answer.conversation import Turn, standalone_question
 from rag.answer.grounding import SentenceSupport, ground_answer
 from rag.answer.injection import set_aside
 from rag.answer.prompting import FittedPrompt, fit_prompt
@@ -250,6 +251,23 @@ class AnswerPipeline:
             short_answer=short,
             signals={k: round(float(v), 4) for k, v in signals.items()},
         )
+
+    def standalone(self, question: str, earlier: list[Turn]) -> str:
+        """The question as retrieval needs it: a follow-up rewritten against the earlier turns, by
+        the language model when the generator writes text (see `conversation`)."""
+        question = check_query(question, self.config.k, self.config.mode)  # before any work on it
+        generate = None
+        if self.generator.writes_text:
+            generate = lambda messages: "".join(self.generator.stream(Prompt(messages, question)))
+        return standalone_question(question, earlier, terms, generate, score=self.match_score)
+
+    def match_score(self, question: str) -> float:
+        """How well a question matches the documents: the best passage's dense similarity (comparable
+        across questions, unlike fused ranks), to choose what a follow-up's "it" stands for."""
+        if not self.retriever.size:
+            return 0.0
+        _, scores = self.retriever.dense(self.retriever.embedder.embed_query(question), 1)
+        return float(scores[0]) if len(scores) else 0.0
 
     def ask(self, question: str, k: int | None = None, mode: str | None = None) -> Answer:
         for event in self.stream(question, k, mode):
