@@ -46,6 +46,15 @@ class AppConfig:
     index: Path
     settings: Settings = Settings()
     shared_uploads: bool = False  # True: an upload joins the shared index that every visitor searches
+    serve: object = None  # rag.serving.ServeOptions: answers come from Ray Serve replicas, not this process
+
+    @property
+    def local_settings(self) -> Settings:
+        """What this process loads: under --serve the replicas hold the model, so the app keeps only
+        the embedder (for uploads) and an extractive pipeline (for listing documents)."""
+        from dataclasses import replace
+
+        return replace(self.settings, generator="extractive", model=None) if self.serve else self.settings
 
 
 @dataclass
@@ -62,6 +71,7 @@ class AppState:
     error: str | None = None
     ready: threading.Event = field(default_factory=threading.Event)
     index_lock: threading.Lock = field(default_factory=threading.Lock)
+    remote: object = None  # rag.serving.RemoteAnswers under --serve
 
     def __post_init__(self):
         if self.private is None:
@@ -71,6 +81,11 @@ class AppState:
         """The visitor's own pipeline once they uploaded something; the shared one otherwise."""
         private = self.private.get(session)
         return private.pipeline if private is not None and private.pipeline is not None else self.pipeline
+
+    def index_for(self, session: str | None) -> Path:
+        """The index folder a visitor's questions search: their private copy once they uploaded."""
+        private = self.private.get(session)
+        return private.index_dir if private is not None and private.pipeline is not None else self.config.index
 
     def log(self, message: str) -> None:
         self.status = message
@@ -87,8 +102,14 @@ class AppState:
             self.log("Preparing: indexing the documents…")
             report = build_index(self.config.docs, self.config.index, embedder, warn=self.log)
             print(f"index {self.config.index}: {report.summary()}", file=sys.stderr)
-            self.log("Preparing: loading the language model (the first start takes about a minute)…")
-            self.pipeline = build_pipeline(self.config.settings, self.config.index, self.log)
+            if self.config.serve is not None:
+                from rag import serving
+
+                self.log(f"Preparing: starting {self.config.serve.replicas} answering replica(s) on Ray Serve…")
+                self.remote = serving.RemoteAnswers(serving.deploy(self.config.serve, self.config.settings))
+            else:
+                self.log("Preparing: loading the language model (the first start takes about a minute)…")
+            self.pipeline = build_pipeline(self.config.local_settings, self.config.index, self.log)
             self.log(self.ready_line())
         except UserError as exc:
             self.error = str(exc)
@@ -107,8 +128,10 @@ class AppState:
         if self.pipeline is None:
             return self.status
         index = self.pipeline_for(session).retriever.index
+        model = self.config.settings.model if self.remote is not None else self.pipeline.generator.name
+        where = f" on {self.config.serve.replicas} Ray Serve replica(s)" if self.remote is not None else ""
         return (f"Ready: {len(index.chunks)} passages from {len(index.manifest.files)} document(s), "
-                f"model {self.pipeline.generator.name}.")
+                f"model {model}{where}.")
 
     def documents_markdown(self, session: str | None = None) -> str:
         if self.pipeline is None:
@@ -150,7 +173,7 @@ class AppState:
         with self.index_lock:
             report = build_index(paths, index_dir, self.pipeline.retriever.embedder,
                                  chunker_config(self.config.settings), warn=warnings.append, progress=progress)
-            pipeline = build_pipeline(self.config.settings, index_dir, lambda message: None)  # models are cached
+            pipeline = build_pipeline(self.config.local_settings, index_dir, lambda message: None)  # models cached
             if private is None:
                 self.pipeline = pipeline
             else:
@@ -185,6 +208,21 @@ def previous_turns(history: list) -> list:
     return turns[-MAX_PREVIOUS_QUESTIONS:]
 
 
+def answer_events(state: AppState, session: str | None, question: str, turns: list, k: int, mode: str):
+    """(the question as searched, the answer's events): from this process's pipeline, or from the
+    Ray Serve replicas, which search the same index folder (the visitor's own once they uploaded)."""
+    if state.remote is None:
+        pipeline = state.pipeline_for(session)
+        standalone = pipeline.standalone(question, turns)
+        return standalone, pipeline.stream(standalone, k=k, mode=mode)
+    from rag.index.retrieval import check_query
+
+    question = check_query(question, k, mode)
+    index_dir = state.index_for(session)
+    standalone = state.remote.standalone(index_dir, question, turns)
+    return standalone, state.remote.stream(index_dir, standalone, k, mode)
+
+
 def stream_answer(state: AppState, question: str, history: list, k: int, mode: str, session: str | None = None):
     """Yields (partial chat text, sources HTML) as the answer streams, the final pair last."""
     from rag.render import answer_markdown, markdown_literal, sources_html
@@ -195,12 +233,11 @@ def stream_answer(state: AppState, question: str, history: list, k: int, mode: s
     if state.error:
         yield f"⚠️ The app could not start: {markdown_literal(state.error)}", ""
         return
-    pipeline = state.pipeline_for(session)
-    standalone = pipeline.standalone(question, previous_turns(history))
+    standalone, events = answer_events(state, session, question, previous_turns(history), int(k), mode)
     text = ""
     from rag.answer.records import Final, Token
 
-    for event in pipeline.stream(standalone, k=int(k), mode=mode):
+    for event in events:
         if isinstance(event, Token):
             text += event.text
             yield markdown_literal(text), sources_html(None, standalone)
@@ -211,6 +248,7 @@ def stream_answer(state: AppState, question: str, history: list, k: int, mode: s
 
 
 def build_app(state: AppState):
+    from rag.answer.records import Final
     from rag.render import answer_text, sources_html
 
     def respond(message, history, k, mode, request: gr.Request):
@@ -285,10 +323,16 @@ def build_app(state: AppState):
         pairs = list(zip_longest(questions, answers[:len(questions)], fillvalue=""))[-MAX_PREVIOUS_QUESTIONS:]
         earlier = [Turn(q[:MAX_QUESTION_CHARS], a[:MAX_QUESTION_CHARS] if isinstance(a, str) else "")
                    for q, a in pairs if isinstance(q, str)]
-        pipeline = state.pipeline_for(session_of(request))
+        session = session_of(request)
         try:
-            standalone = pipeline.standalone(question, earlier)
-            answer = pipeline.ask(standalone)
+            if state.remote is None:
+                pipeline = state.pipeline_for(session)
+                standalone = pipeline.standalone(question, earlier)
+                answer = pipeline.ask(standalone)
+            else:
+                standalone, events = answer_events(state, session, question, earlier, state.config.settings.k,
+                                                   state.config.settings.mode)
+                answer = next(e.answer for e in events if isinstance(e, Final))
         except UserError as exc:
             raise refusal(exc) from None
         answer.question = question

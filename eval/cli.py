@@ -21,6 +21,10 @@ def add_command(sub) -> None:
     p.add_argument("--limit", type=positive_int, default=None, help="only the first N questions")
     p.add_argument("--fresh", action="store_true", help="discard earlier results instead of resuming")
     p.add_argument("--retrieval-only", action="store_true", help="measure retrieval only (no answers)")
+    p.add_argument("--serve", metavar="ADDRESS", default=None,
+                   help="send the questions, several at once, to the answering replicas running on the Ray "
+                        "cluster at ADDRESS (python app.py --serve ray --ray-address ADDRESS); k and mode are "
+                        "this run's, the model is the replicas'; the index must be a path the replicas can read")
     p.add_argument("--compare", type=Path, nargs="+", metavar="TOML",
                    help="configuration files (keys: the settings, e.g. k, mode, generator, model, precision, "
                         "max_new_tokens, style, focus_sentences) to compare")
@@ -35,7 +39,18 @@ def cmd_eval(args) -> int:
 
         store.live_generation(args.index)  # a missing or foreign index fails before any model loads
     base = EvalRun(settings=Settings.from_args(args), retrieval_only=args.retrieval_only)
-    if args.compare:
+    if args.serve is not None:
+        from rag.errors import UserError
+
+        from rag.index.ray_engine import check_reachable
+
+        if args.compare or args.retrieval_only:
+            raise UserError("--serve answers with the replicas' settings: it cannot be combined with --compare "
+                            "or --retrieval-only")
+        if args.serve != "auto":
+            check_reachable(args.serve)  # before the index is built and the embedder loads
+        summaries = [run(args.questions, args.out, base, args.index, args.limit, args.fresh, serve=args.serve)]
+    elif args.compare:
         runs = [base.with_toml(p) for p in args.compare]  # every file is checked before anything loads
         summaries = compare(args.questions, args.out, runs, args.index, args.limit, args.fresh)
     else:

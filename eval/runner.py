@@ -87,7 +87,7 @@ def answer_record(pipeline, question: Question, settings: Settings) -> dict:
     if asked != question.question:
         record["question"], record["asked"] = question.question, asked
     generated = record["raw"]
-    if generated and record["timings"].get("decode_s"):  # decode rate: tokens after the first / their time
+    if generated and record["timings"].get("decode_s") and pipeline.generator.writes_text:  # tokens after the first / their time
         tokens = pipeline.generator.count_tokens(generated)
         if tokens > 1:
             record["tokens_per_s"] = round((tokens - 1) / record["timings"]["decode_s"], 2)
@@ -95,7 +95,9 @@ def answer_record(pipeline, question: Question, settings: Settings) -> dict:
 
 
 def run(questions_path: Path, out: Path, config: EvalRun, index_dir: Path | None, limit: int | None,
-        fresh: bool, progress: bool = True) -> dict:
+        fresh: bool, progress: bool = True, serve: str | None = None) -> dict:
+    """`serve`: the address of a Ray cluster whose answering replicas take the questions, as many
+    at once as there are replicas."""
     from tqdm import tqdm
 
     from rag import assemble
@@ -114,9 +116,16 @@ def run(questions_path: Path, out: Path, config: EvalRun, index_dir: Path | None
         index_dir = index_dir or out / "index"
         build_index([docs], index_dir, assemble.load_embedder(settings.embedding_model), progress=progress)
     retrieval_only = all(q.extra.get("retrieval_only") for q in questions)
-    pipeline = assemble.build_pipeline(replace(settings, generator="extractive", model=None) if retrieval_only
-                                       else settings, index_dir)
+    pipeline = assemble.build_pipeline(replace(settings, generator="extractive", model=None)
+                                       if retrieval_only or serve else settings, index_dir)
     pipeline.config = replace(pipeline.config, decide=config.decide)
+    workers = 1
+    if serve is not None:
+        from rag import serving
+
+        remote = serving.RemotePipeline(serving.RemoteAnswers(serving.existing(serve)),
+                                        assemble.resolve_index(index_dir, pipeline.retriever.embedder), pipeline)
+        pipeline, workers = remote, serving.replica_count()
     missing = unmatched_sections(questions, {c.section_path for c in pipeline.retriever.index.chunks})
     if missing:
         print(f"rag: warning: gold sections not found in the index: {'; '.join(missing)}", file=sys.stderr)
@@ -131,9 +140,12 @@ def run(questions_path: Path, out: Path, config: EvalRun, index_dir: Path | None
                            encoding="utf-8")
         staging.replace(results)
     todo = [q for q in questions if q.id not in done]
-    with open(results, "a", encoding="utf-8") as fh:
-        for question in tqdm(todo, desc=config.name, unit="q", disable=not progress, file=sys.stderr):
-            record = answer_record(pipeline, question, settings)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with open(results, "a", encoding="utf-8") as fh, ThreadPoolExecutor(max_workers=workers) as pool:
+        records = pool.map(lambda q: answer_record(pipeline, q, settings), todo)  # in order, `workers` at once
+        for question, record in tqdm(zip(todo, records), total=len(todo), desc=config.name, unit="q",
+                                     disable=not progress, file=sys.stderr):
             row = {"id": question.id, **record, "metrics": score(record, question, settings.k)}
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
             fh.flush()
