@@ -18,13 +18,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import statistics
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
+
+from eval import figures_file
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -148,11 +148,7 @@ def main(argv=None) -> int:
     try:
         if min(args.clients + [args.per_client]) < 1:
             raise OSError("--clients and --per-client must be at least 1")
-        if args.out.is_dir():
-            raise OSError(f"--out {args.out} is a folder; name a .json file")
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        with open(args.out, "a", encoding="utf-8"):
-            pass
+        figures_file.check_writable(args.out)
     except OSError as exc:
         print(f"python -m eval.bench_serve: error: {exc}", file=sys.stderr)
         return 2
@@ -171,12 +167,8 @@ def main(argv=None) -> int:
         except UserError as exc:
             print(f"python -m eval.bench_serve: error: {exc}", file=sys.stderr)
             return 1
-    result = {"date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-              "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE"), "per_client": args.per_client,
-              "figures": figures}
-    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    args.out.with_suffix(".md").write_text(markdown(result), encoding="utf-8")
-    print(markdown(result))
+    result = {**figures_file.machine(), "per_client": args.per_client, "figures": figures}
+    figures_file.write(args.out, result, markdown(result))
     return 0
 
 

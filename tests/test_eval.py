@@ -213,6 +213,26 @@ def test_benchmark_unwritable_output_is_one_line(tmp_path, capsys):
     assert len(err) == 1 and err[0].startswith("python -m eval.bench: error:")
 
 
+@pytest.mark.parametrize("argv, expected", [(["--answers", "0"], "at least 1"), (["--out", "/"], "is a folder"),
+                                            (["--out", "/proc/version/load.json"], "error:")])
+def test_load_benchmark_bad_arguments_are_one_line_before_any_server_starts(tmp_path, capsys, argv, expected):
+    from eval.bench_load import main
+
+    assert main(["--out", str(tmp_path / "load.json"), *argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("python -m eval.bench_load: error:") and expected in err[0]
+
+
+def test_load_benchmark_cuts_each_visitor_a_pdf_of_its_own(tmp_path):
+    import pypdfium2 as pdfium
+
+    from eval.bench_load import visitor_pdfs
+
+    made = visitor_pdfs(tmp_path, 12, pages=4)
+    assert len({p.name for p in made}) == 12 and all(len(pdfium.PdfDocument(p)) == 4 for p in made)
+    assert made[0].read_bytes() != made[10].read_bytes()  # two visitors of one report read different pages
+
+
 @pytest.mark.parametrize("argv", [["--sizes", "1e6"], ["--sizes", "10"], ["--queries", "0"]])
 def test_scale_benchmark_bad_arguments_are_one_line(tmp_path, capsys, argv):
     from eval.bench_scale import main
