@@ -91,6 +91,9 @@ def _private_name(path: Path, suffix: str) -> Path:
     return path.with_name(f"{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.{suffix}")
 
 
+LOCK_HELD_ENV = "RAG_MODEL_LOCK_HELD"  # set in a helper process whose parent holds `preparing` for this sha256
+
+
 @contextlib.contextmanager
 def preparing(sha256: str, log=print):
     """Held while one process assembles, dequantises or caches the model keyed by `sha256`.
@@ -100,6 +103,9 @@ def preparing(sha256: str, log=print):
     """
     from filelock import FileLock, Timeout
 
+    if os.environ.get(LOCK_HELD_ENV) == sha256:  # a helper process working under its parent's lock
+        yield
+        return
     folder = models_dir()
     folder.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(folder / f"prepare-{sha256[:16]}.lock"), is_singleton=True)

@@ -256,9 +256,48 @@ def _load_int8(spec: str, log):
     if loaded is None:
         with model_files.preparing(sha256, log):
             loaded = _int8_cache(cache, log)  # filled by another process while this one waited
-            if loaded is None:
+            if loaded is None and _prepare_int8_apart(spec, sha256, cache, log):
+                loaded = _int8_cache(cache, log)
+            if loaded is None:  # no helper process here (or it failed): prepare in this one
                 loaded = _prepare_int8(spec, sha256, cache, log)
     return loaded
+
+
+def _prepare_int8_apart(spec: str, sha256: str, cache: Path, log) -> bool:
+    """Prepare the int8 cache in a helper process, which hands every byte of the float32 weights
+    back to the system when it exits: a first start then idles exactly like a warm one. The
+    helper works under this process's lock; its messages come back through a pipe."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    try:
+        helper = context.Process(target=_prepare_in_helper, args=(spec, sha256, str(cache), sender), daemon=True)
+        helper.start()
+    except (OSError, AssertionError, RuntimeError):  # e.g. inside a daemonic worker, which may not have children
+        return False
+    finally:
+        sender.close()
+    while True:
+        try:
+            if receiver.poll(0.5):
+                log(receiver.recv())
+            elif not helper.is_alive():
+                break
+        except (EOFError, OSError):
+            break
+    helper.join()
+    return helper.exitcode == 0 and model_files.cache_is_complete(cache)
+
+
+def _prepare_in_helper(spec: str, sha256: str, cache: str, sender) -> None:
+    os.environ[model_files.LOCK_HELD_ENV] = sha256  # the parent holds the lock for this model
+    try:
+        _prepare_int8(spec, sha256, Path(cache), sender.send, load_back=False)
+    except BaseException as exc:
+        sender.send(f"warning: preparing the model in a helper process failed ({exc.__class__.__name__}); "
+                    "preparing it here instead")
+        raise SystemExit(1)
 
 
 def _int8_cache(cache: Path, log):
@@ -275,9 +314,9 @@ def _int8_cache(cache: Path, log):
         return None
 
 
-def _prepare_int8(spec: str, sha256: str, cache: Path, log):
-    """First start: float32, quantised, cached; then loaded back from the cache so that the float32
-    weights' memory is given back and a first start idles like a warm one."""
+def _prepare_int8(spec: str, sha256: str, cache: Path, log, load_back: bool = True):
+    """First start: float32, quantised, cached; then loaded back from the cache, with the float32
+    weights' memory given back as far as the allocator allows (a helper process gives back all)."""
     import gc
 
     from rag.generate import quantization
@@ -290,6 +329,8 @@ def _prepare_int8(spec: str, sha256: str, cache: Path, log):
     except OSError as exc:
         log(f"warning: could not cache the int8 model ({exc}); the next start will quantise again")
         return model, tokenizer
+    if not load_back:
+        return None
     del model
     gc.collect()
     _give_back_freed_memory()
