@@ -88,3 +88,31 @@ def test_the_committed_heads_match_their_bundled_models():
         assert {"commit", "layer_choice", "data_sha256", "out_of_fold_auc", "veto_rule",
                 "decision_out_of_fold_auc", "leave_one_article_out_auc"} <= set(provenance)
         assert 0 < heads.load_answerability_head(data["states_key"], path).veto_below < 0.5
+
+
+def test_token_states_cover_every_prompt_token_and_map_back_to_its_text():
+    generator = tiny_generator()
+    got = generator.prefill_token_states(MESSAGES, (1,))
+    assert got["states"][1].shape[0] == len(got["offsets"]) and got["states"][1].shape[1] == 16
+    np.testing.assert_allclose(got["states"][1][-1].astype(np.float32), got["last"][1], atol=1e-2)
+    np.testing.assert_allclose(got["last"][1], generator.prefill_states(MESSAGES, (1,))[1], atol=1e-5)
+    at = got["text"].find("formulated")
+    inside = [i for i, (a, b) in enumerate(got["offsets"].tolist()) if a >= at and b <= at + len("formulated")]
+    assert inside and "".join(got["text"][a:b] for a, b in got["offsets"][inside].tolist()).strip() == "formulated"
+
+
+def test_span_helpers_find_the_gold_in_the_shown_passages_and_keep_spans_in_one_passage():
+    from eval.span_head import best_span, locate_gold, passage_tokens
+
+    texts = ("The Guidelines were formulated in 1978.", "They were revised in 1997.")
+    assert locate_gold(texts, ["1997"]) == (1, 21, 25)
+    assert locate_gold(texts, ["2015"]) is None
+    text = "sys [1]\nThe Guidelines were formulated in 1978.\n\n[2]\nThey were revised in 1997.\nQ"
+    offsets = np.array([(m.start(), m.end()) for m in __import__("re").finditer(r"\S+", text)])
+    keep, region, starts = passage_tokens(text, offsets, texts)
+    words = [text[a:b] for a, b in offsets[keep].tolist()]
+    assert words[0] == "The" and words[-1] == "1997." and region.tolist() == [0] * 6 + [1] * 5
+    start = np.zeros(len(keep)); end = np.zeros(len(keep))
+    start[5], end[6] = 5.0, 9.0  # the best start in passage 1, the best end in passage 2: not one span
+    s, e, _ = best_span(start, end, region)
+    assert region[s] == region[e] and e >= s

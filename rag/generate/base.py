@@ -64,5 +64,10 @@ class Generator(ABC):
         training heads; answers take them from their own prefill); None without hidden states."""
         return None
 
+    def prefill_token_states(self, messages: tuple[dict, ...], layers: tuple[int, ...]) -> dict | None:
+        """Every prompt token's hidden state at `layers`, with the rendered prompt and each token's
+        character span in it (for training a span head); None without hidden states."""
+        return None
+
     def count_tokens(self, text: str) -> int:
         return len(text.split())

@@ -64,6 +64,18 @@ class TransformersGenerator(Generator):
             out = self.model(input_ids=ids, output_hidden_states=True, logits_to_keep=1)
         return last_token_states(out.hidden_states, layers)
 
+    def prefill_token_states(self, messages, layers) -> dict:
+        import numpy as np
+        import torch
+
+        text = self.render(messages)
+        encoded = self.tokenizer(text, return_tensors="pt", add_special_tokens=False, return_offsets_mapping=True)
+        with self._lock, torch.inference_mode():
+            out = self.model(input_ids=encoded["input_ids"], output_hidden_states=True, logits_to_keep=1)
+        return {"text": text, "offsets": encoded["offset_mapping"][0].numpy().astype(np.int32),
+                "states": {layer: out.hidden_states[layer][0].to(torch.float16).numpy().copy() for layer in layers},
+                "last": last_token_states(out.hidden_states, layers)}
+
     def token_bytes(self) -> list[bytes]:
         """Each vocabulary token's bytes (byte-level BPE), for copying spans; built once."""
         if self._token_bytes is None:

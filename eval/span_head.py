@@ -1,0 +1,331 @@
+"""The span head, as an experiment on the calibration parts: start and end scores over the shown
+passages' tokens, from the reader's own hidden states, against today's short answer and the
+extractive answerer.
+
+    python -m eval.span_head OUT [--layers 12 16 20] [--rank 32]
+
+OUT is the answerability head's work folder (`python -m eval.train_heads OUT` makes its parts):
+the SQuAD 2.0 training part and the calibration parts. Test parts are never read.
+
+Design (declared before any run):
+- The prompt is today's (passages, then the question), so a passage token's state has not read
+  the question. The head is a pointer in the manner of DensePhrases (Lee et al., 2021): the last
+  prompt token's state, which has read everything, is the query; a token's start score is
+  `x·U·Vᵀ·q + x·w` (U, V of low rank), its end score likewise. Changing the prompt to put the
+  question first would change every fitted signal and the answerability head with it.
+- Features: one forward pass per question over the prompt the pipeline builds from its own
+  retrieved passages (the product's prefill computes the same states); cached, resumable.
+- Examples: answerable questions whose gold answer is in a shown passage.
+- Scored out of fold, folds grouped by article, by SQuAD token F1 of the best span (at most 15
+  tokens, within one passage) per calibration part; compared on the same questions with the
+  pipeline's short answer (refusals off) and with the extractive answerer.
+- Decision rule: the span head (alone, or filling in where the pipeline gives no short phrase)
+  replaces today's short answer only if its mean per-part F1 over the calibration parts is higher.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+LAYERS = (12, 16, 20)
+MAX_SPAN_TOKENS = 15
+
+
+@dataclass
+class SpanExample:
+    part: str
+    qid: str
+    group: str
+    answers: list[str]
+    text: str  # the rendered prompt
+    offsets: np.ndarray  # (P, 2) character span of each passage token in `text`
+    region: np.ndarray  # (P,) which shown passage each token belongs to
+    states: dict  # layer -> (P, d) float16
+    query: dict  # layer -> (d,) float32
+    start: int
+    end: int
+
+
+def locate_gold(texts: tuple[str, ...], answers: list[str]) -> tuple[int, int, int] | None:
+    """(passage number, start, end) of the first gold answer found in the shown passages."""
+    for n, text in enumerate(texts):
+        lowered = text.lower()
+        for answer in answers:
+            at = lowered.find(answer.lower().strip())
+            if answer.strip() and at >= 0:
+                return n, at, at + len(answer.strip())
+    return None
+
+
+def passage_tokens(text: str, offsets: np.ndarray, texts: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Indices of the tokens lying inside the shown passages of the rendered prompt, each token's
+    passage, and each passage's start in `text`."""
+    starts, cursor = [], 0
+    for shown in texts:
+        at = text.find(shown, cursor)
+        starts.append(at)
+        cursor = at + len(shown) if at >= 0 else cursor
+    keep, region = [], []
+    for i, (a, b) in enumerate(offsets.tolist()):
+        if b <= a:
+            continue
+        for n, (s, shown) in enumerate(zip(starts, texts)):
+            if s >= 0 and s <= a and b <= s + len(shown):
+                keep.append(i)
+                region.append(n)
+                break
+    return np.array(keep, dtype=np.int64), np.array(region, dtype=np.int32), starts
+
+
+def extract_part(folder: Path, cache: Path, pipeline_for, layers: tuple[int, ...]) -> list[SpanExample]:
+    from tqdm import tqdm
+
+    from eval.train_heads import group_of
+    from rag.index.retrieval import check_query
+
+    rows = [json.loads(line) for line in (folder / "questions.jsonl").read_text(encoding="utf-8").splitlines()
+            if line.strip()]
+    rows = [r for r in rows if r["answers"]]
+    cache.mkdir(parents=True, exist_ok=True)
+    pipeline, examples = None, []
+    for row in tqdm(rows, desc=f"span {folder.name}", unit="q", file=sys.stderr):
+        path = cache / f"{hashlib.sha1(row['id'].encode()).hexdigest()[:16]}.npz"
+        if not path.is_file():
+            pipeline = pipeline or pipeline_for(folder)
+            question = check_query(row["question"], pipeline.config.k, pipeline.config.mode)
+            fitted = pipeline.prepare(question, pipeline.config.k, pipeline.config.mode).fitted
+            gold = locate_gold(fitted.texts, row["answers"]) if fitted.passages else None
+            partial = path.with_suffix(".tmp.npz")
+            if gold is None:
+                np.savez(partial, shown=False)
+            else:
+                pf = pipeline.generator.prefill_token_states(fitted.messages, layers)
+                keep, region, starts = passage_tokens(pf["text"], pf["offsets"], fitted.texts)
+                offsets = pf["offsets"][keep]
+                g0, g1 = starts[gold[0]] + gold[1], starts[gold[0]] + gold[2]
+                inside = np.nonzero((offsets[:, 1] > g0) & (offsets[:, 0] < g1))[0]
+                np.savez(partial, shown=len(inside) > 0, text=np.array(pf["text"]), offsets=offsets, region=region,
+                         start=inside[0] if len(inside) else -1, end=inside[-1] if len(inside) else -1,
+                         **{f"states{k}": v[keep] for k, v in pf["states"].items()},
+                         **{f"query{k}": v for k, v in pf["last"].items()})
+            partial.replace(path)
+        with np.load(path) as data:
+            if not bool(data["shown"]):
+                continue
+            examples.append(SpanExample(
+                folder.name, row["id"], group_of(folder.name, row), row["answers"], str(data["text"]),
+                data["offsets"], data["region"], {k: data[f"states{k}"] for k in layers},
+                {k: data[f"query{k}"] for k in layers}, int(data["start"]), int(data["end"])))
+    return examples
+
+
+def baselines(folder: Path, cache: Path, product_for, extractive_for) -> dict:
+    """The pipeline's short answer (refusals off) and the extractive answerer's, per question."""
+    from tqdm import tqdm
+
+    path = cache / "baselines.json"
+    done = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    rows = [json.loads(line) for line in (folder / "questions.jsonl").read_text(encoding="utf-8").splitlines()
+            if line.strip()]
+    product = extractive = None
+    for row in tqdm([r for r in rows if r["answers"] and r["id"] not in done], desc=f"baselines {folder.name}",
+                    unit="q", file=sys.stderr):
+        product = product or product_for(folder)
+        extractive = extractive or extractive_for(folder)
+        answer = product.ask(row["question"])
+        plain = extractive.ask(row["question"])
+        done[row["id"]] = {"product": answer.short_answer or answer.text, "product_short": answer.short_answer,
+                           "extractive": plain.short_answer or plain.text}
+        if len(done) % 10 == 0:
+            path.write_text(json.dumps(done), encoding="utf-8")
+    path.write_text(json.dumps(done), encoding="utf-8")
+    return done
+
+
+class PointerHead:
+    """Start and end scores `x·U·Vᵀ·q + x·w + b` over standardised token states x and query q."""
+
+    def __init__(self, dim: int, rank: int, seed: int = 13):
+        import torch
+
+        generator = torch.Generator().manual_seed(seed)
+        self.params = {name: (torch.randn(*shape, generator=generator) * 0.01).requires_grad_()
+                       for name, shape in (("u_start", (dim, rank)), ("v_start", (dim, rank)), ("w_start", (dim,)),
+                                           ("u_end", (dim, rank)), ("v_end", (dim, rank)), ("w_end", (dim,)))}
+
+    def scores(self, x, q):
+        p = self.params
+        start = (x @ p["u_start"]) @ (p["v_start"].T @ q) + x @ p["w_start"]
+        end = (x @ p["u_end"]) @ (p["v_end"].T @ q) + x @ p["w_end"]
+        return start, end
+
+
+def standardiser(examples: list[SpanExample], layer: int):
+    tokens = np.concatenate([e.states[layer].astype(np.float32) for e in examples])
+    queries = np.stack([e.query[layer] for e in examples])
+    t_mean, t_std = tokens.mean(0), tokens.std(0) + 1e-4
+    q_mean, q_std = queries.mean(0), queries.std(0) + 1e-4
+    return lambda e: ((e.states[layer].astype(np.float32) - t_mean) / t_std, (e.query[layer] - q_mean) / q_std)
+
+
+def fit(examples: list[SpanExample], layer: int, rank: int, epochs: int = 12, l2: float = 1e-3):
+    import torch
+
+    norm = standardiser(examples, layer)
+    data = [(torch.from_numpy(x), torch.from_numpy(q.astype(np.float32)), e.start, e.end)
+            for e in examples for x, q in [norm(e)]]
+    head = PointerHead(data[0][0].shape[1], rank)
+    optimiser = torch.optim.Adam(head.params.values(), lr=1e-3)
+    order = np.random.default_rng(13)
+    for _ in range(epochs):
+        for i in order.permutation(len(data)):
+            x, q, s, e = data[i]
+            start, end = head.scores(x, q)
+            loss = (torch.nn.functional.cross_entropy(start[None], torch.tensor([s]))
+                    + torch.nn.functional.cross_entropy(end[None], torch.tensor([e]))
+                    + l2 * sum((v ** 2).sum() for v in head.params.values()))
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+    return head, norm
+
+
+def best_span(start: np.ndarray, end: np.ndarray, region: np.ndarray, longest: int = MAX_SPAN_TOKENS):
+    """(s, e, score): the highest start + end with s <= e < s + longest, within one passage."""
+    best = (0, 0, -np.inf)
+    for s in np.argsort(-start)[:20]:
+        stop = min(len(end), s + longest)
+        same = np.nonzero(region[s:stop] == region[s])[0] + s
+        e = same[np.argmax(end[same])]
+        if start[s] + end[e] > best[2]:
+            best = (int(s), int(e), float(start[s] + end[e]))
+    return best
+
+
+def span_text(example: SpanExample, s: int, e: int) -> str:
+    return example.text[example.offsets[s][0]:example.offsets[e][1]].strip()
+
+
+def predict(head, norm, example: SpanExample) -> tuple[str, float]:
+    import torch
+
+    x, q = norm(example)
+    with torch.no_grad():
+        start, end = head.scores(torch.from_numpy(x), torch.from_numpy(q.astype(np.float32)))
+    s, e, score = best_span(start.numpy(), end.numpy(), example.region)
+    return span_text(example, s, e), score
+
+
+def out_of_fold(examples: list[SpanExample], layer: int, rank: int, folds: int = 5) -> list[tuple[str, float]]:
+    from sklearn.model_selection import GroupKFold
+
+    groups = np.array([e.group for e in examples])
+    predictions: list = [None] * len(examples)
+    for train, held in GroupKFold(n_splits=folds).split(np.zeros(len(examples)), groups=groups):
+        head, norm = fit([examples[i] for i in train], layer, rank)
+        for i in held:
+            predictions[i] = predict(head, norm, examples[i])
+    return predictions
+
+
+def main(argv=None) -> int:
+    from rag.errors import UserError
+
+    parser = argparse.ArgumentParser(prog="python -m eval.span_head", description=__doc__.splitlines()[0])
+    parser.add_argument("out", type=Path, help="the answerability head's work folder (parts, caches)")
+    parser.add_argument("--layers", type=int, nargs="+", default=list(LAYERS))
+    parser.add_argument("--rank", type=int, default=32)
+    parser.add_argument("--report", type=Path, help="write the Markdown report here")
+    args = parser.parse_args(argv)
+    try:
+        return experiment(args)
+    except UserError as exc:
+        print(f"span_head: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def experiment(args) -> int:
+    from dataclasses import replace
+
+    from eval import crossdomain
+    from eval.metrics import exact_match, token_f1
+    from eval.scoring import strip_markers
+    from rag import assemble
+    from rag.answer.pipeline import AnswerPipeline
+    from rag.errors import UserError
+    from rag.index.indexer import build_index
+    from rag.index.retrieval import Retriever
+    from rag.settings import Settings
+
+    out: Path = args.out
+    training = out / "squad10-training"
+    if not (training / "questions.jsonl").is_file():
+        raise UserError(f"{training} is missing; make the parts with: python -m eval.train_heads {out}")
+    folders = [training] + crossdomain.part_folders(out, "calibration")
+    settings = Settings(answerability="signals")
+    embedder = assemble.load_embedder(settings.embedding_model)
+    generator = assemble.load_generator(settings, embedder, log=lambda m: print(m, file=sys.stderr))
+    if generator.states_key is None:
+        raise UserError(f"{generator.name} has no hidden states to train on")
+    layers = tuple(args.layers)
+
+    def pipeline_for(folder: Path, gen=generator):
+        build_index([folder / "docs"], folder / "index", embedder, progress=False)
+        config = replace(assemble.answer_config(settings), decide=False)
+        return AnswerPipeline(Retriever.open(folder / "index", embedder), gen, config)
+
+    extractive_generator = assemble.load_generator(replace(settings, generator="extractive", model=None), embedder)
+    key = generator.states_key.replace(":", "-")
+    examples, answers = [], {}
+    for folder in folders:
+        cache = out / "span-features" / key / folder.name
+        examples += extract_part(folder, cache, pipeline_for, layers)
+        if folder.name.endswith("-calibration"):
+            answers.update(baselines(folder, cache, pipeline_for,
+                                     lambda f: pipeline_for(f, extractive_generator)))
+    parts = sorted({e.part for e in examples if e.part.endswith("-calibration")})
+    f1 = lambda text, e: token_f1(strip_markers(text), e.answers)
+    lines = [f"# Span head on the calibration parts ({generator.name}, {generator.states_key})", "",
+             f"{len(examples)} answerable questions with the gold in a shown passage "
+             f"({sum(e.part.endswith('-calibration') for e in examples)} in calibration parts). "
+             "SQuAD token F1 (EM) per part, span head scored out of fold (folds grouped by article).", "",
+             "| answerer | mean F1 | " + " | ".join(parts) + " |", "|---|---|" + "---|" * len(parts)]
+
+    def row(name: str, texts: dict) -> float:
+        cells, means = [], []
+        for part in parts:
+            chosen = [e for e in examples if e.part == part and e.qid in texts]
+            f = np.mean([f1(texts[e.qid], e) for e in chosen]) * 100
+            em = np.mean([exact_match(strip_markers(texts[e.qid]), e.answers) for e in chosen]) * 100
+            cells.append(f"{f:.1f} ({em:.0f})")
+            means.append(f)
+        lines.append(f"| {name} | {np.mean(means):.1f} | " + " | ".join(cells) + " |")
+        return float(np.mean(means))
+
+    results = {"pipeline short answer (today)": row("pipeline short answer (today)",
+                                                    {q: a["product"] for q, a in answers.items()}),
+               "extractive answerer": row("extractive answerer", {q: a["extractive"] for q, a in answers.items()})}
+    for layer in layers:
+        predictions = out_of_fold(examples, layer, args.rank)
+        spans = {e.qid: p[0] for e, p in zip(examples, predictions)}
+        name = f"span head, layer {layer}"
+        results[name] = row(name, spans)
+        filled = {q: (a["product_short"] or spans.get(q, a["product"])) for q, a in answers.items()}
+        results[f"{name}, where today has no short phrase"] = row(f"{name}, where today has no short phrase", filled)
+    winner = max(results, key=results.get)
+    lines += ["", f"Highest mean F1: {winner} ({results[winner]:.1f})."]
+    text = "\n".join(lines) + "\n"
+    if args.report:
+        args.report.write_text(text, encoding="utf-8")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
