@@ -290,25 +290,35 @@ def _prepare_int8_apart(spec: str, sha256: str, cache: Path, log) -> bool:
         return False
     finally:
         sender.close()
+    refused = None
     while True:
         try:
             if receiver.poll(0.5):
-                log(receiver.recv())
+                kind, message = receiver.recv()
+                if kind == "refused":
+                    refused = message
+                else:
+                    log(message)
             elif not helper.is_alive():
                 break
         except (EOFError, OSError):
             break
     helper.join()
+    if refused is not None:  # bad input (a file that is no model): the same one line as in this process
+        raise UserError(refused)
     return helper.exitcode == 0 and model_files.cache_is_complete(cache)
 
 
 def _prepare_in_helper(spec: str, sha256: str, cache: str, sender) -> None:
     os.environ[model_files.LOCK_HELD_ENV] = sha256  # the parent holds the lock for this model
     try:
-        _prepare_int8(spec, sha256, Path(cache), sender.send, load_back=False)
-    except BaseException as exc:
-        sender.send(f"warning: preparing the model in a helper process failed ({exc.__class__.__name__}); "
-                    "preparing it here instead")
+        _prepare_int8(spec, sha256, Path(cache), lambda message: sender.send(("log", message)), load_back=False)
+    except UserError as exc:
+        sender.send(("refused", str(exc)))
+        raise SystemExit(2)
+    except BaseException as exc:  # a bug: the parent prepares in its own process, where it shows in full
+        sender.send(("log", f"warning: preparing the model in a helper process failed ({exc.__class__.__name__}); "
+                            "preparing it here instead"))
         raise SystemExit(1)
 
 
