@@ -178,3 +178,53 @@ def test_eval_through_serve_without_replicas_is_one_line(tmp_path, capsys):
     code = main(["eval", str(tmp_path / "set.jsonl"), "--out", str(tmp_path / "out"), "--serve", "127.0.0.1:1"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and err[-1].startswith("rag: error: cannot reach the Ray cluster at 127.0.0.1:1"), err
+
+
+def test_the_app_says_so_in_one_line_and_exits_when_its_cluster_goes(tmp_path):
+    """`ray start --head`, the app on it, then the cluster stopped: one line, exit 1, no hang."""
+    import socket
+
+    from gradio_client import Client
+    from ray.util import get_node_ip_address
+
+    ray_cli = Path(sys.executable).with_name("ray")
+    host, port, web = get_node_ip_address(), free_port(), free_port()
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    env.pop("RAY_AUTH_MODE", None)
+    head = subprocess.Popen([str(ray_cli), "start", "--head", "--block", f"--port={port}", "--num-cpus=2",
+                             f"--node-ip-address={host}", "--include-dashboard=false", "--disable-usage-stats"],
+                            stdout=subprocess.DEVNULL, stderr=open(tmp_path / "head.log", "w"), env=env)
+    app = None
+    try:
+        deadline = time.time() + 120
+        while True:
+            assert head.poll() is None and time.time() < deadline, (tmp_path / "head.log").read_text()
+            try:
+                socket.create_connection((host, port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.5)
+        app = subprocess.Popen([sys.executable, "app.py", "--serve", "ray", "--ray-address", f"{host}:{port}",
+                                "--generator", "extractive", "--port", str(web), "--index", str(tmp_path / "index")],
+                               cwd=ROOT, env={**env, "RAY_AUTH_MODE": "token"}, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 600
+        while True:  # answered through a replica on that cluster
+            assert app.poll() is None and time.time() < deadline, app.stderr.read()
+            try:
+                answer = Client(f"http://127.0.0.1:{web}/", verbose=False).predict(QUESTIONS[0], api_name="/chat")
+                break
+            except Exception:
+                time.sleep(2)
+        assert "1978" in answer
+        head.send_signal(signal.SIGTERM)
+        head.wait(timeout=120)
+        assert app.wait(timeout=120) == 1
+        assert app.stderr.read().strip().splitlines()[-1] == f"app: error: the Ray cluster at {host}:{port} is gone"
+    finally:
+        for process in (app, head):
+            if process is not None and process.poll() is None:
+                process.kill()
+        record = Path("/tmp/ray/ray_current_cluster")  # `ray start` leaves it behind; `ray.init()` would dial it
+        if record.is_file() and record.read_text().strip().endswith(f":{port}"):
+            record.unlink()
