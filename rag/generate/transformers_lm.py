@@ -284,7 +284,10 @@ def _prepare_int8_apart(spec: str, sha256: str, cache: Path, log) -> bool:
     context = multiprocessing.get_context("spawn")
     receiver, sender = context.Pipe(duplex=False)
     try:
-        helper = context.Process(target=_prepare_in_helper, args=(spec, sha256, str(cache), sender), daemon=True)
+        import warnings
+
+        helper = context.Process(target=_prepare_in_helper, daemon=True,
+                                 args=(spec, sha256, str(cache), sender, list(warnings.filters)))
         helper.start()
     except (OSError, AssertionError, RuntimeError):  # e.g. inside a daemonic worker, which may not have children
         return False
@@ -309,7 +312,10 @@ def _prepare_int8_apart(spec: str, sha256: str, cache: Path, log) -> bool:
     return helper.exitcode == 0 and model_files.cache_is_complete(cache)
 
 
-def _prepare_in_helper(spec: str, sha256: str, cache: str, sender) -> None:
+def _prepare_in_helper(spec: str, sha256: str, cache: str, sender, warning_filters: list) -> None:
+    import warnings
+
+    warnings.filters[:] = warning_filters  # the parent's: an entry point's quiet libraries stay quiet here
     os.environ[model_files.LOCK_HELD_ENV] = sha256  # the parent holds the lock for this model
     try:
         _prepare_int8(spec, sha256, Path(cache), lambda message: sender.send(("log", message)), load_back=False)
