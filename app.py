@@ -427,6 +427,12 @@ def parse_args(argv=None) -> argparse.Namespace:
                              "the login throttle counts by socket address)")
     parser.add_argument("--shared-uploads", action="store_true",
                         help="every visitor searches every upload (default: a visitor's uploads are theirs alone)")
+    parser.add_argument("--serve", choices=["ray"], help="answer on Ray Serve replicas (pip install -e '.[serve]')")
+    parser.add_argument("--ray-address", help="with --serve: join the Ray cluster at auto or HOST:PORT "
+                                              "(default: start a local Ray)")
+    parser.add_argument("--replicas", type=int, default=1, help="with --serve: answering replicas (default 1)")
+    parser.add_argument("--replica-threads", type=int, default=1,
+                        help="with --serve: CPU threads of each replica (default 1)")
     return parser.parse_args(argv)
 
 
@@ -455,8 +461,17 @@ def make_state(args) -> AppState:
     if not is_loopback(args.host) and not args.auth:
         raise UserError(f"--host {args.host} opens the documents to the network: give --auth USER:PASS "
                         f"(or RAG_AUTH) too")
+    serve = None
+    if args.serve:
+        from rag.serving import ServeOptions
+
+        if not 1 <= args.replicas <= 64 or not 1 <= args.replica_threads <= 64:
+            raise UserError("--replicas and --replica-threads must be between 1 and 64")
+        serve = ServeOptions(args.ray_address, args.replicas, args.replica_threads)
+    elif args.ray_address or args.replicas != 1 or args.replica_threads != 1:
+        raise UserError("--ray-address, --replicas and --replica-threads need --serve ray")
     return AppState(AppConfig(docs=list(args.docs), index=args.index or default_index_for(args.docs),
-                              settings=Settings.from_args(args), shared_uploads=args.shared_uploads))
+                              settings=Settings.from_args(args), shared_uploads=args.shared_uploads, serve=serve))
 
 
 def launch(state: AppState, host: str, port: int, auth: str | None = None, block: bool = True,
@@ -468,7 +483,10 @@ def launch(state: AppState, host: str, port: int, auth: str | None = None, block
     demo = build_app(state)
     # api_open=False: the direct /run/ routes refuse queued events, so no request skips the queue
     # (one answer at a time) or arrives without the session that keeps uploads private.
-    demo.queue(default_concurrency_limit=1, api_open=False)
+    # One answer at a time in this process; under --serve, as many as there are replicas (Serve's
+    # router queues the rest).
+    replicas = state.config.serve.replicas if state.config.serve is not None else 1
+    demo.queue(default_concurrency_limit=replicas, api_open=False)
     threading.Thread(target=state.prepare, daemon=True).start()
     credentials = tuple(auth.split(":", 1)) if auth else None
     from starlette.middleware import Middleware
@@ -490,6 +508,11 @@ def main(argv=None) -> int:
         quiet_library_warnings()
         state = make_state(args)
         prefer_offline(state.config.settings)
+        if state.config.serve is not None:  # a bad address or an absent cluster: one line now, not later
+            from rag.serving import connect, watch_cluster
+
+            connect(state.config.serve.address)
+            watch_cluster(state.config.serve.address)
         print(f"Starting on http://{args.host}:{args.port} (Ctrl-C to stop)", file=sys.stderr)
         launch(state, args.host, args.port, args.auth, trusted_proxies=args.trusted_proxies)
     except UserError as exc:

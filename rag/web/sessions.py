@@ -37,7 +37,7 @@ class PrivateIndexes:
     max_visitors: int = 16
     idle_s: float = 3600.0
     max_per_client: int = 8
-    active_s: float = 600.0  # used this recently: never evicted to make room for another client
+    active_s: float = 300.0  # used this recently: never evicted to make room for another client
     clock: object = time.monotonic
     visitors: dict[str, PrivateIndex] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
