@@ -325,14 +325,9 @@ def build_app(state: AppState):
                    for q, a in pairs if isinstance(q, str)]
         session = session_of(request)
         try:
-            if state.remote is None:
-                pipeline = state.pipeline_for(session)
-                standalone = pipeline.standalone(question, earlier)
-                answer = pipeline.ask(standalone)
-            else:
-                standalone, events = answer_events(state, session, question, earlier, state.config.settings.k,
-                                                   state.config.settings.mode)
-                answer = next(e.answer for e in events if isinstance(e, Final))
+            standalone, events = answer_events(state, session, question, earlier, state.config.settings.k,
+                                               state.config.settings.mode)
+            answer = next(e.answer for e in events if isinstance(e, Final))
         except UserError as exc:
             raise refusal(exc) from None
         answer.question = question
