@@ -70,7 +70,17 @@ def measure(out: Path, config_path: Path | None, question_set: Path = SET) -> di
     config = EvalRun().with_toml(config_path) if config_path else EvalRun()
     if not question_set.is_file():
         raise UserError(f"no such follow-up set: {question_set}")
-    rows = [json.loads(line) for line in question_set.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = []
+    for number, line in enumerate(question_set.read_text(encoding="utf-8").splitlines(), start=1):
+        try:
+            row = json.loads(line) if line.strip() else None
+            if row is not None and not (isinstance(row, dict) and isinstance(row.get("previous"), list)
+                                        and {"id", "corpus", "question", "full_question", "answers"} <= set(row)):
+                raise ValueError("needs id, corpus, previous (a list), question, full_question and answers")
+        except ValueError as exc:
+            raise UserError(f"{question_set}:{number}: not a follow-up conversation ({exc})") from None
+        if row is not None:
+            rows.append(row)
     figures = {"config": config.name, "set": str(question_set.relative_to(ROOT) if question_set.is_absolute()
                                                  and question_set.is_relative_to(ROOT) else question_set),
                "corpora": {}, "conversations": []}

@@ -97,3 +97,13 @@ def test_an_eval_row_with_earlier_turns_is_asked_as_a_follow_up(tmp_path, sample
     assert record["question"] == row["question"]
     assert record["asked"] == "When were the Guidelines for Japan-U.S. Defense Cooperation first formulated?"
     assert "correct" in record["metrics"]
+
+
+@pytest.mark.parametrize("line", ['{"id": "x"', '{"id": "x", "question": "q"}', '[1, 2]'])
+def test_a_malformed_follow_up_set_is_one_line_before_anything_loads(tmp_path, capsys, line):
+    from eval.follow_ups import main
+
+    (tmp_path / "set.jsonl").write_text(line + "\n")
+    assert main([str(tmp_path / "out"), "--set", str(tmp_path / "set.jsonl")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "set.jsonl:1: not a follow-up conversation" in err[0], err
