@@ -21,6 +21,17 @@ Design (declared before any run):
   pipeline's short answer (refusals off) and with the extractive answerer.
 - Decision rule: the span head (alone, or filling in where the pipeline gives no short phrase)
   replaces today's short answer only if its mean per-part F1 over the calibration parts is higher.
+
+`--question-first` (session 12, declared before its run): the issue's design. The prompt states
+the question before the passages (and again after them, where the answer starts), so passage
+tokens have read it; heads are fitted per layer as a rank-0 (linear start/end over the token
+states) and a rank-32 pointer. The same forward pass records the last-token states of every
+question, unanswerable ones too, so the answerability head can be refit on that prompt. Rule:
+the question-first design ships only if (a) its best span-head row, alone or filling in where the
+question-first pipeline gives no short phrase, has a higher mean per-part F1 over the calibration
+parts than today's short answer on today's prompt, and (b) the answerability head refit on its
+states loses no more than 0.01 mean per-set AUC against today's at the shipped head's layer (15).
+Otherwise today's prompt and heads stay.
 """
 from __future__ import annotations
 
@@ -83,7 +94,11 @@ def passage_tokens(text: str, offsets: np.ndarray, texts: tuple[str, ...]) -> tu
     return np.array(keep, dtype=np.int64), np.array(region, dtype=np.int32), starts
 
 
-def extract_part(folder: Path, cache: Path, pipeline_for, layers: tuple[int, ...]) -> list[SpanExample]:
+def extract_part(folder: Path, cache: Path, pipeline_for, layers: tuple[int, ...],
+                 last_layers: tuple[int, ...] = ()) -> tuple[list[SpanExample], dict]:
+    """The part's span examples, and {question id: (label, {layer: last-token state})} at
+    `last_layers` for every question (unanswerable ones too), from the same forward pass: what an
+    answerability head refit on this prompt needs."""
     from tqdm import tqdm
 
     from eval.train_heads import group_of
@@ -91,9 +106,10 @@ def extract_part(folder: Path, cache: Path, pipeline_for, layers: tuple[int, ...
 
     rows = [json.loads(line) for line in (folder / "questions.jsonl").read_text(encoding="utf-8").splitlines()
             if line.strip()]
-    rows = [r for r in rows if r["answers"]]
+    if not last_layers:
+        rows = [r for r in rows if r["answers"]]
     cache.mkdir(parents=True, exist_ok=True)
-    pipeline, examples = None, []
+    pipeline, examples, last = None, [], {}
     for row in tqdm(rows, desc=f"span {folder.name}", unit="q", file=sys.stderr):
         path = cache / f"{hashlib.sha1(row['id'].encode()).hexdigest()[:16]}.npz"
         if not path.is_file():
@@ -101,28 +117,35 @@ def extract_part(folder: Path, cache: Path, pipeline_for, layers: tuple[int, ...
             question = check_query(row["question"], pipeline.config.k, pipeline.config.mode)
             fitted = pipeline.prepare(question, pipeline.config.k, pipeline.config.mode).fitted
             gold = locate_gold(fitted.texts, row["answers"]) if fitted.passages else None
+            label = (1 if gold is not None else -1) if row["answers"] else 0
             partial = path.with_suffix(".tmp.npz")
-            if gold is None:
-                np.savez(partial, shown=False)
+            if gold is None and not (last_layers and fitted.passages):
+                np.savez(partial, shown=False, label=label)
+            elif gold is None:
+                pf = pipeline.generator.prefill_token_states(fitted.messages, last_layers)
+                np.savez(partial, shown=False, label=label, **{f"last{k}": v for k, v in pf["last"].items()})
             else:
-                pf = pipeline.generator.prefill_token_states(fitted.messages, layers)
+                pf = pipeline.generator.prefill_token_states(fitted.messages, tuple(sorted({*layers, *last_layers})))
                 keep, region, starts = passage_tokens(pf["text"], pf["offsets"], fitted.texts)
                 offsets = pf["offsets"][keep]
                 g0, g1 = starts[gold[0]] + gold[1], starts[gold[0]] + gold[2]
                 inside = np.nonzero((offsets[:, 1] > g0) & (offsets[:, 0] < g1))[0]
-                np.savez(partial, shown=len(inside) > 0, text=np.array(pf["text"]), offsets=offsets, region=region,
-                         start=inside[0] if len(inside) else -1, end=inside[-1] if len(inside) else -1,
-                         **{f"states{k}": v[keep] for k, v in pf["states"].items()},
-                         **{f"query{k}": v for k, v in pf["last"].items()})
+                np.savez(partial, shown=len(inside) > 0, label=label, text=np.array(pf["text"]), offsets=offsets,
+                         region=region, start=inside[0] if len(inside) else -1, end=inside[-1] if len(inside) else -1,
+                         **{f"states{k}": pf["states"][k][keep] for k in layers},
+                         **{f"query{k}": pf["last"][k] for k in layers},
+                         **{f"last{k}": pf["last"][k] for k in last_layers})
             partial.replace(path)
         with np.load(path) as data:
+            if last_layers and all(f"last{k}" in data.files for k in last_layers):
+                last[row["id"]] = (int(data["label"]), {k: data[f"last{k}"].astype(np.float32) for k in last_layers})
             if not bool(data["shown"]):
                 continue
             examples.append(SpanExample(
                 folder.name, row["id"], group_of(folder.name, row), row["answers"], str(data["text"]),
                 data["offsets"], data["region"], {k: data[f"states{k}"] for k in layers},
                 {k: data[f"query{k}"] for k in layers}, int(data["start"]), int(data["end"])))
-    return examples
+    return examples, last
 
 
 def baselines(folder: Path, cache: Path, product_for, extractive_for) -> dict:
@@ -234,13 +257,58 @@ def out_of_fold(examples: list[SpanExample], layer: int, rank: int, folds: int =
     return predictions
 
 
+def answerability_rows(last: dict, today_cache: Path, folders: list[Path]) -> list[str]:
+    """Out-of-fold AUC per layer of an answerability head refit on this prompt's last-token
+    states, next to the same fit on today's prompt's states (the shipped head's cache), on the
+    same questions."""
+    from eval import train_heads
+
+    def examples(states_of) -> list:
+        found = []
+        for folder in folders:
+            rows = [json.loads(line) for line in (folder / "questions.jsonl").read_text(encoding="utf-8").splitlines()
+                    if line.strip()]
+            for row in rows:
+                got = states_of(folder, row)
+                if got is not None and got[0] >= 0:
+                    found.append(train_heads.Example(folder.name, row["id"], train_heads.group_of(folder.name, row),
+                                                     got[0], got[1], {}))
+        return found
+
+    def today(folder: Path, row: dict):
+        path = today_cache / folder.name / f"{hashlib.sha1(row['id'].encode()).hexdigest()[:16]}.npz"
+        if (folder.name, row["id"]) not in last or not path.is_file():
+            return None
+        with np.load(path) as data:
+            return int(data["label"]), {int(k[5:]): data[k].astype(np.float32) for k in data.files if k.startswith("layer")}
+
+    variants = {"question first": examples(lambda f, r: last.get((f.name, r["id"]))), "today's prompt": examples(today)}
+    lines = ["", "## Answerability head refit on this prompt's states", "",
+             "Out-of-fold mean per-set AUC (folds grouped by article; C 0.01, the shipped head's), on the questions "
+             "both prompts label alike:", "", "| layer | question first | today's prompt |", "|---|---|---|"]
+    common = set.intersection(*({(e.part, e.qid, e.label) for e in v} for v in variants.values()))
+    variants = {k: [e for e in v if (e.part, e.qid, e.label) in common] for k, v in variants.items()}
+    for layer in train_heads.LAYERS:
+        cells = []
+        for found in variants.values():
+            sets = train_heads.per_set_auc(found, train_heads.out_of_fold(found, layer, 0.01))
+            cells.append(f"{np.mean(list(sets.values())):.3f}")
+        lines.append(f"| {layer} | " + " | ".join(cells) + " |")
+    lines.append(f"\n{len(common)} questions.")
+    return lines
+
+
 def main(argv=None) -> int:
     from rag.errors import UserError
 
     parser = argparse.ArgumentParser(prog="python -m eval.span_head", description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path, help="the answerability head's work folder (parts, caches)")
     parser.add_argument("--layers", type=int, nargs="+", default=list(LAYERS))
-    parser.add_argument("--rank", type=int, default=32)
+    parser.add_argument("--ranks", type=int, nargs="+", default=[32],
+                        help="pointer ranks to fit; 0 is a plain linear start/end head over the token states")
+    parser.add_argument("--question-first", action="store_true",
+                        help="the prompt also states the question before the passages (the issue's design); "
+                             "features cached apart, and an answerability head refit on the same pass")
     parser.add_argument("--report", type=Path, help="write the Markdown report here")
     args = parser.parse_args(argv)
     try:
@@ -253,7 +321,7 @@ def main(argv=None) -> int:
 def experiment(args) -> int:
     from dataclasses import replace
 
-    from eval import crossdomain
+    from eval import crossdomain, train_heads
     from eval.metrics import exact_match, token_f1
     from eval.scoring import strip_markers
     from rag import assemble
@@ -277,21 +345,28 @@ def experiment(args) -> int:
 
     def pipeline_for(folder: Path, gen=generator):
         build_index([folder / "docs"], folder / "index", embedder, progress=False)
-        config = replace(assemble.answer_config(settings), decide=False)
+        config = replace(assemble.answer_config(settings), decide=False, question_first=args.question_first)
         return AnswerPipeline(Retriever.open(folder / "index", embedder), gen, config)
 
     extractive_generator = assemble.load_generator(replace(settings, generator="extractive", model=None), embedder)
     key = generator.states_key.replace(":", "-")
-    examples, answers = [], {}
+    features = "span-features-question-first" if args.question_first else "span-features"
+    last_layers = tuple(train_heads.LAYERS) if args.question_first else ()
+    examples, answers, last = [], {}, {}
+    for folder in folders:  # every forward pass first (minutes), then the generated baselines (longer)
+        found, states = extract_part(folder, out / features / key / folder.name, pipeline_for, layers, last_layers)
+        examples += found
+        last.update({(folder.name, qid): v for qid, v in states.items()})
     for folder in folders:
-        cache = out / "span-features" / key / folder.name
-        examples += extract_part(folder, cache, pipeline_for, layers)
         if folder.name.endswith("-calibration"):
-            answers.update(baselines(folder, cache, pipeline_for,
+            answers.update(baselines(folder, out / features / key / folder.name, pipeline_for,
                                      lambda f: pipeline_for(f, extractive_generator)))
     parts = sorted({e.part for e in examples if e.part.endswith("-calibration")})
+    prompt = ("the question both before and after the passages" if args.question_first
+              else "today's: passages, then the question")
     f1 = lambda text, e: token_f1(strip_markers(text), e.answers)
     lines = [f"# Span head on the calibration parts ({generator.name}, {generator.states_key})", "",
+             f"Prompt: {prompt}.", "",
              f"{len(examples)} answerable questions with the gold in a shown passage "
              f"({sum(e.part.endswith('-calibration') for e in examples)} in calibration parts). "
              "SQuAD token F1 (EM) per part, span head scored out of fold (folds grouped by article).", "",
@@ -308,18 +383,33 @@ def experiment(args) -> int:
         lines.append(f"| {name} | {np.mean(means):.1f} | " + " | ".join(cells) + " |")
         return float(np.mean(means))
 
-    results = {"pipeline short answer (today)": row("pipeline short answer (today)",
-                                                    {q: a["product"] for q, a in answers.items()}),
+    results = {}
+    if args.question_first:
+        shipped = {}
+        for folder in folders:
+            path = out / "span-features" / key / folder.name / "baselines.json"
+            if folder.name.endswith("-calibration") and path.is_file():
+                shipped.update(json.loads(path.read_text(encoding="utf-8")))
+        if shipped:
+            results["pipeline short answer, today's prompt"] = row("pipeline short answer, today's prompt",
+                                                                   {q: a["product"] for q, a in shipped.items()})
+    results |= {"pipeline short answer (today)": row("pipeline short answer (this prompt)" if args.question_first
+                                                     else "pipeline short answer (today)",
+                                                     {q: a["product"] for q, a in answers.items()}),
                "extractive answerer": row("extractive answerer", {q: a["extractive"] for q, a in answers.items()})}
     for layer in layers:
-        predictions = out_of_fold(examples, layer, args.rank)
-        spans = {e.qid: p[0] for e, p in zip(examples, predictions)}
-        name = f"span head, layer {layer}"
-        results[name] = row(name, spans)
-        filled = {q: (a["product_short"] or spans.get(q, a["product"])) for q, a in answers.items()}
-        results[f"{name}, where today has no short phrase"] = row(f"{name}, where today has no short phrase", filled)
+        for rank in args.ranks:
+            predictions = out_of_fold(examples, layer, rank)
+            spans = {e.qid: p[0] for e, p in zip(examples, predictions)}
+            name = f"span head, layer {layer}, " + (f"rank-{rank} pointer" if rank else "linear")
+            results[name] = row(name, spans)
+            filled = {q: (a["product_short"] or spans.get(q, a["product"])) for q, a in answers.items()}
+            results[f"{name}, where today has no short phrase"] = row(f"{name}, where today has no short phrase",
+                                                                      filled)
     winner = max(results, key=results.get)
     lines += ["", f"Highest mean F1: {winner} ({results[winner]:.1f})."]
+    if last:
+        lines += answerability_rows(last, out / "head-features" / key, folders)
     text = "\n".join(lines) + "\n"
     if args.report:
         args.report.write_text(text, encoding="utf-8")

@@ -101,7 +101,23 @@ def retrieval_signals(pipeline, question: str) -> dict:
     return {k: float(v) for k, v in signals.items()}
 
 
-def extract(folder: Path, cache: Path, pipeline_for, layers: tuple[int, ...]) -> list[Example]:
+def capped(rows: list[dict], per_article: int | None) -> list[dict]:
+    """At most `per_article` answerable and as many unanswerable questions per article, seeded:
+    a smaller training part for a slower model."""
+    if per_article is None:
+        return rows
+    from eval.crossdomain import sample
+
+    kept = []
+    for n, article in enumerate(sorted({r.get("article", "") for r in rows})):
+        mine = [r for r in rows if r.get("article", "") == article]
+        kept += sample([r for r in mine if r["answers"]], per_article, seed=SEED + n)
+        kept += sample([r for r in mine if not r["answers"]], per_article, seed=SEED + n)
+    return kept
+
+
+def extract(folder: Path, cache: Path, pipeline_for, layers: tuple[int, ...],
+            per_article: int | None = None) -> list[Example]:
     """Every question's states and retrieval signals, from the cache or by one forward pass each
     (resumable: states per question, signals per part)."""
     from tqdm import tqdm
@@ -110,6 +126,8 @@ def extract(folder: Path, cache: Path, pipeline_for, layers: tuple[int, ...]) ->
 
     rows = [json.loads(line) for line in (folder / "questions.jsonl").read_text(encoding="utf-8").splitlines()
             if line.strip()]
+    if folder.name == "squad10-training":
+        rows = capped(rows, per_article)
     cache.mkdir(parents=True, exist_ok=True)
     signals_path = cache / "signals.json"
     cached_signals = json.loads(signals_path.read_text(encoding="utf-8")) if signals_path.is_file() else {}
@@ -237,6 +255,24 @@ def fit_final(examples: list[Example], layer: int, c: float):
     return scaler.mean_, scale, model.coef_[0], float(model.intercept_[0])
 
 
+def test_report(head, folders: list[Path], out: Path, pipeline_for, key: str) -> list[str]:
+    """The written head on the test parts, after everything was chosen: its AUC per part and what
+    its veto refuses (answerable and shown; unanswerable)."""
+    lines = ["", "## The written head on the test parts (after fitting; never used to choose)", "",
+             "| part | AUC | answerable (shown) vetoed | unanswerable vetoed |", "|---|---|---|---|"]
+    for folder in folders:
+        found = [e for e in extract(folder, out / "head-features" / key.replace(":", "-") / folder.name,
+                                    pipeline_for, (head.layer,)) if e.label >= 0]
+        p = np.array([head.probability(e.states) for e in found])
+        labels = np.array([e.label for e in found])
+        value = auc(labels, p)
+        vetoed = p < head.veto_below
+        share = lambda mask: f"{vetoed[mask].mean():.1%} of {mask.sum()}" if mask.any() else "–"
+        lines.append(f"| {folder.name} | {value:.3f} | " if value is not None else f"| {folder.name} | – | ")
+        lines[-1] += f"{share(labels == 1)} | {share(labels == 0)} |"
+    return lines
+
+
 def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -249,6 +285,13 @@ def main(argv=None) -> int:
     parser.add_argument("--squad-answerable-per-article", type=int, default=40)
     parser.add_argument("--layers", type=int, nargs="+", default=list(LAYERS))
     parser.add_argument("--write", type=Path, default=None, help="head file (default: the package's)")
+    parser.add_argument("--model", default=None,
+                        help="the bundled model to train for (default: the default one; e.g. qwen2.5-coder-1.5b)")
+    parser.add_argument("--squad-per-article", type=int, default=None,
+                        help="use at most this many answerable and unanswerable SQuAD training questions per article "
+                             "(a slower model); default: the whole training part")
+    parser.add_argument("--test-report", action="store_true",
+                        help="after the head is written, score it on the test parts (never used to fit or choose)")
     args = parser.parse_args(argv)
     try:
         if args.out.exists() and not args.out.is_dir():
@@ -273,7 +316,7 @@ def train(args) -> int:
     if not any(out.glob("*-calibration")):
         crossdomain.write([p for p in crossdomain.all_parts()], out)
     folders = [squad10_part(out, args.squad_answerable_per_article)] + crossdomain.part_folders(out, "calibration")
-    settings = Settings(answerability="signals")  # features never depend on a head trained before
+    settings = Settings(answerability="signals", model=args.model)  # features never depend on a head trained before
     embedder = assemble.load_embedder(settings.embedding_model)
     generator = assemble.load_generator(settings, embedder, log=lambda m: print(m, file=sys.stderr))
     if generator.states_key is None:
@@ -288,7 +331,7 @@ def train(args) -> int:
     examples = []
     for folder in folders:
         examples += extract(folder, out / "head-features" / generator.states_key.replace(":", "-") / folder.name,
-                            pipeline_for, layers)
+                            pipeline_for, layers, args.squad_per_article)
     labelled = [e for e in examples if e.label >= 0]
     lines = [f"# Answerability head: {generator.name} ({generator.states_key})", "",
              f"{len(labelled)} labelled questions ({sum(e.label for e in labelled)} answerable and shown, "
@@ -353,7 +396,10 @@ def train(args) -> int:
     target = args.write or heads.head_path(generator.states_key)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(head.to_json(provenance), indent=1) + "\n", encoding="utf-8")
-    (out / "head-report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    if args.test_report:
+        lines += test_report(head, crossdomain.part_folders(out, "test"), out, pipeline_for, generator.states_key)
+    report = out / ("head-report.md" if args.model is None else f"head-report-{generator.states_key[:16]}.md")
+    report.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
     print(f"wrote {target}", file=sys.stderr)
     return 0

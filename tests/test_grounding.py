@@ -107,6 +107,19 @@ def test_prompt_numbers_passages_with_their_sections():
     assert "passages" in messages[0]["content"].lower()
 
 
+def test_a_question_first_prompt_states_the_question_before_the_passages_and_last():
+    passages = [_passage(1, "First."), _passage(2, "Second.")]
+    user = build_messages("Why?", passages, ["First.", "Second."], question_first=True)[-1]["content"]
+    assert user.startswith("Question: Why?") and user.endswith("Question: Why?")
+    assert user.index("Why?") < user.index("First.") < user.index("Second.") < user.rindex("Why?")
+    assert build_messages("Why?", [], [], question_first=True) == build_messages("Why?", [], [])
+    one = _count(build_messages("Why?", passages[:1], ["First."], question_first=True))
+    assert one > _count(build_messages("Why?", passages[:1], ["First."]))
+    fitted = fit_prompt("Why?", passages, _count, budget=one + 1, question_first=True)
+    assert fitted.passages == (passages[0],) and fitted.tokens == one  # the repeated question is counted
+    assert fitted.messages[-1]["content"].startswith("Question: Why?")
+
+
 def test_fit_prompt_drops_lowest_ranked_passages_first():
     passages = [_passage(i, f"Sentence {i} one. Sentence {i} two.") for i in range(1, 6)]
     full = _count(build_messages("Why?", passages, [p.chunk.text for p in passages]))

@@ -116,3 +116,14 @@ def test_span_helpers_find_the_gold_in_the_shown_passages_and_keep_spans_in_one_
     start[5], end[6] = 5.0, 9.0  # the best start in passage 1, the best end in passage 2: not one span
     s, e, _ = best_span(start, end, region)
     assert region[s] == region[e] and e >= s
+
+
+def test_a_capped_training_part_keeps_a_seeded_share_of_both_labels_per_article():
+    from eval.train_heads import capped
+
+    rows = [{"id": f"{a}{i}", "article": a, "answers": ["x"] if i % 3 else []} for a in "AB" for i in range(30)]
+    kept = capped(rows, 4)
+    for article in "AB":
+        mine = [r for r in kept if r["article"] == article]
+        assert sum(bool(r["answers"]) for r in mine) == 4 and sum(not r["answers"] for r in mine) == 4
+    assert capped(rows, 4) == kept and capped(rows, None) == rows

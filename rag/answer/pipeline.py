@@ -45,6 +45,7 @@ class AnswerConfig:
     style: str = Settings.style
     decide: bool = True  # False: never refuse on P(answerable) (collecting signals to fit it)
     answerability: str = Settings.answerability  # "auto": the trained head when the generator has one
+    question_first: bool = False  # also state the question before the passages (see prompting.build_messages)
 
 
 class Prepared(NamedTuple):
@@ -88,7 +89,8 @@ class AnswerPipeline:
         budget = min(self.config.max_prompt_tokens, self.generator.context_window - self.config.max_new_tokens)
         texts = [p.chunk.text for p in passages]
         return fit_prompt(question, passages, self.generator.count_prompt_tokens, budget,
-                          texts=choose.focus(ranked, texts, self.config.focus_sentences))
+                          texts=choose.focus(ranked, texts, self.config.focus_sentences),
+                          question_first=self.config.question_first)
 
     def ranked_shown(self, fitted: FittedPrompt, question: str, passages: list[Passage],
                      ranked: list[choose.ScoredSentence]) -> list[choose.ScoredSentence]:

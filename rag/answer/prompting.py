@@ -32,9 +32,15 @@ def passage_block(n: int, passage: Passage, text: str) -> str:
     return f"{header}\n{text}"
 
 
-def build_messages(question: str, passages: list[Passage], texts: list[str]) -> tuple[dict, ...]:
+def build_messages(question: str, passages: list[Passage], texts: list[str],
+                   question_first: bool = False) -> tuple[dict, ...]:
+    """`question_first` also states the question before the passages, so that a causal model's
+    passage tokens have read it (what a span head over their states needs); it stays last too,
+    where the answer starts."""
     blocks = "\n\n".join(passage_block(i, p, t) for i, (p, t) in enumerate(zip(passages, texts), start=1))
     user = f"Passages:\n{blocks}\n\nQuestion: {question}" if passages else f"Question: {question}"
+    if question_first and passages:
+        user = f"Question: {question}\n\n{user}"
     return ({"role": "system", "content": SYSTEM}, {"role": "user", "content": user})
 
 
@@ -43,7 +49,7 @@ def _trim_to_sentences(text: str, keep: int) -> str:
 
 
 def fit_prompt(question: str, passages: list[Passage], count: Callable[[tuple[dict, ...]], int],
-               budget: int, texts: list[str] | None = None) -> FittedPrompt:
+               budget: int, texts: list[str] | None = None, question_first: bool = False) -> FittedPrompt:
     """Drop the lowest-ranked passages until the prompt fits `budget` tokens.
 
     If the best passage alone does not fit, it is trimmed to its leading whole sentences; a
@@ -57,7 +63,7 @@ def fit_prompt(question: str, passages: list[Passage], count: Callable[[tuple[di
         question, truncated = " ".join(words), True
     kept = list(passages)
     texts = list(texts) if texts is not None else [p.chunk.text for p in kept]
-    while kept and count(build_messages(question, kept, texts)) > budget:
+    while kept and count(build_messages(question, kept, texts, question_first)) > budget:
         if len(kept) > 1:
             kept.pop()
             texts.pop()
@@ -67,5 +73,5 @@ def fit_prompt(question: str, passages: list[Passage], count: Callable[[tuple[di
             kept, texts = [], []
             break
         texts[0] = _trim_to_sentences(texts[0], sentences - 1)
-    messages = build_messages(question, kept, texts)
+    messages = build_messages(question, kept, texts, question_first)
     return FittedPrompt(messages, tuple(kept), tuple(texts), question, truncated, count(messages))
