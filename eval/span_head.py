@@ -310,6 +310,9 @@ def main(argv=None) -> int:
                         help="the prompt also states the question before the passages (the issue's design); "
                              "features cached apart, and an answerability head refit on the same pass")
     parser.add_argument("--report", type=Path, help="write the Markdown report here")
+    parser.add_argument("--no-generation", action="store_true",
+                        help="skip generating the pipeline's answers on this prompt (slow); baselines already "
+                             "cached are still used")
     args = parser.parse_args(argv)
     try:
         return experiment(args)
@@ -358,7 +361,10 @@ def experiment(args) -> int:
         examples += found
         last.update({(folder.name, qid): v for qid, v in states.items()})
     for folder in folders:
-        if folder.name.endswith("-calibration"):
+        cached = out / features / key / folder.name / "baselines.json"
+        if folder.name.endswith("-calibration") and args.no_generation:
+            answers.update(json.loads(cached.read_text(encoding="utf-8")) if cached.is_file() else {})
+        elif folder.name.endswith("-calibration"):
             answers.update(baselines(folder, out / features / key / folder.name, pipeline_for,
                                      lambda f: pipeline_for(f, extractive_generator)))
     parts = sorted({e.part for e in examples if e.part.endswith("-calibration")})
@@ -393,19 +399,21 @@ def experiment(args) -> int:
         if shipped:
             results["pipeline short answer, today's prompt"] = row("pipeline short answer, today's prompt",
                                                                    {q: a["product"] for q, a in shipped.items()})
-    results |= {"pipeline short answer (today)": row("pipeline short answer (this prompt)" if args.question_first
-                                                     else "pipeline short answer (today)",
-                                                     {q: a["product"] for q, a in answers.items()}),
-               "extractive answerer": row("extractive answerer", {q: a["extractive"] for q, a in answers.items()})}
+        answers = answers or {q: {"extractive": a["extractive"]} for q, a in shipped.items()}  # needs no prompt
+    if any("product" in a for a in answers.values()):
+        name = "pipeline short answer (this prompt)" if args.question_first else "pipeline short answer (today)"
+        results[name] = row(name, {q: a["product"] for q, a in answers.items()})
+    results["extractive answerer"] = row("extractive answerer", {q: a["extractive"] for q, a in answers.items()})
     for layer in layers:
         for rank in args.ranks:
             predictions = out_of_fold(examples, layer, rank)
             spans = {e.qid: p[0] for e, p in zip(examples, predictions)}
             name = f"span head, layer {layer}, " + (f"rank-{rank} pointer" if rank else "linear")
             results[name] = row(name, spans)
-            filled = {q: (a["product_short"] or spans.get(q, a["product"])) for q, a in answers.items()}
-            results[f"{name}, where today has no short phrase"] = row(f"{name}, where today has no short phrase",
-                                                                      filled)
+            if any("product" in a for a in answers.values()):
+                filled = {q: (a["product_short"] or spans.get(q, a["product"])) for q, a in answers.items()}
+                results[f"{name}, where today has no short phrase"] = row(
+                    f"{name}, where the pipeline has no short phrase", filled)
     winner = max(results, key=results.get)
     lines += ["", f"Highest mean F1: {winner} ({results[winner]:.1f})."]
     if last:

@@ -397,7 +397,9 @@ def train(args) -> int:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(head.to_json(provenance), indent=1) + "\n", encoding="utf-8")
     if args.test_report:
-        lines += test_report(head, crossdomain.part_folders(out, "test"), out, pipeline_for, generator.states_key)
+        with_both = [f for f in crossdomain.part_folders(out, "test")  # an AUC needs both labels (not COVID-QA)
+                     if '"answers": []' in (f / "questions.jsonl").read_text(encoding="utf-8")]
+        lines += test_report(head, with_both, out, pipeline_for, generator.states_key)
     report = out / ("head-report.md" if args.model is None else f"head-report-{generator.states_key[:16]}.md")
     report.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
