@@ -27,7 +27,9 @@ ANAPHORA = {"they", "them", "their", "theirs", "it", "its", "this", "that", "the
             # "the next ones", "the subsequent revision", "the previous one": a thing named earlier
             "one", "ones", "next", "subsequent", "following", "previous", "earlier", "later", "then"}
 
-_ELLIPSIS = re.compile(r"\s*(?:and|what about|how about|also)\b", re.IGNORECASE)  # "And Joseph Priestley?"
+_ELLIPSIS_LEAD = r"\s*(?:and|what about|how about|also)"  # "And Joseph Priestley?"
+_ELLIPSIS = re.compile(_ELLIPSIS_LEAD + r"\b", re.IGNORECASE)
+_ELLIPSIS_REST = re.compile(_ELLIPSIS_LEAD + r"\s+(.+?)\s*\??\s*", re.IGNORECASE)  # what stands for the topic
 REWRITE_SYSTEM = ("Rewrite the follow-up question as one standalone question that names what it refers to, "
                   "using the earlier question and its answer. Reply with the rewritten question only.")
 REWRITE_EXAMPLES = (  # one reference to the earlier question's topic, one to the earlier answer
@@ -181,7 +183,7 @@ def candidate_rewrites(question: str, previous: Turn) -> list[str]:
         if not has_reference(question):
             return [question]
     topic = topic_phrase(previous.question)
-    ellipsis = re.fullmatch(r"\s*(?:and|what about|how about|also)\s+(.+?)\s*\??\s*", question, re.IGNORECASE)
+    ellipsis = _ELLIPSIS_REST.fullmatch(question)
     if ellipsis and topic and topic in previous.question and not has_reference(ellipsis.group(1)):
         return [previous.question.replace(topic, ellipsis.group(1).strip(), 1), context]
     name, thing = _name_of(previous.answer), _phrase_answer(previous.answer)
