@@ -23,7 +23,7 @@ class BeirSet:
     qrels: dict[str, dict[str, float]]  # query id -> doc id -> relevance
 
 
-def _jsonl(path: Path) -> list[dict]:
+def read_jsonl(path: Path) -> list[dict]:
     import gzip
 
     rows = []
@@ -46,7 +46,7 @@ def load_beir(folder: Path, split: str = "test") -> BeirSet:
     for needed in (corpus_path, folder / "queries.jsonl", qrels_path):
         if not needed.is_file():
             raise UserError(f"not a BEIR folder: {needed} is missing")
-    corpus = {str(r["_id"]): (r.get("title", ""), r.get("text", "")) for r in _jsonl(corpus_path)}
+    corpus = {str(r["_id"]): (r.get("title", ""), r.get("text", "")) for r in read_jsonl(corpus_path)}
     qrels: dict[str, dict[str, float]] = {}
     with open(qrels_path, encoding="utf-8") as fh:
         reader = csv.reader(fh, delimiter="\t")
@@ -54,7 +54,7 @@ def load_beir(folder: Path, split: str = "test") -> BeirSet:
         for row in reader:
             if len(row) >= 3 and float(row[2]) > 0:
                 qrels.setdefault(row[0], {})[row[1]] = float(row[2])
-    queries = {str(r["_id"]): r["text"] for r in _jsonl(folder / "queries.jsonl") if str(r["_id"]) in qrels}
+    queries = {str(r["_id"]): r["text"] for r in read_jsonl(folder / "queries.jsonl") if str(r["_id"]) in qrels}
     return BeirSet(corpus, queries, qrels)
 
 

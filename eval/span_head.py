@@ -44,6 +44,8 @@ from pathlib import Path
 
 import numpy as np
 
+from eval.train_heads import group_of, part_rows
+
 LAYERS = (12, 16, 20)
 MAX_SPAN_TOKENS = 15
 
@@ -101,11 +103,9 @@ def extract_part(folder: Path, cache: Path, pipeline_for, layers: tuple[int, ...
     answerability head refit on this prompt needs."""
     from tqdm import tqdm
 
-    from eval.train_heads import group_of
     from rag.index.retrieval import check_query
 
-    rows = [json.loads(line) for line in (folder / "questions.jsonl").read_text(encoding="utf-8").splitlines()
-            if line.strip()]
+    rows = part_rows(folder)
     if not last_layers:
         rows = [r for r in rows if r["answers"]]
     cache.mkdir(parents=True, exist_ok=True)
@@ -154,8 +154,7 @@ def baselines(folder: Path, cache: Path, product_for, extractive_for) -> dict:
 
     path = cache / "baselines.json"
     done = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    rows = [json.loads(line) for line in (folder / "questions.jsonl").read_text(encoding="utf-8").splitlines()
-            if line.strip()]
+    rows = part_rows(folder)
     product = extractive = None
     for row in tqdm([r for r in rows if r["answers"] and r["id"] not in done], desc=f"baselines {folder.name}",
                     unit="q", file=sys.stderr):
@@ -266,8 +265,7 @@ def answerability_rows(last: dict, today_cache: Path, folders: list[Path]) -> li
     def examples(states_of) -> list:
         found = []
         for folder in folders:
-            rows = [json.loads(line) for line in (folder / "questions.jsonl").read_text(encoding="utf-8").splitlines()
-                    if line.strip()]
+            rows = part_rows(folder)
             for row in rows:
                 got = states_of(folder, row)
                 if got is not None and got[0] >= 0:

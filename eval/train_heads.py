@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eval.datasets import dataset_dir
+from eval.datasets import dataset_dir, read_jsonl
 
 SEED = 13
 LAYERS = (6, 9, 12, 15, 18, 21, 24)
@@ -75,6 +75,11 @@ def squad10_part(out: Path, per_article: int) -> Path:
     (folder / "questions.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
                                             encoding="utf-8")
     return folder
+
+
+def part_rows(folder: Path) -> list[dict]:
+    """A part's questions (questions.jsonl: id, question, answers, and the article or document)."""
+    return read_jsonl(folder / "questions.jsonl")
 
 
 def group_of(part: str, row: dict) -> str:
@@ -124,8 +129,7 @@ def extract(folder: Path, cache: Path, pipeline_for, layers: tuple[int, ...],
 
     from rag.index.retrieval import check_query
 
-    rows = [json.loads(line) for line in (folder / "questions.jsonl").read_text(encoding="utf-8").splitlines()
-            if line.strip()]
+    rows = part_rows(folder)
     if folder.name == "squad10-training":
         rows = capped(rows, per_article)
     cache.mkdir(parents=True, exist_ok=True)
@@ -398,7 +402,7 @@ def train(args) -> int:
     target.write_text(json.dumps(head.to_json(provenance), indent=1) + "\n", encoding="utf-8")
     if args.test_report:
         with_both = [f for f in crossdomain.part_folders(out, "test")  # an AUC needs both labels (not COVID-QA)
-                     if '"answers": []' in (f / "questions.jsonl").read_text(encoding="utf-8")]
+                     if any(not row["answers"] for row in part_rows(f))]
         lines += test_report(head, with_both, out, pipeline_for, generator.states_key)
     report = out / ("head-report.md" if args.model is None else f"head-report-{generator.states_key[:16]}.md")
     report.write_text("\n".join(lines) + "\n", encoding="utf-8")
