@@ -381,7 +381,9 @@ def train(args) -> int:
     commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
                             cwd=Path(__file__).resolve().parent).stdout.strip()
     provenance = {
-        "trained_by": "python -m eval.train_heads", "commit": commit, "model": generator.name,
+        "trained_by": "python -m eval.train_heads" + (f" --model {args.model}" if args.model else "")
+                      + (f" --squad-per-article {args.squad_per_article}" if args.squad_per_article else ""),
+        "commit": commit, "model": generator.name,
         "layer_choice": {"layers": list(layers), "C_grid": list(C_GRID), "chosen": [layer, c],
                          "objective": "mean per-set out-of-fold AUC, folds grouped by article"},
         "veto_rule": f"refuse when P_head < the highest threshold with out-of-fold false refusals on calibration "
