@@ -44,7 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eval.train_heads import group_of, part_rows
+from eval.train_heads import checked_layers, group_of, part_rows, positive
 
 LAYERS = (12, 16, 20)
 MAX_SPAN_TOKENS = 15
@@ -296,13 +296,21 @@ def answerability_rows(last: dict, today_cache: Path, folders: list[Path]) -> li
     return lines
 
 
+def pointer_rank(text: str) -> int:
+    """argparse type: 0 (a linear head) up to the hidden size's order of magnitude."""
+    value = int(text)
+    if not 0 <= value <= 256:
+        raise argparse.ArgumentTypeError(f"must be 0 to 256, not {value}")
+    return value
+
+
 def main(argv=None) -> int:
     from rag.errors import UserError
 
     parser = argparse.ArgumentParser(prog="python -m eval.span_head", description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path, help="the answerability head's work folder (parts, caches)")
-    parser.add_argument("--layers", type=int, nargs="+", default=list(LAYERS))
-    parser.add_argument("--ranks", type=int, nargs="+", default=[32],
+    parser.add_argument("--layers", type=positive, nargs="+", default=list(LAYERS))
+    parser.add_argument("--ranks", type=pointer_rank, nargs="+", default=[32],
                         help="pointer ranks to fit; 0 is a plain linear start/end head over the token states")
     parser.add_argument("--question-first", action="store_true",
                         help="the prompt also states the question before the passages (the issue's design); "
@@ -342,7 +350,7 @@ def experiment(args) -> int:
     generator = assemble.load_generator(settings, embedder, log=lambda m: print(m, file=sys.stderr))
     if generator.states_key is None:
         raise UserError(f"{generator.name} has no hidden states to train on")
-    layers = tuple(args.layers)
+    layers = checked_layers(generator, args.layers)
 
     def pipeline_for(folder: Path, gen=generator):
         build_index([folder / "docs"], folder / "index", embedder, progress=False)

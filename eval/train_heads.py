@@ -77,6 +77,26 @@ def squad10_part(out: Path, per_article: int) -> Path:
     return folder
 
 
+def positive(text: str) -> int:
+    """argparse type: a count that must be at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def checked_layers(generator, layers) -> tuple[int, ...]:
+    """The layers asked for, each one the model has (1 .. its block count): a wrong one is one line,
+    not an IndexError after the model loaded and the first pass ran."""
+    from rag.errors import UserError
+
+    count = generator.model.config.num_hidden_layers
+    wrong = [layer for layer in layers if not 1 <= layer <= count]
+    if wrong:
+        raise UserError(f"--layers {' '.join(map(str, wrong))}: {generator.name} has layers 1 to {count}")
+    return tuple(layers)
+
+
 def part_rows(folder: Path) -> list[dict]:
     """A part's questions (questions.jsonl: id, question, answers, and the article or document)."""
     return read_jsonl(folder / "questions.jsonl")
@@ -286,12 +306,12 @@ def main(argv=None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m eval.train_heads", description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path, help="work folder: parts, feature cache, report")
-    parser.add_argument("--squad-answerable-per-article", type=int, default=40)
-    parser.add_argument("--layers", type=int, nargs="+", default=list(LAYERS))
+    parser.add_argument("--squad-answerable-per-article", type=positive, default=40)
+    parser.add_argument("--layers", type=positive, nargs="+", default=list(LAYERS))
     parser.add_argument("--write", type=Path, default=None, help="head file (default: the package's)")
     parser.add_argument("--model", default=None,
                         help="the bundled model to train for (default: the default one; e.g. qwen2.5-coder-1.5b)")
-    parser.add_argument("--squad-per-article", type=int, default=None,
+    parser.add_argument("--squad-per-article", type=positive, default=None,
                         help="use at most this many answerable and unanswerable SQuAD training questions per article "
                              "(a slower model); default: the whole training part")
     parser.add_argument("--test-report", action="store_true",
@@ -325,7 +345,7 @@ def train(args) -> int:
     generator = assemble.load_generator(settings, embedder, log=lambda m: print(m, file=sys.stderr))
     if generator.states_key is None:
         raise UserError(f"{generator.name} has no hidden states to train on")
-    layers = tuple(args.layers)
+    layers = checked_layers(generator, args.layers)
 
     def pipeline_for(folder: Path):
         build_index([folder / "docs"], folder / "index", embedder, progress=False)

@@ -127,3 +127,25 @@ def test_a_capped_training_part_keeps_a_seeded_share_of_both_labels_per_article(
         mine = [r for r in kept if r["article"] == article]
         assert sum(bool(r["answers"]) for r in mine) == 4 and sum(not r["answers"] for r in mine) == 4
     assert capped(rows, 4) == kept and capped(rows, None) == rows
+
+
+def test_the_training_commands_refuse_bad_counts_in_one_line(capsys):
+    from eval import span_head, train_heads
+
+    for main, argv in ((train_heads.main, ["out", "--squad-per-article", "-3"]),
+                       (train_heads.main, ["out", "--layers", "0"]),
+                       (span_head.main, ["out", "--ranks", "-1"])):
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        assert exit_.value.code == 2
+        assert "Traceback" not in capsys.readouterr().err
+
+
+def test_layers_a_model_lacks_are_one_line():
+    from eval.train_heads import checked_layers
+
+    generator = tiny_generator()
+    count = generator.model.config.num_hidden_layers
+    assert checked_layers(generator, [1, count]) == (1, count)
+    with pytest.raises(UserError, match=f"layers 1 to {count}"):
+        checked_layers(generator, [count + 1])
