@@ -10,7 +10,7 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
-from rag.ingest import pdf_layout
+from rag.ingest import ligatures, pdf_layout
 from rag.records import Block
 
 
@@ -99,7 +99,10 @@ def page_lines(textpage, height: float) -> list[pdf_layout.Line]:
                      for cell in cells]
             stripped = "| " + " | ".join(t for t in texts if t) + " |"
         top, bottom = max(r[3] for r in rects), min(r[1] for r in rects)
-        lines.append(pdf_layout.Line(SOFT_HYPHEN.sub("", stripped), top, bottom, size, len(cells),
+        text = ligatures.repair_text(SOFT_HYPHEN.sub("", stripped), ligatures.known)
+        if not text.strip("| "):
+            continue  # nothing but glyph debris
+        lines.append(pdf_layout.Line(text, top, bottom, size, len(cells),
                                      margin=top >= height - band or bottom <= band))
     return lines
 
