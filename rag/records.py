@@ -19,7 +19,7 @@ class Block:
     `start`/`end` are character offsets in the source text (in the page's text for PDF).
     """
 
-    kind: str  # "heading" or "paragraph"
+    kind: str  # "heading", "paragraph", or "row" (a table row written with its headers, see ingest.tables)
     text: str
     start: int
     end: int

@@ -66,16 +66,18 @@ def test_a_word_hyphenated_at_a_line_end_is_rejoined(report_blocks):
     assert all("harbour department opened its second terminal" in p for p in paragraphs)
 
 
-def test_table_rows_stay_rows(report_blocks):
-    rows = [b.text for b in report_blocks if b.page == 2 and b.text.startswith("|")]
-    assert rows == ["| Region | Tonnes |", "| North | 220 |", "| South | 245 |"]
+def test_table_rows_keep_their_column_headers_and_title(report_blocks):
+    rows = [b.text for b in report_blocks if b.page == 2 and b.kind == "row"]
+    assert rows == ["| Region | Tonnes |",
+                    "The figures by region follow in this table. — North — Tonnes: 220",
+                    "The figures by region follow in this table. — South — Tonnes: 245"]
 
 
 def test_headings_come_from_font_size_and_numbering_without_an_outline(tmp_path, embedder):
     chunks = chunk_file(laid_out_pdf(tmp_path / "quarterly.pdf", pages=2), embedder.count_tokens, ChunkerConfig())
     sections = {c.section for c in chunks}
     assert ("Quarter 1 Results",) in sections and ("Quarter 2 Results", "2.1 Regional Figures") in sections
-    table = next(c for c in chunks if "| North | 220 |" in c.text)
+    table = next(c for c in chunks if "North — Tonnes: 220" in c.text)
     assert table.section == ("Quarter 2 Results", "2.1 Regional Figures") or table.page == 2
 
 

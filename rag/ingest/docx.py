@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from rag.ingest.tables import text_rows
 from rag.records import Block
 
 _HEADING_STYLE = re.compile(r"^heading\s+([1-9])$", re.IGNORECASE)
@@ -52,9 +53,11 @@ def docx_blocks(path: Path, clean=lambda text: text) -> list[Block]:
             level = heading_level(_style_name(item))
             add("heading" if level else "paragraph", item.text, level)
         elif isinstance(item, Table):
+            rows = []
             for row in item.rows:
                 cells = list(dict.fromkeys(c._tc for c in row.cells))  # a merged cell repeats
-                texts = [" ".join(clean(next(c for c in row.cells if c._tc is tc).text).split()) for tc in cells]
-                if any(texts):
-                    add("paragraph", "| " + " | ".join(texts) + " |")
+                rows.append([" ".join(clean(next(c for c in row.cells if c._tc is tc).text).split()) for tc in cells])
+            title = next((b.text for b in reversed(blocks)), "")
+            for line in text_rows([r for r in rows if any(r)], title):  # each row with its headers
+                add("row", line)
     return blocks

@@ -38,7 +38,7 @@ def repair_paragraphs(blocks: list[Block]) -> list[Paragraph]:
         if block.kind == "heading":
             joinable = False
             continue
-        is_list = bool(_LIST_OR_TABLE.match(block.text))
+        is_list = block.kind == "row" or bool(_LIST_OR_TABLE.match(block.text))
         if joinable and not is_list and paragraphs and paragraphs[-1].section == path:
             prev = paragraphs[-1]
             paragraphs[-1] = Paragraph(f"{prev.text} {block.text}", path, prev.start, block.end, prev.page)

@@ -10,7 +10,7 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
-from rag.ingest import ligatures, pdf_layout
+from rag.ingest import ligatures, pdf_layout, tables
 from rag.records import Block
 
 
@@ -34,6 +34,8 @@ SOFT_HYPHEN = re.compile("[\ufffe\x02\u00ad](?=[a-z])")  # PDFium marks a word i
 
 _RUN_TOGETHER = re.compile(r"[a-z][A-Z]|[A-Za-z]{15,}")  # "ThisStrategicPlan": words with no space between
 WORD_GAP_EM = 0.2  # a gap between two glyphs wider than this share of the font size is a space
+NUMBER_GAP_EM = 0.6  # inside a number, wider gaps are kerning ("1 0.2%" is 10.2%)
+_NUMBER_CHARS = set("0123456789.,%)")
 
 
 def spaced_by_gaps(textpage, first: int, text: str, size: float) -> str:
@@ -60,6 +62,35 @@ def spaced_by_gaps(textpage, first: int, text: str, size: float) -> str:
         out.append(char)
         previous_right = right.value
     return "".join(out)
+
+
+def char_cells(textpage, first: int, text: str, size: float) -> list[tables.Cell]:
+    """A table row's cells from PDFium's box of each character: words split at spaces or at gaps
+    over WORD_GAP_EM, then grouped into cells (`tables.group_cells`). Reading characters (not the
+    text inside each rectangle) keeps letter-spaced cells whole ("T i t l e" was one rectangle a
+    letter) and overlapping rectangles from repeating text."""
+    import ctypes
+
+    import pypdfium2.raw as raw
+
+    left, right, bottom, top = (ctypes.c_double() for _ in range(4))
+    words: list[list] = []  # [left, right, characters]
+    previous_right, space = None, True
+    for offset, char in enumerate(text):
+        if char.isspace() or not raw.FPDFText_GetCharBox(textpage.raw, first + offset, left, right, bottom, top):
+            space = True
+            continue
+        gap = left.value - previous_right if previous_right is not None else 0.0
+        in_number = words and words[-1][2][-1] in _NUMBER_CHARS and char in _NUMBER_CHARS
+        if space or previous_right is None or gap > (NUMBER_GAP_EM if in_number else WORD_GAP_EM) * size:
+            words.append([left.value, right.value, [char]])
+        else:
+            words[-1][2].append(char)
+            words[-1][1] = max(words[-1][1], right.value)
+        previous_right, space = right.value, False
+    cells = tables.group_cells([tables.Cell("".join(chars), l, r) for l, r, chars in words],
+                               pdf_layout.CELL_GAP * max(size, 1.0))
+    return [tables.Cell(ligatures.repair_text(c.text, ligatures.known), c.left, c.right) for c in cells]
 
 
 def page_lines(textpage, height: float) -> list[pdf_layout.Line]:
@@ -94,16 +125,18 @@ def page_lines(textpage, height: float) -> list[pdf_layout.Line]:
         if _RUN_TOGETHER.search(stripped):
             stripped = spaced_by_gaps(textpage, first, stripped, size)
         cells = pdf_layout.cell_groups(rects, size)
-        if len(cells) >= 2:  # a table row: each cell's text from its own rectangles
-            texts = [" ".join(" ".join(textpage.get_text_bounded(*rects[i]).split()) for i in cell)
-                     for cell in cells]
-            stripped = "| " + " | ".join(t for t in texts if t) + " |"
+        spans: tuple = ()
+        if len(cells) >= 2:  # a table row: its cells from the characters' own boxes
+            spans = tuple(c for c in char_cells(textpage, first, segment[first - match.start():], size)
+                          if c.text.strip())
+            stripped = "| " + " | ".join(c.text for c in spans) + " |" if len(spans) >= 2 else stripped
+            spans = spans if len(spans) >= 2 else ()
         top, bottom = max(r[3] for r in rects), min(r[1] for r in rects)
         text = ligatures.repair_text(SOFT_HYPHEN.sub("", stripped), ligatures.known)
         if not text.strip("| "):
             continue  # nothing but glyph debris
-        lines.append(pdf_layout.Line(text, top, bottom, size, len(cells),
-                                     margin=top >= height - band or bottom <= band))
+        lines.append(pdf_layout.Line(text, top, bottom, size, len(spans) or 1,
+                                     margin=top >= height - band or bottom <= band, spans=spans))
     return lines
 
 

@@ -13,7 +13,10 @@ PDF has no paragraphs, only words placed on a page. The rules, in order:
   it is numbered like one ("Part II", "Item 2.", "1.2 Title", "Goal 3:"), or when it is set at
   least HEADING_SIZE times larger than the body text; all only when short and not a sentence;
 - a paragraph ends at a vertical gap wider than PARAGRAPH_GAP line heights, at a heading or row;
-- a table-of-contents entry (a title, dot leaders, a page number) is navigation, not content: dropped.
+- a table-of-contents entry (a title, dot leaders, a page number) is navigation, not content: dropped;
+- a table is a run of rows, with short text lines (group labels) between them; its title is the text
+  just above it, its header rows are the rows with no values, and each data row is written with
+  them ("Title — Label — 2018: (1,577); 2017: (1,373)", see `tables`), as a block of kind "row".
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
+from rag.ingest import tables
 from rag.records import Block
 
 CELL_GAP = 2.0
@@ -41,6 +45,7 @@ class Line:
     size: float
     cells: int = 1
     margin: bool = False  # in the top or bottom MARGIN of the page, where running heads sit
+    spans: tuple = ()  # a table row's cells (tables.Cell) with their x positions
 
     @property
     def is_row(self) -> bool:
@@ -161,6 +166,9 @@ def page_blocks(lines: list[Line], page: int, size: float, outline: dict[str, in
     current: list[str] = []
     start = offset = 0
     previous: Line | None = None
+    table = tables.TableState()
+    in_table = False
+    last_text = ""
 
     def flush(end: int):
         if current:
@@ -173,13 +181,22 @@ def page_blocks(lines: list[Line], page: int, size: float, outline: dict[str, in
             continue
         level = is_heading(line, size, outline)
         gap = previous is not None and (previous.bottom - line.top) > PARAGRAPH_GAP * max(1.0, line.top - line.bottom)
+        if line.is_row and not in_table:
+            table.begin(" ".join(current) or last_text)
         if level or line.is_row or gap or (previous is not None and previous.is_row):
             flush(offset)
+        in_table = line.is_row or (in_table and not level and len(text) <= MAX_HEADING_CHARS
+                                   and not text.endswith("."))
         if level:
             blocks.append(Block("heading", text, offset, offset + len(text), level, page))
+            last_text = text
         elif line.is_row:
-            blocks.append(Block("paragraph", text, offset, offset + len(text), 0, page))
+            row = table.read(list(line.spans), by_position=True) if line.spans else text
+            blocks.append(Block("row", row or text, offset, offset + len(text), 0, page))
         else:
+            if in_table:
+                table.label = text
+            last_text = " ".join(current + [text])
             joined = rejoin(current[-1], text) if current else None
             if joined is not None:
                 current[-1] = joined

@@ -12,6 +12,7 @@ from pathlib import Path
 from rag.errors import UserError
 from rag.records import Block
 from rag.ingest.sections import classify_heading
+from rag.ingest.tables import text_rows
 
 SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".txt": "text", ".text": "text",
             ".html": "html", ".htm": "html", ".pdf": "pdf", ".docx": "docx"}
@@ -143,6 +144,9 @@ class _HTMLBlocks(HTMLParser):
         self._start = 0
         self._heading_level = 0
         self._skip_depth = 0
+        self._table_depth = 0
+        self._rows: list[list[str]] = []  # the outermost table's rows, written with headers at its end
+        self._table_start = 0
 
     def _offset(self) -> int:
         line, col = self.getpos()
@@ -159,6 +163,19 @@ class _HTMLBlocks(HTMLParser):
     def handle_starttag(self, tag, attrs):
         if tag in self._SKIP:
             self._skip_depth += 1
+        elif tag == "table":
+            if not self._table_depth:
+                self._flush()
+                self._rows, self._table_start = [], self._offset()
+            self._table_depth += 1
+        elif self._table_depth:
+            if tag == "tr" and self._table_depth == 1:
+                self._rows.append([])
+            elif tag in ("td", "th") and self._table_depth == 1:
+                if not self._rows:
+                    self._rows.append([])
+                self._rows[-1].append("")
+                self._buffer = []
         elif tag in self._BLOCK_TAGS:
             self._flush()
             if re.fullmatch(r"h[1-6]", tag):
@@ -167,19 +184,40 @@ class _HTMLBlocks(HTMLParser):
     def handle_endtag(self, tag):
         if tag in self._SKIP:
             self._skip_depth = max(0, self._skip_depth - 1)
+        elif tag == "table" and self._table_depth:
+            self._table_depth -= 1
+            if not self._table_depth:
+                self._end_table()
+        elif self._table_depth:
+            if tag in ("td", "th") and self._table_depth == 1 and self._rows and self._rows[-1]:
+                self._rows[-1][-1] = " ".join("".join(self._buffer).split())
+                self._buffer = []
         elif tag in self._BLOCK_TAGS:
             self._flush()
             if re.fullmatch(r"h[1-6]", tag):
                 self._heading_level = 0
 
     def handle_data(self, data):
+        if self._table_depth and not (self._rows and self._rows[-1]):
+            return  # text between a table's cells (whitespace, a stray caption) is not a cell
         if not self._skip_depth:
             if not self._buffer:
                 self._start = self._offset()
             self._buffer.append(data)
 
+    def _end_table(self) -> None:
+        """Each row of the table written with its column headers and the text above it as title."""
+        title = self.blocks[-1].text if self.blocks else ""
+        for line in text_rows([row for row in self._rows if any(row)], title):
+            self.blocks.append(Block("row", line, self._table_start, self._offset()))
+        self._rows, self._buffer = [], []
+        self._start = self._offset()
+
     def close(self):
         super().close()
+        if self._table_depth:
+            self._table_depth = 0
+            self._end_table()
         self._flush()
 
 
@@ -197,7 +235,7 @@ def pdf_blocks(path: Path) -> list[Block]:
         blocks, _ = read_pdf(path, clean=strip_controls)
     except PdfUnreadable as exc:
         raise UnreadableFile(f"{path}: {exc}") from exc
-    if not any(b.kind == "paragraph" for b in blocks):
+    if not any(b.kind != "heading" for b in blocks):
         raise UnreadableFile(f"{path}: no extractable text (a scanned PDF needs OCR first)")
     return blocks
 
@@ -245,7 +283,7 @@ def word_blocks(path: Path, max_mb: int = 50) -> list[Block]:
         blocks = docx_blocks(path, clean=strip_controls)
     except (BadZipFile, OpcError, KeyError, ValueError) as exc:
         raise UnreadableFile(f"{path}: not a readable Word file ({exc.__class__.__name__})") from exc
-    if not any(b.kind == "paragraph" for b in blocks):
+    if not any(b.kind != "heading" for b in blocks):
         raise UnreadableFile(f"{path}: no text to index")
     return blocks
 
@@ -275,7 +313,7 @@ def _read_kind(path: Path, kind: str, warn, max_mb: int) -> list[Block]:
         raise UnreadableFile(f"{path}: cannot read ({exc.strerror})") from exc
     text = decode_text(data, str(path), warn)
     blocks = {"markdown": markdown_blocks, "text": text_blocks, "html": html_blocks}[kind](text)
-    if not any(b.kind == "paragraph" for b in blocks):
+    if not any(b.kind != "heading" for b in blocks):
         raise UnreadableFile(f"{path}: no text to index")
     return blocks
 
