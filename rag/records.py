@@ -6,9 +6,15 @@ from dataclasses import asdict, dataclass, field
 SECTION_SEPARATOR = " › "
 
 
-def embedded_text(section: tuple[str, ...], text: str) -> str:
-    """What the encoders see of a chunk: its innermost heading (capped) gives the passage its topic."""
-    return f"{section[-1][:160]}\n{text}" if section else text
+def embedded_text(section: tuple[str, ...], text: str, card: str = "") -> str:
+    """What the encoders see of a chunk: its document's card line ("3M · 10-K · FY2018") says which
+    of many look-alike documents it comes from, its innermost heading (capped) gives its topic.
+
+    >>> embedded_text(("Results",), "Sales rose.", "3M · 10-K · FY2018").split(chr(10))
+    ['3M · 10-K · FY2018', 'Results', 'Sales rose.']
+    """
+    body = f"{section[-1][:160]}\n{text}" if section else text
+    return f"{card}\n{body}" if card else body
 
 
 @dataclass(frozen=True)
@@ -50,13 +56,14 @@ class Chunk:
     end: int
     page: int | None = None
     content_hash: str = ""
+    card: str = ""  # the document card's line (see ingest.cards), embedded and indexed with the text
 
     @property
     def section_path(self) -> str:
         return SECTION_SEPARATOR.join(self.section)
 
     def embedding_text(self) -> str:
-        return embedded_text(self.section, self.text)
+        return embedded_text(self.section, self.text, self.card)
 
     def to_json(self) -> dict:
         data = asdict(self)
@@ -84,6 +91,7 @@ class Passage:
             "chunk_id": self.chunk.chunk_id,
             "source": self.chunk.source,
             "section": self.chunk.section_path,
+            "document": self.chunk.card,
             "page": self.chunk.page,
             "text": self.chunk.text,
         }

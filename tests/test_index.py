@@ -141,7 +141,7 @@ def test_search_json_output(sample_index):
     assert result.returncode == 0, result.stderr
     hits = json.loads(result.stdout)
     assert [h["rank"] for h in hits] == [1, 2, 3]
-    assert set(hits[0]) == {"rank", "score", "chunk_id", "source", "section", "page", "text"}
+    assert set(hits[0]) == {"rank", "score", "chunk_id", "source", "section", "document", "page", "text"}
     assert "1978" in " ".join(h["text"] for h in hits)
 
 

@@ -12,6 +12,7 @@ from typing import Callable, Iterator, Protocol
 
 import numpy as np
 
+from rag.ingest.cards import SIDECAR_SUFFIX, DocumentCard, parse_sidecar, read_card, with_corrections
 from rag.ingest.chunking import ChunkerConfig, chunk_paragraphs
 from rag.ingest.paragraphs import repair_paragraphs
 from rag.ingest.readers import UnreadableFile, read_blocks
@@ -29,15 +30,50 @@ class FileChunks:
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    card: dict | None = None  # the document card (ingest.cards), user corrections applied
+
+
+COVER_PAGES = 2  # a report's cover and the page after it say who, what and when
+COVER_BLOCKS = 40  # for files without pages
+
+
+def document_card(path: Path, blocks) -> DocumentCard:
+    """The card the document's cover and file name give, with the user's sidecar corrections."""
+    cover = [b.text for b in blocks if (b.page or 1) <= COVER_PAGES][:COVER_BLOCKS if blocks and blocks[0].page
+                                                                       else COVER_BLOCKS // 4]
+    card = read_card(cover, path.name)
+    sidecar = sidecar_path(path)
+    if sidecar.is_file():
+        try:
+            card = with_corrections(card, parse_sidecar(sidecar.read_text(encoding="utf-8"), str(sidecar)))
+        except (ValueError, OSError, UnicodeDecodeError) as exc:
+            raise UnreadableFile(f"{exc}" if isinstance(exc, ValueError) else f"{sidecar}: cannot read ({exc})")
+    return card
+
+
+def sidecar_path(path: Path) -> Path:
+    """FILE.card.json beside FILE: the user's corrections to its card."""
+    return path.with_name(path.name + SIDECAR_SUFFIX)
+
+
+def read_document(path: Path, count_tokens, config: ChunkerConfig, warn=None) -> tuple[list[Chunk], DocumentCard]:
+    """A file's chunks, each carrying its document card's line, and the card."""
+    blocks = read_blocks(path, warn, max_mb=config.max_file_mb, max_blocks=4 * config.max_passages)
+    card = document_card(path, blocks)
+    chunks = _chunks(path, blocks, count_tokens, config, card.line() if card.identified else "")
+    return chunks, card
 
 
 def chunk_file(path: Path, count_tokens, config: ChunkerConfig, warn=None) -> list[Chunk]:
-    blocks = read_blocks(path, warn, max_mb=config.max_file_mb, max_blocks=4 * config.max_passages)
+    return read_document(path, count_tokens, config, warn)[0]
+
+
+def _chunks(path: Path, blocks, count_tokens, config: ChunkerConfig, card: str) -> list[Chunk]:
     least = sum(len(b.text) for b in blocks) // config.max_chars  # a passage holds at most max_chars
     if least > config.max_passages:  # known before any token is counted: refuse now, not after minutes
         raise UnreadableFile(f"{path}: at least {least} passages, over the limit of {config.max_passages} per file "
                              f"(--max-passages)")
-    chunks = chunk_paragraphs(repair_paragraphs(blocks), str(path), count_tokens, config)
+    chunks = chunk_paragraphs(repair_paragraphs(blocks), str(path), count_tokens, config, card)
     if len(chunks) > config.max_passages:
         raise UnreadableFile(f"{path}: {len(chunks)} passages, over the limit of {config.max_passages} per file "
                              f"(--max-passages)")
@@ -49,7 +85,8 @@ def read_one(path: Path, count_tokens, config: ChunkerConfig) -> FileChunks:
     result = FileChunks(str(path))
     started = time.perf_counter()
     try:
-        result.chunks = chunk_file(path, count_tokens, config, result.warnings.append)
+        result.chunks, card = read_document(path, count_tokens, config, result.warnings.append)
+        result.card = card.to_json()
     except Exception as exc:
         result.error = (f"skipped {exc}" if isinstance(exc, (UnreadableFile, OSError)) else
                         f"skipped {path}: {exc.__class__.__name__}: {exc}")

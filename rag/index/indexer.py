@@ -122,14 +122,14 @@ def build_index(paths: list[Path], index_dir: Path, embedder, chunker: ChunkerCo
                 skip(source, f"skipped {reason}")
                 continue
             try:
-                digests[source] = sha256_file(path)
+                digests[source] = _digest(path)
             except OSError as exc:
                 skip(source, f"skipped {exc}")
                 continue
             if same_chunker and old_files.get(source, {}).get("sha256") == digests[source]:
                 kept[source] = [old_chunks[r] for r in old_by_source.get(source, [])]
                 new_files[source] = {"sha256": digests[source], "size": path.stat().st_size,
-                                     "chunks": len(kept[source])}
+                                     "chunks": len(kept[source]), "card": old_files[source].get("card")}
                 report.files_unchanged += 1
             else:
                 to_read.append(path)
@@ -153,7 +153,7 @@ def build_index(paths: list[Path], index_dir: Path, embedder, chunker: ChunkerCo
                                     pages_per_s=f"{report.pages_read / max(bar.format_dict['elapsed'], 1e-6):.0f}")
                 (report.files_updated if source in old_files else report.files_added).append(source)
                 new_files[source] = {"sha256": digests[source], "size": Path(source).stat().st_size,
-                                     "chunks": len(result.chunks)}
+                                     "chunks": len(result.chunks), "card": result.card}
             # the order of `files`, whatever order the engine finished them in
             new_files = {str(p): new_files[str(p)] for p in files if str(p) in new_files}
 
@@ -167,6 +167,7 @@ def build_index(paths: list[Path], index_dir: Path, embedder, chunker: ChunkerCo
                 else:
                     report.files_removed.append(source)
 
+            _place_cards(new_files, kept)
             chunks = [chunk for source in new_files for chunk in kept[source]]
             if not chunks:
                 where = ", ".join(str(p) for p in paths)
@@ -195,6 +196,33 @@ def build_index(paths: list[Path], index_dir: Path, embedder, chunker: ChunkerCo
         finally:
             bar.close()
     return report
+
+
+def _digest(path: Path) -> str:
+    """The file's SHA-256, and its card sidecar's when there is one: a corrected card re-reads the file."""
+    from rag.index.engines import sidecar_path
+
+    digest = sha256_file(path)
+    sidecar = sidecar_path(path)
+    return f"{digest}+{sha256_file(sidecar)[:16]}" if sidecar.is_file() else digest
+
+
+def _place_cards(files: dict[str, dict], kept: dict[str, list[Chunk]]) -> None:
+    """Every card placed in its organisation's fiscal year across the collection (`resolve_quarters`),
+    and each document's chunks carrying its card's line as it now reads (re-embedded if it changed)."""
+    from dataclasses import replace
+
+    from rag.ingest.cards import DocumentCard, resolve_quarters
+    from rag.ingest.chunking import content_hash
+
+    cards = resolve_quarters({s: DocumentCard.from_json(info.get("card")) for s, info in files.items()
+                              if info.get("card")})
+    for source, card in cards.items():
+        files[source]["card"] = card.to_json()
+        line = card.line() if card.identified else ""
+        if any(chunk.card != line for chunk in kept.get(source, [])):
+            kept[source] = [replace(c, card=line, content_hash=content_hash(replace(c, card=line).embedding_text()))
+                            for c in kept[source]]
 
 
 def _embed_with_cache(chunks: list[Chunk], old_chunks: list[Chunk], previous, embedder, engine, bar,

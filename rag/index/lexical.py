@@ -27,7 +27,7 @@ def build_bm25(chunks: list[Chunk]):
     import bm25s
 
     retriever = bm25s.BM25(k1=1.2, b=0.75, method="lucene")
-    tokens = tokenize([" ".join(chunk.section) + "\n" + chunk.text for chunk in chunks]) if chunks else []
+    tokens = tokenize([f"{chunk.card}\n" + " ".join(chunk.section) + "\n" + chunk.text for chunk in chunks]) if chunks else []
     if not any(tokens):  # no indexable word anywhere ("x.x.x."): bm25s needs one term; none will match
         tokens = [[""] for _ in tokens] or [[""]]
     retriever.index(tokens, show_progress=False)

@@ -13,6 +13,9 @@ from rag.ingest.paragraphs import split_sentences
 from rag.records import Chunk, Paragraph, embedded_text as _embedded
 
 TokenCounter = Callable[[str], int]
+# Raised when the readers change what a file gives (2: document cards, table rows with their
+# headers, ligatures): an index built before re-reads its files (unchanged texts keep their vectors).
+READER_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -30,7 +33,8 @@ class ChunkerConfig:
 
     def shape(self) -> dict:
         """What decides a file's chunks (the manifest records it): the limits only skip files."""
-        return {"max_tokens": self.max_tokens, "min_tokens": self.min_tokens, "target_tokens": self.target_tokens}
+        return {"max_tokens": self.max_tokens, "min_tokens": self.min_tokens, "target_tokens": self.target_tokens,
+                "reader": READER_VERSION}
 
     @property
     def max_chars(self) -> int:
@@ -91,14 +95,15 @@ def pack_words(words: list[str], fits: Callable[[str], bool]) -> list[str]:
     return out
 
 
-def _split_long(paragraph: Paragraph, count: TokenCounter, config: ChunkerConfig) -> list[Paragraph]:
+def _split_long(paragraph: Paragraph, count: TokenCounter, config: ChunkerConfig,
+                _embedded_in=_embedded) -> list[Paragraph]:
     """Split at sentence boundaries; an over-long sentence at word boundaries; an over-long word
     (no spaces to split at) at the token budget."""
     limit = config.target_tokens
-    base = count(_embedded(paragraph.section, ""))
+    base = count(_embedded_in(paragraph.section, ""))
 
     def fits(text: str) -> bool:
-        return len(text) <= config.max_chars and count(_embedded(paragraph.section, text)) <= limit
+        return len(text) <= config.max_chars and count(_embedded_in(paragraph.section, text)) <= limit
 
     def short_fits(word: str) -> bool:  # a byte-level or WordPiece token is at least one byte: no count needed
         return base + 4 * len(word) + 2 <= limit or fits(word)
@@ -135,14 +140,17 @@ def _split_long(paragraph: Paragraph, count: TokenCounter, config: ChunkerConfig
 
 
 def chunk_paragraphs(
-    paragraphs: list[Paragraph], source: str, count: TokenCounter, config: ChunkerConfig = ChunkerConfig()
+    paragraphs: list[Paragraph], source: str, count: TokenCounter, config: ChunkerConfig = ChunkerConfig(),
+    card: str = "",
 ) -> list[Chunk]:
-    """Chunks of one document, in order. Every chunk's embedded text is within `max_tokens`."""
+    """Chunks of one document, in order. Every chunk's embedded text (with the document's `card`
+    line) is within `max_tokens`."""
+    _embedded_in = lambda section, text: _embedded(section, text, card)
     pieces: list[Paragraph] = []
     for paragraph in paragraphs:
         if (len(paragraph.text) > config.max_chars
-                or count(_embedded(paragraph.section, paragraph.text)) > config.target_tokens):
-            pieces.extend(_split_long(paragraph, count, config))
+                or count(_embedded_in(paragraph.section, paragraph.text)) > config.target_tokens):
+            pieces.extend(_split_long(paragraph, count, config, _embedded_in))
         else:
             pieces.append(paragraph)
 
@@ -153,10 +161,10 @@ def chunk_paragraphs(
             prev is not None
             and prev.section == piece.section
             and prev.page == piece.page
-            and min(count(_embedded(prev.section, prev.text)), count(_embedded(piece.section, piece.text)))
+            and min(count(_embedded_in(prev.section, prev.text)), count(_embedded_in(piece.section, piece.text)))
             < config.min_tokens
             and len(prev.text) + len(piece.text) < config.max_chars
-            and count(_embedded(piece.section, f"{prev.text}\n{piece.text}")) <= config.target_tokens
+            and count(_embedded_in(piece.section, f"{prev.text}\n{piece.text}")) <= config.target_tokens
         ):
             merged[-1] = Paragraph(f"{prev.text}\n{piece.text}", prev.section, prev.start, piece.end, prev.page)
         else:
@@ -164,7 +172,7 @@ def chunk_paragraphs(
 
     chunks = []
     for ordinal, piece in enumerate(merged):
-        if count(_embedded(piece.section, piece.text)) > config.max_tokens:
+        if count(_embedded_in(piece.section, piece.text)) > config.max_tokens:
             raise AssertionError(f"chunker produced an over-long chunk in {source}")  # a bug, not user input
         chunks.append(Chunk(
             chunk_id=chunk_id(source, ordinal, piece.text),
@@ -174,6 +182,6 @@ def chunk_paragraphs(
             start=piece.start,
             end=piece.end,
             page=piece.page,
-            content_hash=content_hash(_embedded(piece.section, piece.text)),
+            content_hash=content_hash(_embedded_in(piece.section, piece.text)),
         ))
     return chunks

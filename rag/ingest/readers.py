@@ -329,7 +329,8 @@ def _files_under(folder: Path, warn) -> list[Path]:
     found = []
     for root, dirs, files in os.walk(folder, onerror=unreadable):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        found.extend(Path(root) / f for f in sorted(files) if not f.startswith("."))
+        # FILE.card.json is a correction to FILE's card (ingest.cards), not a document
+        found.extend(Path(root) / f for f in sorted(files) if not f.startswith(".") and not f.endswith(".card.json"))
     return sorted(found)
 
 
