@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="join this Ray cluster (auto, HOST:PORT or ray://HOST:10001); default: start a local Ray")
     p.add_argument("--workers", type=int, default=None, metavar="N",
                    help="embedding actors for --engine ray (default: one per CPU of the cluster)")
+    p.add_argument("--meta", action="append", default=[], metavar="FIELD=VALUE",
+                   help="correct the document card of each FILE named (saved beside it as FILE.card.json): "
+                        "organisation, kind, fiscal_year, quarter, period_end, date, title, aliases")
 
     p = sub.add_parser("search", help="show the passages retrieved for a question")
     p.add_argument("question")
@@ -99,6 +102,8 @@ def cmd_index(args) -> int:
     if args.workers is not None and args.workers < 1:
         raise UserError(f"--workers must be at least 1 (got {args.workers})")
     find_documents(args.paths)  # a missing path fails before the model loads
+    if args.meta:
+        write_card_corrections(args.paths, args.meta)
     index_dir = args.index or paths.default_index_dir()
     store.check_writable_target(index_dir)
     engine = None
@@ -121,6 +126,36 @@ def cmd_index(args) -> int:
     return 0
 
 
+def write_card_corrections(paths: list[Path], meta: list[str]) -> None:
+    """Each named file's card corrections merged into its sidecar (FILE.card.json), checked first."""
+    from rag.index.engines import sidecar_path
+    from rag.ingest.cards import check_corrections, parse_sidecar
+
+    corrections = {}
+    for item in meta:
+        field, sep, value = item.partition("=")
+        if not sep or not field.strip():
+            raise UserError(f"--meta {item!r}: write FIELD=VALUE, e.g. --meta fiscal_year=2022")
+        corrections[field.strip()] = value.strip()
+    try:
+        check_corrections(corrections, "--meta")
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    files = [p for p in paths if p.is_file()]
+    if not files:
+        raise UserError("--meta corrects the card of files named on the command line, not folders")
+    for path in files:
+        sidecar = sidecar_path(path)
+        try:
+            current = parse_sidecar(sidecar.read_text(encoding="utf-8"), str(sidecar)) if sidecar.is_file() else {}
+            sidecar.write_text(json.dumps({**current, **corrections}, indent=1, ensure_ascii=False) + "\n",
+                               encoding="utf-8")
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+        except OSError as exc:
+            raise UserError(f"cannot write {sidecar}: {exc.strerror}") from None
+
+
 def _check_index(index_dir: Path | None) -> None:
     """A missing or foreign index fails before any model loads."""
     if index_dir is not None:
@@ -136,8 +171,16 @@ def cmd_search(args) -> int:
     settings = Settings.from_args(args)
     check_query(args.question, settings.k, settings.mode)
     _check_index(args.index)
+    from rag.index.scope import choose_scope
+
     retriever = assemble.open_retriever(settings, args.index)
-    passages = retriever.search(args.question, k=settings.k, mode=settings.mode)
+    scope = choose_scope(args.question, retriever.cards())
+    if scope.missing:
+        say(scope.missing)
+        return 0
+    passages = retriever.search(args.question, k=settings.k, mode=settings.mode, sources=scope.sources)
+    if scope.reason and not args.json:
+        say(f"Documents: {scope.reason}\n")
     if args.json:
         print(json.dumps([p.to_json() for p in passages], ensure_ascii=False, indent=2))
         return 0
@@ -169,6 +212,8 @@ def _print_sources(answer) -> None:
     unsupported = [s.text for s in answer.sentences if not s.supported]
     for text in unsupported:
         say(f"  ⚠ not supported by the passages: {text}")
+    if answer.scope:
+        say(f"\nDocuments: {answer.scope}")
     say("\nSources:")
     for c in answer.cited:
         say(f"  [{c.n}] {c.passage.chunk.section_path or '(no section)'}  ({source_place(c.passage)})")

@@ -11,10 +11,11 @@ from rag.answer.records import Answer
 
 
 def source_place(passage) -> str:
-    """File name and page: "report.pdf, page 4"."""
+    """The document's card, file name and page: "3M · 10-K · FY2018: 3M_2018_10K.pdf, page 60"."""
     chunk = passage.chunk
     name = " ".join(Path(chunk.source).name.split())  # a newline in a file name must not break a listing
-    return name + (f", page {chunk.page}" if chunk.page else "")
+    card = f"{' '.join(chunk.card.split())}: " if chunk.card else ""
+    return card + name + (f", page {chunk.page}" if chunk.page else "")
 
 
 def source_label(passage) -> str:
@@ -63,7 +64,11 @@ def answer_text(answer: Answer) -> str:
     unsupported = [s.text for s in answer.sentences if not s.supported]
     if unsupported:
         lines.append("Not supported by the sources: " + " | ".join(unsupported))
+    if answer.formula:
+        lines.append(f"Computed: {answer.formula}")
     lines.append("")
+    if answer.scope:
+        lines.append(f"Documents: {answer.scope}")
     lines.append("Sources:")
     lines += [f"[{c.n}] {source_label(c.passage)}" for c in answer.cited]
     return "\n".join(lines + flagged_lines(answer))

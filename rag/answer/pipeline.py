@@ -18,12 +18,13 @@ from rag.answer.grounding import SentenceSupport, ground_answer
 from rag.answer.injection import set_aside
 from rag.answer.prompting import FittedPrompt, fit_prompt
 from rag.answer.records import Answer, Citation, Event, Final, Notice, Token
-from rag.answer import answerability, heads, short_answer
+from rag.answer import answerability, collection, heads, short_answer
 from rag.answer.prompting import build_messages
 from rag.answer.refusal import coverage, model_refused, question_terms, unknown_share
 from rag.generate.base import Generator, Prompt
 from rag.index.lexical import terms
 from rag.index.retrieval import Retriever, check_query
+from rag.index.scope import Scope, choose_scope
 from rag.ingest.paragraphs import split_sentences
 from rag.records import Passage
 from rag.settings import Settings
@@ -49,6 +50,7 @@ class AnswerConfig:
 
 
 class Prepared(NamedTuple):
+    scope: Scope  # the documents the question names, searched alone (index.scope)
     retrieved: list[Passage]
     passages: list[Passage]  # the retrieved ones fit to answer from
     flagged: dict[str, str]  # chunk id -> the phrase that addresses the assistant
@@ -119,18 +121,53 @@ class AnswerPipeline:
 
     def prepare(self, question: str, k: int, mode: str) -> Prepared:
         """What the model is shown for a question: retrieved, set aside, ranked and fitted passages."""
-        retrieved = self.retriever.search(question, k=k, mode=mode)
+        scope = choose_scope(question, self.cards())
+        retrieved = [] if scope.missing else self.retriever.search(question, k=k, mode=mode, sources=scope.sources)
         passages, flagged = set_aside(retrieved)
         ranked = self.rank(question, passages) if passages else []
-        return Prepared(retrieved, passages, flagged, ranked, self._fit(question, passages, ranked))
+        return Prepared(scope, retrieved, passages, flagged, ranked, self._fit(question, passages, ranked))
+
+    def cards(self) -> dict:
+        """The collection's document cards, read once per opened index."""
+        if getattr(self, "_cards_of", None) is not self.retriever.index:
+            self._cards, self._cards_of = self.retriever.cards(), self.retriever.index
+        return self._cards
+
+    def _from_structure(self, question: str, prepared: Prepared, timings: dict) -> Answer | None:
+        """An answer the collection's structure gives without the model: a period the documents do
+        not hold (one line naming the nearest they do), or a number read from a cited table cell."""
+        scope, fitted = prepared.scope, prepared.fitted
+        if scope.missing:
+            return Answer(question, scope.missing, True, [], [], [], self.generator.name, timings,
+                          refusal_reason="the period asked for is not in the documents", scope=scope.missing)
+        if not fitted.passages or not collection.is_value_question(question):
+            return None
+        deeper = [p for p in self.retriever.search(question, k=max(self.config.k, collection.ROW_DEPTH),
+                                                   mode=self.config.mode, sources=scope.sources)
+                  if p.chunk.chunk_id not in prepared.flagged]
+        found = collection.cell_answer(question, deeper, self.embed, terms, self.cards())
+        if found is None:
+            return None
+        sentences = collection.cell_sentences(found)
+        text = f"{found.short} — " + render_answer(sentences) + (f" ({found.formula})" if found.formula else "")
+        cited = [Citation(n, deeper[n - 1], found.score) for n in sorted({s.citations[0] for s in sentences})]
+        return Answer(question, text, False, sentences, cited, deeper, self.generator.name, timings,
+                      answerability=found.score, short_answer=found.short, signals={"cell": round(found.score, 4)},
+                      scope=scope.reason, formula=found.formula, flagged=prepared.flagged)
 
     def stream(self, question: str, k: int | None = None, mode: str | None = None) -> Iterator[Event]:
         k = k or self.config.k
         mode = mode or self.config.mode
         question = check_query(question, k, mode)
         started = time.perf_counter()
-        retrieved, passages, flagged, ranked, fitted = self.prepare(question, k, mode)
+        prepared = self.prepare(question, k, mode)
+        scope, retrieved, passages, flagged, ranked, fitted = prepared
         timings = {"retrieve_s": time.perf_counter() - started}
+        structured = self._from_structure(question, prepared, timings)
+        if structured is not None:
+            timings["total_s"] = timings["first_token_s"] = time.perf_counter() - started
+            yield Final(structured)
+            return
         warnings = []
         if flagged:
             warnings.append(f"{len(flagged)} passage(s) set aside: they address the assistant "
@@ -186,6 +223,7 @@ class AnswerPipeline:
         timings["total_s"] = time.perf_counter() - started
         answer = self._finish(question, fitted, retrieved, raw, sentences, short, reason, probability, signals,
                               flagged, timings, warnings)
+        answer.scope = scope.reason
         if "head" in signals:
             answer.head_probability = signals["head"]
             answer.confidence = heads.confidence_words(signals["head"], self.head.veto_below)

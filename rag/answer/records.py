@@ -35,6 +35,8 @@ class Answer:
     signals: dict = field(default_factory=dict)  # what the answerability decision read (answerability.py)
     head_probability: float | None = None  # the answerability head's P (heads.py); None without a head
     confidence: str = ""  # that probability in words: "likely in the documents", "not found in the documents"
+    scope: str = ""  # which documents were searched and why, when the question names them (index.scope)
+    formula: str = ""  # the arithmetic done from cited cells, inputs shown (answer.cells)
 
     def to_json(self) -> dict:
         return {
@@ -44,7 +46,7 @@ class Answer:
             "refused": self.refused,
             "citations": [
                 {"n": c.n, "chunk_id": c.passage.chunk.chunk_id, "source": c.passage.chunk.source,
-                 "section": c.passage.chunk.section_path, "page": c.passage.chunk.page, "text": c.passage.chunk.text,
+                 "section": c.passage.chunk.section_path, "document": c.passage.chunk.card, "page": c.passage.chunk.page, "text": c.passage.chunk.text,
                  "score": round(c.support, 4)}
                 for c in self.cited
             ],
@@ -61,6 +63,8 @@ class Answer:
             "raw": self.raw,
             "warnings": self.warnings,
             "flagged": [{"chunk_id": chunk_id, "phrase": phrase} for chunk_id, phrase in self.flagged.items()],
+            "scope": self.scope,
+            "formula": self.formula,
         }
 
 

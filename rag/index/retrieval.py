@@ -62,6 +62,43 @@ class Retriever:
     def size(self) -> int:
         return len(self.index.chunks)
 
+    def cards(self) -> dict:
+        """Each indexed file's document card (ingest.cards), in the manifest's order."""
+        from rag.ingest.cards import DocumentCard
+
+        return {source: DocumentCard.from_json(info.get("card")) for source, info in self.index.manifest.files.items()
+                if info.get("card")}
+
+    def rows_of(self, sources) -> np.ndarray:
+        """The chunk rows of the given files: a build writes each file's chunks together, in the
+        manifest's order, so each file is one run of rows."""
+        wanted, rows, start = set(sources), [], 0
+        for source, info in self.index.manifest.files.items():
+            count = int(info.get("chunks", 0))
+            if source in wanted:
+                rows.append(np.arange(start, start + count))
+            start += count
+        return np.concatenate(rows) if rows else np.zeros(0, dtype=int)
+
+    def _within(self, rows: np.ndarray, vector: np.ndarray, query: str, k: int, mode: str,
+                depth: int) -> tuple[np.ndarray, np.ndarray]:
+        """Search restricted to `rows`: exact cosines over their vectors, BM25 over their scores."""
+        from rag.index.lexical import bm25_scores, tokenize
+
+        dense_scores = self.index.vectors[rows] @ vector
+        dense_rows = rows[np.argsort(-dense_scores, kind="stable")[:depth]]
+        if mode == "dense":
+            order = np.argsort(-dense_scores, kind="stable")[:k]
+            return rows[order], dense_scores[order]
+        term_ids = self.index.bm25.get_tokens_ids(tokenize([query])[0])
+        lexical = bm25_scores(self.index.bm25, term_ids)[rows] if term_ids else np.zeros(len(rows))
+        keep = np.flatnonzero(lexical > 0)
+        bm25_rows = rows[keep[np.argsort(-lexical[keep], kind="stable")]][:depth]
+        if mode == "bm25":
+            return bm25_rows[:k], np.sort(lexical[keep])[::-1][:k].astype(np.float32)
+        fused = reciprocal_rank_fusion([[str(r) for r in dense_rows], [str(r) for r in bm25_rows]])[:k]
+        return np.array([int(r) for r, _ in fused], dtype=int), np.array([score for _, score in fused])
+
     def dense(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-k rows by inner product; compressed (PQ) candidates are re-scored from the exact vectors."""
         lossy = is_lossy(self.index.manifest.faiss_factory)
@@ -79,11 +116,15 @@ class Retriever:
     def bm25(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
         return bm25_search(self.index.bm25, query, k, self.size)
 
-    def search(self, query: str, k: int = 5, mode: str = "hybrid", candidates: int = 50) -> list[Passage]:
-        """Top-k passages; each carries its exact cosine to the query (refusal evidence) in `scores`."""
+    def search(self, query: str, k: int = 5, mode: str = "hybrid", candidates: int = 50,
+               sources=None) -> list[Passage]:
+        """Top-k passages; each carries its exact cosine to the query (refusal evidence) in `scores`.
+        `sources` restricts the search to those files (a question's scope, see `scope`)."""
         query = check_query(query, k, mode)
         vector = self.embedder.embed_query(query)
-        if mode == "dense":
+        if sources:
+            rows, scores = self._within(self.rows_of(sources), vector, query, k, mode, max(candidates, k))
+        elif mode == "dense":
             rows, scores = self.dense(vector, k)
         elif mode == "bm25":
             rows, scores = self.bm25(query, k)

@@ -168,7 +168,10 @@ def _organisation(text: str) -> str:
     if found:
         return found.group(1).strip()
     found = _AGENCY.search(text)
-    return found.group(1).strip() if found else ""
+    if not found:
+        return ""
+    # "U.S. Department of Transportation Strategic Plan": the name, not the document's kind
+    return re.sub(r"(?:\s+(?:Strategic|Annual|Performance|Plan|Report|Fiscal|Year|FY))+$", "", found.group(1).strip())
 
 
 def _cover_period(text: str, kind: str) -> tuple[int | None, int | None, str]:
@@ -235,7 +238,7 @@ def _from_file_name(stem: str) -> dict:
 
 def _title(lines: list[str]) -> str:
     boilerplate = re.compile(r"^(united states|securities and exchange commission|washington|form\s|table of contents"
-                             r"|exhibit|news release|\(mark one\)|[\W_]*$)", re.IGNORECASE)
+                             r"|exhibit|news release|\(mark one\)|page \d+|[\W_]*$)", re.IGNORECASE)
     return next((line[:120] for line in lines if not boilerplate.match(line) and len(line) > 3), "")
 
 

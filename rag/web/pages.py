@@ -42,8 +42,33 @@ def _find(textpage, words: list[str], start: int = 0) -> tuple[int, int] | None:
     return None
 
 
+def row_rects(textpage, label: str) -> list[tuple[float, float, float, float]]:
+    """One rectangle over a table row found by its label: from the label to the last character
+    set on the same line (the row's cells), so a value read from a cell is marked with its row."""
+    words = label.split()
+    found = _find(textpage, words) if words else None
+    if found is None:
+        return []
+    rects = [textpage.get_rect(i) for i in range(textpage.count_rects(found[0], found[1]))]
+    if not rects:
+        return []
+    left, bottom, right, top = rects[0][0], min(r[1] for r in rects), max(r[2] for r in rects), max(r[3] for r in rects)
+    for index in range(textpage.count_chars()):
+        box = textpage.get_charbox(index)
+        overlap = min(top, box[3]) - max(bottom, box[1])
+        if box[0] >= left and box[3] > box[1] and overlap > 0.5 * (box[3] - box[1]):
+            right = max(right, box[2])
+    return [(left, bottom, right, top)]
+
+
 def sentence_rects(textpage, sentence: str) -> list[tuple[float, float, float, float]]:
-    """Rectangles (left, bottom, right, top) covering the sentence's first to last words on the page."""
+    """Rectangles (left, bottom, right, top) covering the sentence's first to last words on the page;
+    for a table row as the readers write it ("Title — Label — 2018: 1,577"), its row on the page."""
+    from rag.ingest.tables import ROW_SEPARATOR
+
+    parts = sentence.split(ROW_SEPARATOR)
+    if len(parts) >= 2 and re.search(r":\s*\S*\d", parts[-1]):
+        return row_rects(textpage, parts[-2] if len(parts) >= 3 else parts[0])
     words = [w for w in re.sub(r"[|]", " ", sentence).split() if w]
     head = _find(textpage, words)
     if head is None:

@@ -1,0 +1,106 @@
+"""FinanceBench answering and its report (the protocol's steps 2 and 3; see `eval.financebench`).
+
+results.jsonl keeps, per question: the answer shown, its short answer, refused or not, the
+documents searched and cited, whether the question's filing was among the retrieved passages,
+the timings, and the grade (`eval.finance_grading`); hand grades, when given, live in
+OUT/<part>/hand_grades.json ({"financebench_id": "correct" | "incorrect"}).
+"""
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+from pathlib import Path
+
+from eval.finance_grading import grade
+
+KINDS = ("metrics-generated", "domain-relevant", "novel-generated")
+
+
+def is_lookup(row: dict) -> bool:
+    """A single-cell lookup: a metrics question its set marks as information extraction (no arithmetic)."""
+    return row.get("question_type") == "metrics-generated" and row.get("question_reasoning") == "Information extraction"
+
+
+def answer_part(questions: list[dict], out: Path, part: str, generator: str) -> Path:
+    """Every question answered into OUT/<part>-<generator>/results.jsonl (resumes)."""
+    from eval.runner import read_done
+    from rag import assemble
+    from rag.index.lexical import terms
+    from rag.settings import Settings
+
+    folder = out / f"{part}-{generator}"
+    folder.mkdir(parents=True, exist_ok=True)
+    results = folder / "results.jsonl"
+    done = read_done(results)
+    todo = [q for q in questions if q["financebench_id"] not in done]
+    if not todo:
+        return results
+    pipeline = assemble.build_pipeline(Settings(generator=generator), out / "index")
+    with open(results, "a", encoding="utf-8") as fh:
+        for number, q in enumerate(todo, start=1):
+            answer = pipeline.ask(q["question"])
+            doc = q["doc_name"]
+            row = {
+                "id": q["financebench_id"], "company": q["company"], "doc_name": doc,
+                "question_type": q["question_type"], "question_reasoning": q.get("question_reasoning"),
+                "question": q["question"], "gold": q["answer"], "answer": answer.text,
+                "short_answer": answer.short_answer, "refused": answer.refused,
+                "refusal_reason": answer.refusal_reason, "scope": answer.scope, "formula": answer.formula,
+                "retrieved_docs": [Path(p.chunk.source).stem for p in answer.retrieved],
+                "cited_docs": [Path(c.passage.chunk.source).stem for c in answer.cited],
+                "right_filing_retrieved": any(Path(p.chunk.source).stem == doc for p in answer.retrieved),
+                "timings": {k: round(v, 3) for k, v in answer.timings.items()},
+                "signals": answer.signals,
+            }
+            row["grade"] = grade(answer.text, answer.short_answer, answer.refused, q["answer"], terms)
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            fh.flush()
+            print(f"[{number}/{len(todo)}] {row['grade']:9s} {answer.timings.get('total_s', 0):5.1f}s "
+                  f"{q['question'][:70]}", file=sys.stderr)
+    return results
+
+
+def _share(rows: list[dict], grade_name: str) -> str:
+    return f"{100 * sum(r['grade'] == grade_name for r in rows) / len(rows):.0f}%" if rows else "–"
+
+
+def graded(rows: list[dict], hand: dict[str, str]) -> list[dict]:
+    """Rows with hand grades applied where the automatic grading could not decide."""
+    return [{**r, "grade": hand.get(r["id"], r["grade"]) if r["grade"] == "hand" else r["grade"],
+             "graded_by": "hand" if r["grade"] == "hand" and r["id"] in hand else
+             ("ungraded" if r["grade"] == "hand" else "automatic")} for r in rows]
+
+
+def write_report(out: Path, part: str, generator: str) -> str:
+    """OUT/<part>-<generator>/report.md: rows by kind beside the published anchors; returned too."""
+    from eval.financebench import ANCHORS
+
+    folder = out / f"{part}-{generator}"
+    if not (folder / "results.jsonl").is_file():
+        return f"no questions of the {part} part have their filing in the folder"
+    rows = [json.loads(line) for line in (folder / "results.jsonl").read_text().splitlines() if line.strip()]
+    hand_file = folder / "hand_grades.json"
+    rows = graded(rows, json.loads(hand_file.read_text()) if hand_file.is_file() else {})
+    groups = [("all", rows)] + [(kind, [r for r in rows if r["question_type"] == kind]) for kind in KINDS]
+    groups.append(("single-cell lookups (metrics, information extraction)", [r for r in rows if is_lookup(r)]))
+    lines = [f"## FinanceBench, {part} part ({len(rows)} questions), generator {generator}", "",
+             "| questions | n | correct | incorrect | refused | graded by hand | ungraded |", "|---|---|---|---|---|---|---|"]
+    for name, group in groups:
+        lines.append(f"| {name} | {len(group)} | {_share(group, 'correct')} | {_share(group, 'incorrect')} | "
+                     f"{_share(group, 'refused')} | {sum(r['graded_by'] == 'hand' for r in group)} | "
+                     f"{sum(r['graded_by'] == 'ungraded' for r in group)} |")
+    lines += ["", "Published on all 150 questions (human-graded), for comparison:", "",
+              "| setup | correct | incorrect | refused |", "|---|---|---|---|"]
+    lines += [f"| {name} | {c}% | {i}% | {r}% |" for name, c, i, r in ANCHORS]
+    right = [r["right_filing_retrieved"] for r in rows]
+    totals = [r["timings"].get("total_s", 0.0) for r in rows]
+    lines += ["", f"- The question's filing among the retrieved passages: {sum(right)}/{len(right)} "
+                  f"({100 * sum(right) / max(len(right), 1):.0f}%).",
+              f"- Answered from a table cell (no language model): {sum(bool(r['signals'].get('cell')) for r in rows)}; "
+              f"computed by a formula from cells: {sum(bool(r['formula']) for r in rows)}.",
+              f"- Answer time p50 {statistics.median(totals):.2f} s, p90 "
+              f"{sorted(totals)[int(0.9 * (len(totals) - 1))]:.2f} s." if totals else "- no answers"]
+    text = "\n".join(lines) + "\n"
+    (folder / "report.md").write_text(text)
+    return text

@@ -1,0 +1,84 @@
+"""Answers that come from a collection's structure rather than from the model: the documents a
+question names (`rag.index.scope`), and the table cell that holds the number asked for
+(`cells`). Pure apart from the embedding function passed in.
+"""
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+import numpy as np
+
+from rag.answer import cells
+from rag.answer.grounding import SentenceSupport
+from rag.index.scope import asked_periods
+from rag.ingest.cards import DocumentCard
+from rag.records import Passage
+
+# A row must score this much (cells.best_rows: 0.5 cosine + 0.5 label coverage) to be the answer.
+# Fitted on the FinanceBench calibration part (eval/results/financebench.md), never on its test part.
+CELL_THRESHOLD = 0.55
+
+_VALUE_WORDS = re.compile(r"\b(?:how much|how many|amount|value|total|ratio|margin|in (?:usd|us\$|\$|dollars)|"
+                          r"in (?:millions|billions|thousands)|per share|percent(?:age)?|rate|round(?:ed)? to)\b|%",
+                          re.IGNORECASE)
+_NOT_VALUE = re.compile(r"^\s*(?:why|explain|describe|what drove|which|who|does|did|is|are|has|have|how (?:has|have|did|does|do|is))\b",
+                        re.IGNORECASE)
+
+
+def is_value_question(question: str) -> bool:
+    """A question answered by a number ("What is the FY2018 capex (in USD millions)?"), not by words.
+
+    >>> is_value_question("What is the FY2018 capital expenditure amount (in USD millions) for 3M?")
+    True
+    >>> is_value_question("What drove operating margin change as of FY2022 for 3M?"), is_value_question("Who is the CEO?")
+    (False, False)
+    """
+    return bool(_VALUE_WORDS.search(question)) and not _NOT_VALUE.search(question)
+
+
+ROW_DEPTH = 24  # passages searched for table rows: a statement's rows rank below its prose
+
+
+def header_years(card: DocumentCard | None, years: tuple[int, ...]) -> tuple[int, ...]:
+    """The calendar years a table's headers use for the fiscal years asked, by the document's card:
+    a fiscal year that ends in a year's first months, or a quarter of it, is headed by the
+    calendar year its period ends in (Amcor's Q2 FY2023 ends December 31, 2022).
+
+    >>> header_years(DocumentCard(fiscal_year=2023, quarter=2, period_end="2022-12-31"), (2023,))
+    (2022,)
+    >>> header_years(DocumentCard(fiscal_year=2019, period_end="2019-12-31"), (2017, 2019)), header_years(None, (2018,))
+    ((2017, 2019), (2018,))
+    """
+    if card is None or card.fiscal_year is None or not card.period_end[:4].isdigit():
+        return years
+    shift = card.fiscal_year - int(card.period_end[:4])
+    return tuple(y - shift for y in years)
+
+
+def cell_answer(question: str, passages: list[Passage], embed: Callable[[list[str]], np.ndarray], terms,
+                cards: dict | None = None, threshold: float = CELL_THRESHOLD) -> cells.CellAnswer | None:
+    """The cell (or the formula over cells) that answers a value question, from the passages'
+    table rows; None when the question asks for words or no row is close enough."""
+    if not is_value_question(question):
+        return None
+    rows = [row for n, p in enumerate(passages, start=1) for row in cells.parse_rows(p.chunk.text, n)]
+    if not rows:
+        return None
+    cards = cards or {}
+
+    def similarity(text: str, others: list[str]) -> list[float]:
+        vectors = embed([text] + others)
+        return list(vectors[1:] @ vectors[0])
+
+    named, bare, quarter = asked_periods(question)
+    years = lambda row: header_years(cards.get(passages[row.passage - 1].chunk.source), named or bare)
+    return (cells.read_formula(question, rows, similarity, terms, years, quarter, threshold)
+            or (None if cells.formula_terms(question) else
+                cells.read_cell(question, rows, similarity, terms, years, quarter, threshold)))
+
+
+def cell_sentences(found: cells.CellAnswer) -> list[SentenceSupport]:
+    """The cited rows as the answer's evidence sentences, one per row."""
+    return [SentenceSupport(row.line, [row.passage], round(found.score, 4), True, [row.passage],
+                            {row.passage: row.line}) for row in dict.fromkeys(found.rows)]

@@ -1,0 +1,192 @@
+"""Which documents a question is about: the organisation, period, form and "latest" it names,
+matched against the collection's document cards.
+
+Look-alike filings (one company's 10-Qs of four quarters) share nearly all their text, so a
+passage from the neighbouring quarter wins on similarity alone. A question that names its
+document ("3M's FY2018 capital expenditure", "Amcor's Q2 FY2023 10-Q", "the latest quarter") is
+searched in that document only, and the sources say so. A period the collection does not hold
+is not searched elsewhere: the answer names the nearest periods it holds.
+
+Pure: cards in, a `Scope` out; `Retriever.search(sources=...)` does the restricted search.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rag.ingest.cards import DocumentCard, core_name
+
+_ORDINAL = {"first": 1, "second": 2, "third": 3, "fourth": 4, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4}
+_KIND_WORDS = [("10-K", r"\b10-?k\b|\bannual report\b|\bannual filing\b"),
+               ("10-Q", r"\b10-?q\b|\bquarterly report\b"),
+               ("8-K", r"\b8-?k\b"),
+               ("earnings release", r"\bearnings (?:release|report|call)\b|\bpress release\b")]
+_LATEST = re.compile(r"\b(?:latest|most recent|newest|last reported|current)\b", re.IGNORECASE)
+_TOKENS = re.compile(r"[A-Za-z0-9]+")
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What a question names of its document."""
+
+    organisations: tuple[str, ...] = ()  # core names (cards.core_name) of the organisations matched
+    years: tuple[int, ...] = ()  # fiscal years named ("FY2018", "fiscal 2018", "Q2 2023")
+    bare_years: tuple[int, ...] = ()  # years named alone ("in 2022"): a period or only a date
+    quarter: int | None = None
+    kinds: tuple[str, ...] = ()
+    latest: bool = False
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The documents to search (empty: all) and why; `missing` is a one-line answer when the
+    period asked for is not in the collection."""
+
+    sources: tuple[str, ...] = ()
+    reason: str = ""
+    missing: str = ""
+
+
+def _year(text: str) -> int:
+    value = int(text)
+    return value + 2000 if value < 100 else value
+
+
+def asked_periods(question: str) -> tuple[tuple[int, ...], tuple[int, ...], int | None]:
+    """(fiscal years, bare years, quarter) a question names.
+
+    >>> asked_periods("What is the FY2017 - FY19 average capex?"), asked_periods("revenue in Q2 of FY2023")
+    (((2017, 2019), (), None), ((2023,), (), 2))
+    >>> asked_periods("in the second quarter of 2023"), asked_periods("as of 2022")
+    (((2023,), (), 2), ((), (2022,), None))
+    """
+    years, quarter = [], None
+    for found in re.finditer(r"\b(?:FY|fiscal(?:\s+year)?)\s*'?((?:19|20)\d{2}|\d{2})\b", question, re.IGNORECASE):
+        years.append(_year(found.group(1)))
+    found = re.search(r"\bQ([1-4])\b|\b([1-4])Q\b|\b(first|second|third|fourth|1st|2nd|3rd|4th)[\s-]+quarter\b",
+                      question, re.IGNORECASE)
+    if found:
+        quarter = int(found.group(1) or found.group(2) or _ORDINAL[found.group(3).lower()])
+        near = re.search(r"(?:Q[1-4]|[1-4]Q|quarter)(?:\s+of)?(?:\s+(?:FY|fiscal(?:\s+year)?))?\s*'?((?:19|20)\d{2})\b",
+                         question, re.IGNORECASE)
+        if near:
+            years.append(int(near.group(1)))
+    named = set(years)
+    bare = [int(y) for y in re.findall(r"(?<![\w$.,])((?:19|20)\d{2})(?![\w%])", question) if int(y) not in named]
+    return tuple(sorted(set(years))), tuple(sorted(set(bare))), quarter
+
+
+def asked_organisations(question: str, cards: list[DocumentCard]) -> tuple[str, ...]:
+    """Core names of the organisations whose name, file-name alias or ticker the question holds.
+
+    >>> cards = [DocumentCard(organisation="BEST BUY CO., INC.", aliases=("BBY",)), DocumentCard(organisation="Ulta Beauty")]
+    >>> asked_organisations("What was Best Buy's FY2023 revenue?", cards), asked_organisations("BBY margin", cards)
+    (('bestbuy',), ('bestbuy',))
+    >>> asked_organisations("Ulta's sales", cards), asked_organisations("the best margin", cards)
+    (('ultabeauty',), ())
+    """
+    from rag.ingest.ligatures import known_words
+
+    words = _TOKENS.findall(question)
+    cores = [core_name(w) for w in words]
+    grams = {"".join(cores[i:i + n]) for n in range(1, 6) for i in range(len(cores) - n + 1)}
+    common = known_words()
+    found = []
+    for card in cards:
+        name = core_name(card.organisation)
+        if not name:
+            continue
+        names = {name} | {core_name(a) for a in card.aliases if not (a.isupper() and len(a) <= 5)}
+        first = next((core_name(w) for w in _TOKENS.findall(card.organisation) if core_name(w)), "")
+        if len(first) >= 3 and first not in common and not first.isdigit():
+            names.add(first)  # "Ulta" for Ulta Beauty, Inc.; not "Best" for Best Buy
+        tickers = {a for a in card.aliases if a.isupper() and len(a) <= 5 and a.isalpha()}
+        if any(n and n in grams for n in names) or any(t in words for t in tickers):
+            found.append(name)
+    return tuple(dict.fromkeys(found))
+
+
+def asked(question: str, cards: list[DocumentCard]) -> Asked:
+    years, bare, quarter = asked_periods(question)
+    kinds = tuple(kind for kind, pattern in _KIND_WORDS if re.search(pattern, question, re.IGNORECASE))
+    return Asked(asked_organisations(question, cards), years, bare, quarter, kinds, bool(_LATEST.search(question)))
+
+
+def _names(cards: dict[str, DocumentCard], sources) -> str:
+    return "; ".join(cards[s].line() or s for s in sources)
+
+
+def held_for(year: int, quarter: int | None, cards: dict[str, DocumentCard]) -> list[str]:
+    """The documents of a fiscal year (and quarter), by the organisation's own naming, else by the
+    calendar year its period ends in (a retailer's fiscal 2022 ends in January 2023, and many call
+    it FY2023). A year asked without a quarter is about the whole year: its annual documents and
+    fourth quarter, not the first three quarters' reports (unless those are all there is).
+
+    >>> cards = {"k": DocumentCard(organisation="U", kind="10-K", fiscal_year=2022, period_end="2023-01-28"),
+    ...          "q": DocumentCard(organisation="U", kind="10-Q", fiscal_year=2023, quarter=1)}
+    >>> held_for(2022, None, cards), held_for(2023, None, cards), held_for(2023, 1, cards)
+    (['k'], ['k'], ['q'])
+    """
+    def whole_year(card: DocumentCard) -> bool:
+        return quarter is None and card.quarter in (None, 4) or quarter is not None and card.quarter == quarter
+
+    for held in ([s for s, c in cards.items() if c.fiscal_year == year and whole_year(c)],
+                 [s for s, c in cards.items() if c.period_end[:4] == str(year) and whole_year(c)],
+                 [s for s, c in cards.items() if c.fiscal_year == year and quarter is None]):
+        if held:
+            return held
+    return []
+
+
+def choose_scope(question: str, cards: dict[str, DocumentCard]) -> Scope:
+    """The documents a question is about, by its card fields, or all (an empty scope).
+
+    A range of years ("FY2017 - FY2019") is about the latest: its filing holds the earlier years
+    as comparatives.
+
+    >>> cards = {"a": DocumentCard(organisation="3M", kind="10-K", fiscal_year=2018),
+    ...          "b": DocumentCard(organisation="3M", kind="10-K", fiscal_year=2022),
+    ...          "c": DocumentCard(organisation="Amcor plc", kind="10-Q", fiscal_year=2023, quarter=2)}
+    >>> choose_scope("3M's FY2018 capex?", cards).sources, choose_scope("3M's latest capex?", cards).sources
+    (('a',), ('b',))
+    >>> choose_scope("3M's FY2015 capex?", cards).missing
+    'The documents hold no FY2015 filing of 3M; the nearest they hold: FY2018, FY2022.'
+    >>> choose_scope("What is a capex?", cards)
+    Scope(sources=(), reason='', missing='')
+    """
+    identified = {s: c for s, c in cards.items() if c.identified}
+    if len(identified) < 2:
+        return Scope()
+    ask = asked(question, list(identified.values()))
+    candidates = list(identified)
+    why = []
+    if ask.organisations:
+        candidates = [s for s in candidates if core_name(identified[s].organisation) in ask.organisations]
+        why.append("names " + ", ".join(dict.fromkeys(identified[s].organisation for s in candidates)))
+    if ask.kinds:
+        kinds = [s for s in candidates if identified[s].kind in ask.kinds]
+        if kinds:
+            candidates = kinds
+            why.append("asks for a " + " or ".join(ask.kinds))
+    years = ask.years or ask.bare_years
+    if years:
+        target = max(years)
+        held = held_for(target, ask.quarter, {s: identified[s] for s in candidates})
+        if held:
+            candidates = held
+            why.append(f"asks for {'Q%d ' % ask.quarter if ask.quarter else ''}FY{target}")
+        elif ask.years and ask.organisations:
+            periods = sorted({identified[s].period for s in candidates if identified[s].period},
+                             key=lambda p: (abs(int(p[-4:]) - target), p))[:3]
+            who = identified[candidates[0]].organisation if candidates else "it"
+            asked_period = f"Q{ask.quarter} FY{target}" if ask.quarter else f"FY{target}"
+            return Scope((), "", f"The documents hold no {asked_period} filing of {who}; the nearest they hold: "
+                                 f"{', '.join(sorted(periods))}.")
+    elif ask.latest and candidates and (ask.organisations or len({core_name(identified[s].organisation)
+                                                                   for s in candidates}) == 1):
+        newest = max(identified[s].sort_key()[:2] for s in candidates)
+        candidates = [s for s in candidates if identified[s].sort_key()[:2] == newest]
+        why.append("asks for the latest (" + identified[candidates[0]].period + ")")
+    if not why or len(candidates) == len(cards):
+        return Scope()
+    return Scope(tuple(candidates), f"searched {_names(identified, candidates)}: the question {' and '.join(why)}")
