@@ -71,7 +71,7 @@ def test_ask_json_from_the_command_line(sample_index):
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert set(data) >= {"question", "answer", "refused", "citations", "sentences", "retrieved", "model", "timings"}
-    assert set(data["citations"][0]) == {"n", "chunk_id", "source", "section", "page", "text", "score"}
+    assert set(data["citations"][0]) == {"n", "chunk_id", "source", "section", "document", "page", "text", "score"}
     assert set(data["sentences"][0]) >= {"text", "citations", "support"}
     assert set(data["timings"]) >= {"retrieve_s", "generate_s", "first_token_s", "total_s"}
 

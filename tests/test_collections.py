@@ -212,3 +212,12 @@ def test_rag_index_meta_corrects_a_card_and_a_bad_field_is_one_line(tmp_path, fi
 
     card = store.load(filings_index).manifest.files[str(eight_k.resolve())]["card"]
     assert (card["fiscal_year"], card["quarter"]) == (2024, 2) and "fiscal_year" in card["corrected"]
+
+
+def test_a_value_across_periods_is_a_list_one_cited_value_per_document_in_period_order(filings_pipeline):
+    answer = filings_pipeline.ask("How has Ulta Beauty's net sales changed over the quarters?")
+    assert not answer.refused
+    assert [s.text.split(":")[0] for s in answer.sentences] == ["Q4 FY2022", "Q1 FY2023"]
+    assert "$3,226,773 (January 28, 2023" in answer.sentences[0].text  # fiscal 2022's fourth quarter, not 2021's
+    assert "$2,634,263 (April 29, 2023" in answer.sentences[1].text
+    assert [Path(c.passage.chunk.source).name for c in answer.cited] == [Q4_RELEASE.name, Q1_RELEASE.name]

@@ -78,6 +78,58 @@ def cell_answer(question: str, passages: list[Passage], embed: Callable[[list[st
                 cells.read_cell(question, rows, similarity, terms, years, quarter, threshold)))
 
 
+_TREND = re.compile(r"\bhow (?:has|have|did|do|does)\b.*\b(?:chang|trend|evolv|develop|mov|grow|grew|shift)\w*\b.*"
+                    r"\b(?:over|across|between|through)\b.*\b(?:quarters|years|periods|filings|reports|time)\b"
+                    r"|\bover (?:the )?(?:quarters|years|periods)\b|\bquarter (?:by|over|to) quarter\b|\btrend\b",
+                    re.IGNORECASE)
+
+
+def is_trend_question(question: str) -> bool:
+    """A question about a value across periods ("How has net sales changed over the quarters?").
+
+    >>> is_trend_question("How has Ulta's net sales changed over the quarters?"), is_trend_question("What were net sales?")
+    (True, False)
+    """
+    return bool(_TREND.search(question))
+
+
+def trend_granularity(question: str) -> str:
+    """ "quarters", "years" or "" (any): which documents a trend question compares.
+
+    >>> trend_granularity("over the quarters"), trend_granularity("across fiscal years"), trend_granularity("over time")
+    ('quarters', 'years', '')
+    """
+    found = re.search(r"\b(quarter|year)s?\b", question.split(" over ")[-1] if " over " in question else question,
+                      re.IGNORECASE)
+    return f"{found.group(1).lower()}s" if found else ""
+
+
+def trend_metric(question: str) -> str:
+    """The question without its trend words: what to look for in each document's tables.
+
+    >>> trend_metric("How has Ulta's net sales changed over the quarters?")
+    "Ulta's net sales"
+    """
+    text = re.sub(r"^\s*how (?:has|have|did|do|does)\s+(?:the\s+)?", "", question, flags=re.IGNORECASE)
+    text = re.split(r"\s+(?:chang|trend|evolv|develop|mov|grow|grew|shift)\w*\b", text, maxsplit=1, flags=re.IGNORECASE)[0]
+    return text.strip(" ?") or question
+
+
+def value_in(passages: list[Passage], metric: str, card: DocumentCard, embed, terms,
+             threshold: float = CELL_THRESHOLD) -> cells.CellAnswer | None:
+    """The metric's value for the document's own period, read from its passages' table rows."""
+    rows = [row for n, p in enumerate(passages, start=1) for row in cells.parse_rows(p.chunk.text, n)]
+    if not rows:
+        return None
+
+    def similarity(text: str, others: list[str]) -> list[float]:
+        vectors = embed([text] + others)
+        return list(vectors[1:] @ vectors[0])
+
+    years = header_years(card, (card.fiscal_year,)) if card.fiscal_year else ()
+    return cells.read_cell(metric, rows, similarity, terms, years, card.quarter, threshold)
+
+
 def cell_sentences(found: cells.CellAnswer) -> list[SentenceSupport]:
     """The cited rows as the answer's evidence sentences, one per row."""
     return [SentenceSupport(row.line, [row.passage], round(found.score, 4), True, [row.passage],

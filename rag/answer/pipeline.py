@@ -140,6 +140,8 @@ class AnswerPipeline:
         if scope.missing:
             return Answer(question, scope.missing, True, [], [], [], self.generator.name, timings,
                           refusal_reason="the period asked for is not in the documents", scope=scope.missing)
+        if collection.is_trend_question(question):
+            return self._across_documents(question, prepared, timings)
         if not fitted.passages or not collection.is_value_question(question):
             return None
         deeper = [p for p in self.retriever.search(question, k=max(self.config.k, collection.ROW_DEPTH),
@@ -153,7 +155,37 @@ class AnswerPipeline:
         cited = [Citation(n, deeper[n - 1], found.score) for n in sorted({s.citations[0] for s in sentences})]
         return Answer(question, text, False, sentences, cited, deeper, self.generator.name, timings,
                       answerability=found.score, short_answer=found.short, signals={"cell": round(found.score, 4)},
-                      scope=scope.reason, formula=found.formula, flagged=prepared.flagged)
+                      scope=scope.reason, formula=found.formula, flagged=prepared.flagged,
+                      confidence="read from a table" if not found.formula else "computed from table cells")
+
+    def _across_documents(self, question: str, prepared: Prepared, timings: dict) -> Answer | None:
+        """A value across periods, one per document of the scope, each cited, ordered by period."""
+        cards = self.cards()
+        sources = [s for s in (prepared.scope.sources or list(cards)) if s in cards and cards[s].identified]
+        granular = collection.trend_granularity(question)  # "quarters": quarterly documents; "years": annual
+        if granular:
+            sources = [s for s in sources if (cards[s].quarter is not None) == (granular == "quarters")] or sources
+        if len(sources) < 2:
+            return None
+        metric = collection.trend_metric(question)
+        found, cited = [], []
+        for source in sorted(sources, key=lambda s: cards[s].sort_key()):
+            passages = self.retriever.search(metric, k=collection.ROW_DEPTH, mode=self.config.mode, sources=(source,))
+            value = collection.value_in(passages, metric, cards[source], self.embed, terms)
+            if value is None:
+                continue
+            row = value.rows[0]
+            cited.append(Citation(len(cited) + 1, passages[row.passage - 1], value.score))
+            found.append(SentenceSupport(f"{cards[source].period or cards[source].line()}: {value.short}",
+                                         [len(cited)], round(value.score, 4), True, [len(cited)],
+                                         {len(cited): row.line}))
+        if len(found) < 2:
+            return None
+        text = f"{found[0].text.split(': ', 1)[0]} to {found[-1].text.split(': ', 1)[0]}: " + "; ".join(
+            f"{s.text} [{s.citations[0]}]" for s in found)
+        return Answer(question, text, False, found, cited, [c.passage for c in cited], self.generator.name, timings,
+                      answerability=min(c.support for c in cited), signals={"cell": round(min(c.support for c in cited), 4)},
+                      scope=prepared.scope.reason or f"searched {len(sources)} documents", confidence="read from the tables")
 
     def stream(self, question: str, k: int | None = None, mode: str | None = None) -> Iterator[Event]:
         k = k or self.config.k

@@ -177,8 +177,8 @@ def _organisation(text: str) -> str:
 def _cover_period(text: str, kind: str) -> tuple[int | None, int | None, str]:
     """(fiscal year, quarter, period end) as the cover states them."""
     end = ""
-    found = re.search(r"(?:fiscal\s+)?(?:year|period)\s+ended\s*:?\s*([A-Z][a-z]+\.?\s+\d{1,2}\s*,?\s*\d{4})", text,
-                      re.IGNORECASE)
+    found = re.search(r"(?:fiscal\s+)?(?:year|period|quarter|weeks)[\"”’)]*\s+ended\s*:?\s*"
+                      r"([A-Z][a-z]+\.?\s+\d{1,2}\s*,?\s*\d{4})", text, re.IGNORECASE)
     if found:
         end = iso_date(found.group(1))
     quarterly = re.search(r"quarterly\s+period\s+ended\s*:?\s*([A-Z][a-z]+\.?\s+\d{1,2}\s*,?\s*\d{4})", text,
@@ -238,7 +238,7 @@ def _from_file_name(stem: str) -> dict:
 
 def _title(lines: list[str]) -> str:
     boilerplate = re.compile(r"^(united states|securities and exchange commission|washington|form\s|table of contents"
-                             r"|exhibit|news release|\(mark one\)|page \d+|[\W_]*$)", re.IGNORECASE)
+                             r"|exhibit|news release|\(mark one\)|page \d+|[\W_]*$|[a-z]+\.? \d{1,2},? \d{4}$)", re.IGNORECASE)
     return next((line[:120] for line in lines if not boilerplate.match(line) and len(line) > 3), "")
 
 
