@@ -52,8 +52,9 @@ def answer_markdown(answer: Answer) -> str:
         text = markdown_literal(s.text) + (f" {marks}" if marks else "")
         parts.append(text if s.supported else f"{text} ⚠️ *(not supported by the sources)*")
     lead = f"**{markdown_literal(answer.short_answer)}**\n\n" if answer.short_answer else ""
+    formula = f"\n\nComputed: {markdown_literal(answer.formula)}" if answer.formula else ""
     confidence = f"\n\n*({answer.confidence})*" if answer.confidence else ""
-    return lead + " ".join(parts) + confidence
+    return lead + " ".join(parts) + formula + confidence
 
 
 def answer_text(answer: Answer) -> str:
@@ -118,6 +119,8 @@ def sources_html(answer: Answer | None, rewritten: str | None = None) -> str:
     parts = ["<div class='rag-sources'>"]
     if rewritten and rewritten != answer.question:
         parts.append(f"<p class='rag-rewritten'>Searched for: <q>{escape(rewritten)}</q></p>")
+    if answer.scope and not answer.refused:
+        parts.append(f"<p class='rag-scope'>Documents: {escape(answer.scope)}</p>")
     if answer.refused:
         parts.append(f"<p class='rag-refused'>No source answers this question ({escape(answer.refusal_reason)}).</p>")
     for c in answer.cited:

@@ -171,3 +171,27 @@ def test_an_upload_shows_its_progress_and_the_status_line_follows(browser, tmp_p
         page.close()
     finally:
         demo.close()
+
+
+def test_a_filing_question_shows_the_cell_its_document_and_the_row_marked(browser, tmp_path):
+    from eval.datasets import dataset_dir
+
+    demo, state, url = start(tmp_path, [dataset_dir("financebench_filings")], generator="extractive")
+    try:
+        page = browser.new_page(viewport={"width": 1280, "height": 1100})
+        page.goto(url)
+        page.wait_for_function("() => (document.querySelector('#status')?.innerText || '').includes('Ready')",
+                               timeout=300_000)
+        _ask(page, "What was Ulta Beauty's net sales in the first quarter of fiscal 2023 (in millions)?")
+        bot = page.locator("#chat .message.bot, #chat [data-testid='bot']").last
+        assert bot.locator("strong").first.inner_text() == "$2,634.3 million (April 29, 2023)"
+        assert "Documents: searched Ulta Beauty · earnings release · Q1 FY2023" in page.locator("#sources").inner_text()
+        source = page.locator("#sources details").first
+        assert "Ulta Beauty · earnings release · Q1 FY2023: ULTABEAUTY_2023Q1_EARNINGS.pdf" in source.inner_text()
+        source.locator("summary").click()
+        source.locator("img.rag-page").wait_for(timeout=30_000)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "filing-cell.png"), full_page=True)
+        page.close()
+    finally:
+        demo.close()

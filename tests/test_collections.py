@@ -146,6 +146,7 @@ def test_the_page_picture_marks_the_whole_row_of_a_cell(tmp_path):
     value = textpage.search("2,634.3").get_next()
     value_box = textpage.get_charbox(value[0])
     assert rects[0][2] >= value_box[2]  # the mark runs from the label to the row's values
+    assert rects[0][1] <= value_box[3] and value_box[1] <= rects[0][3]  # on the value's line, not the headline's
 
 
 # --- retrieval that knows documents -------------------------------------------------------------

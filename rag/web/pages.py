@@ -42,16 +42,35 @@ def _find(textpage, words: list[str], start: int = 0) -> tuple[int, int] | None:
     return None
 
 
-def row_rects(textpage, label: str) -> list[tuple[float, float, float, float]]:
-    """One rectangle over a table row found by its label: from the label to the last character
-    set on the same line (the row's cells), so a value read from a cell is marked with its row."""
-    words = label.split()
-    found = _find(textpage, words) if words else None
-    if found is None:
+def _matches(textpage, text: str) -> list[tuple[int, int]]:
+    searcher = textpage.search(text, match_case=False)
+    found = []
+    while (hit := searcher.get_next()) and len(found) < 50:
+        found.append(hit)
+    searcher.close()
+    return found
+
+
+def row_rects(textpage, label: str, value: str = "") -> list[tuple[float, float, float, float]]:
+    """One rectangle over a table row found by its label (on the line that holds `value`, when the
+    label is written elsewhere on the page too): from the label to the last character set on the
+    same line (the row's cells), so a value read from a cell is marked with its row."""
+    label = " ".join(label.split())
+    if len(label) < 2:
         return []
-    rects = [textpage.get_rect(i) for i in range(textpage.count_rects(found[0], found[1]))]
-    if not rects:
+    value_boxes = [textpage.get_charbox(start) for start, _ in _matches(textpage, value)] if value else []
+    best = None
+    for start, count in _matches(textpage, label):
+        rects = [textpage.get_rect(i) for i in range(textpage.count_rects(start, count))]
+        if not rects:
+            continue
+        bottom, top = min(r[1] for r in rects), max(r[3] for r in rects)
+        on_line = any(min(top, b[3]) - max(bottom, b[1]) > 0 for b in value_boxes)
+        if best is None or (on_line and not best[0]):
+            best = (on_line, rects)
+    if best is None:
         return []
+    rects = best[1]
     left, bottom, right, top = rects[0][0], min(r[1] for r in rects), max(r[2] for r in rects), max(r[3] for r in rects)
     for index in range(textpage.count_chars()):
         box = textpage.get_charbox(index)
@@ -68,7 +87,8 @@ def sentence_rects(textpage, sentence: str) -> list[tuple[float, float, float, f
 
     parts = sentence.split(ROW_SEPARATOR)
     if len(parts) >= 2 and re.search(r":\s*\S*\d", parts[-1]):
-        return row_rects(textpage, parts[-2] if len(parts) >= 3 else parts[0])
+        first_value = re.search(r":\s*[$(€£-]*([\d.,]*\d)", parts[-1])
+        return row_rects(textpage, parts[-2] if len(parts) >= 3 else parts[0], first_value.group(1) if first_value else "")
     words = [w for w in re.sub(r"[|]", " ", sentence).split() if w]
     head = _find(textpage, words)
     if head is None:
