@@ -22,14 +22,19 @@ def is_lookup(row: dict) -> bool:
     return row.get("question_type") == "metrics-generated" and row.get("question_reasoning") == "Information extraction"
 
 
-def answer_part(questions: list[dict], out: Path, part: str, generator: str) -> Path:
-    """Every question answered into OUT/<part>-<generator>/results.jsonl (resumes)."""
+def answer_part(questions: list[dict], out: Path, part: str, generator: str, cell_threshold: float | None = None,
+                name: str = "") -> Path:
+    """Every question answered into OUT/<part>-<generator>[-name]/results.jsonl (resumes).
+    `cell_threshold` replaces the shipped one (0 on the calibration part: every cell answer and
+    its score is kept, to fit the threshold on)."""
+    from dataclasses import replace
+
     from eval.runner import read_done
     from rag import assemble
     from rag.index.lexical import terms
     from rag.settings import Settings
 
-    folder = out / f"{part}-{generator}"
+    folder = out / f"{part}-{generator}{'-' + name if name else ''}"
     folder.mkdir(parents=True, exist_ok=True)
     results = folder / "results.jsonl"
     done = read_done(results)
@@ -37,6 +42,8 @@ def answer_part(questions: list[dict], out: Path, part: str, generator: str) -> 
     if not todo:
         return results
     pipeline = assemble.build_pipeline(Settings(generator=generator), out / "index")
+    if cell_threshold is not None:
+        pipeline.config = replace(pipeline.config, cell_threshold=cell_threshold)
     with open(results, "a", encoding="utf-8") as fh:
         for number, q in enumerate(todo, start=1):
             answer = pipeline.ask(q["question"])
@@ -72,11 +79,11 @@ def graded(rows: list[dict], hand: dict[str, str]) -> list[dict]:
              ("ungraded" if r["grade"] == "hand" else "automatic")} for r in rows]
 
 
-def write_report(out: Path, part: str, generator: str) -> str:
-    """OUT/<part>-<generator>/report.md: rows by kind beside the published anchors; returned too."""
+def write_report(out: Path, part: str, generator: str, name: str = "") -> str:
+    """OUT/<part>-<generator>[-name]/report.md: rows by kind beside the published anchors; returned too."""
     from eval.financebench import ANCHORS
 
-    folder = out / f"{part}-{generator}"
+    folder = out / f"{part}-{generator}{'-' + name if name else ''}"
     if not (folder / "results.jsonl").is_file():
         return f"no questions of the {part} part have their filing in the folder"
     rows = [json.loads(line) for line in (folder / "results.jsonl").read_text().splitlines() if line.strip()]

@@ -104,6 +104,10 @@ def main(argv=None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="the first N questions of the part")
     parser.add_argument("--generator", default="transformers", choices=("transformers", "extractive"))
     parser.add_argument("--build-only", action="store_true", help="index the filings, answer nothing")
+    parser.add_argument("--cell-threshold", type=float, default=None,
+                        help="answer from a table cell at this row score (default: the shipped one; "
+                             "0 on the calibration part keeps every cell answer to fit it on)")
+    parser.add_argument("--name", default="", help="a name for this run's folder (OUT/PART-GENERATOR-NAME)")
     args = parser.parse_args(argv)
     try:
         rows = read_questions(args.pdf_dir)
@@ -115,8 +119,8 @@ def main(argv=None) -> int:
         from eval.finance_run import answer_part, write_report
 
         questions = part_questions(rows, args.part, pdf_dir)[: args.limit]
-        answer_part(questions, args.out, args.part, args.generator)
-        print(write_report(args.out, args.part, args.generator))
+        answer_part(questions, args.out, args.part, args.generator, args.cell_threshold, args.name)
+        print(write_report(args.out, args.part, args.generator, args.name))
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

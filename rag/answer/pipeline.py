@@ -47,6 +47,7 @@ class AnswerConfig:
     decide: bool = True  # False: never refuse on P(answerable) (collecting signals to fit it)
     answerability: str = Settings.answerability  # "auto": the trained head when the generator has one
     question_first: bool = False  # also state the question before the passages (see prompting.build_messages)
+    cell_threshold: float = collection.CELL_THRESHOLD  # a table row's score to answer from its cell
 
 
 class Prepared(NamedTuple):
@@ -147,7 +148,7 @@ class AnswerPipeline:
         deeper = [p for p in self.retriever.search(question, k=max(self.config.k, collection.ROW_DEPTH),
                                                    mode=self.config.mode, sources=scope.sources)
                   if p.chunk.chunk_id not in prepared.flagged]
-        found = collection.cell_answer(question, deeper, self.embed, terms, self.cards())
+        found = collection.cell_answer(question, deeper, self.embed, terms, self.cards(), self.config.cell_threshold)
         if found is None:
             return None
         sentences = collection.cell_sentences(found)
