@@ -854,7 +854,12 @@ def _manifest_of_the_wrong_shape(generation: Path) -> None:
     (generation / "manifest.json").write_text('["a list", "not an object"]')
 
 
-@pytest.mark.parametrize("damage", [_corrupt_chunks_same_size, _shift_offsets, _manifest_of_the_wrong_shape])
+def _current_not_utf8(generation: Path) -> None:
+    (generation.parent / "CURRENT").write_bytes(b"\xff\xfe\x00garbage")
+
+
+@pytest.mark.parametrize("damage", [_corrupt_chunks_same_size, _shift_offsets, _manifest_of_the_wrong_shape,
+                                    _current_not_utf8])
 def test_a_damaged_index_is_one_line_and_rag_index_rebuilds_it_with_every_file(tmp_path, damage):
     from rag.index import store
 
@@ -892,6 +897,23 @@ def test_an_index_folder_name_that_is_not_utf8_is_one_line(tmp_path):
         result = subprocess.run([sys.executable, "-m", "rag", *argv], capture_output=True, timeout=300)
         err = result.stderr.decode("utf-8", "replace").strip().splitlines()
         assert result.returncode == 2 and len(err) == 1 and "not valid UTF-8" in err[0], err
+
+
+def test_nan_written_into_the_vectors_is_repaired_by_the_next_build(tmp_path):
+    import numpy as np
+
+    from rag.index import store
+
+    doc, index = tmp_path / "notes.md", tmp_path / "index"
+    doc.write_text("# Notes\n\nThe harbour in Port Ellery opened in 1921.\n\n# More\n\nThe lighthouse was automated in 1987.\n")
+    assert run_cli("index", str(doc), "--index", str(index), "--quiet").returncode == 0
+    vectors_file = store.live_generation(index) / "vectors.npy"
+    vectors = np.load(vectors_file)
+    vectors[0] = np.nan
+    np.save(vectors_file, vectors)
+    rebuilt = run_cli("index", str(doc), "--index", str(index), "--quiet")
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert np.isfinite(np.load(store.live_generation(index) / "vectors.npy")).all()
 
 
 def test_nan_vectors_are_never_written(tmp_path, embedder, monkeypatch):

@@ -230,6 +230,9 @@ def _embed_with_cache(chunks: list[Chunk], old_chunks: list[Chunk], previous, em
     """Reuse the vectors of texts embedded before (by content hash); embed the rest once each.
     `bar` (the build's one progress display) counts the chunks embedded."""
     old_row = {c.content_hash: row for row, c in enumerate(old_chunks)} if previous is not None else {}
+    if old_row:  # a damaged vectors.npy (NaN, inf) is not a cache: those texts are embedded again
+        finite = np.isfinite(previous.vectors).all(axis=1)
+        old_row = {h: row for h, row in old_row.items() if finite[row]}
     todo = list(dict.fromkeys(c.content_hash for c in chunks if c.content_hash not in old_row))
     fresh = np.zeros((0, embedder.dimension), dtype=np.float32)
     if todo:

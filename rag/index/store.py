@@ -15,6 +15,7 @@ import fcntl
 import json
 import mmap
 import os
+import re
 import shutil
 import time
 import uuid
@@ -120,15 +121,25 @@ def check_writable_target(directory: Path) -> None:
             raise UserError(f"{directory} is not a rag index (it holds other files); choose a new or empty folder")
 
 
+def current_name(directory: Path) -> str:
+    """The live generation's name as CURRENT holds it; "" when CURRENT is not a generation name
+    (damaged: invalid UTF-8, garbage), which callers treat as a damaged index."""
+    try:
+        name = (directory / CURRENT).read_bytes().decode("utf-8").strip()
+    except UnicodeDecodeError:
+        return ""
+    return name if re.fullmatch(r"gen-[\w.-]+", name) else ""
+
+
 def live_generation(directory: Path) -> Path:
     check_path_text(directory)
     if not directory.exists():
         raise UserError(f"no index at {directory}; build one with: rag index PATH --index {directory}")
     if not directory.is_dir() or not is_index(directory):
         raise UserError(f"{directory} is not a rag index (no {CURRENT} file)")
-    name = (directory / CURRENT).read_text(encoding="utf-8").strip()
+    name = current_name(directory)
     generation = directory / name
-    if not name.startswith("gen-") or not (generation / "manifest.json").is_file():
+    if not name or not (generation / "manifest.json").is_file():
         raise UserError(f"index at {directory} is corrupt (missing generation {name!r}); rebuild it with rag index")
     return generation
 
@@ -146,9 +157,15 @@ def named_files(directory: Path) -> list[Path]:
     manifest, else from the chunk rows that still parse."""
     sources: list = []
     try:
-        generation = directory / (directory / CURRENT).read_text(encoding="utf-8").strip()
+        generation = directory / current_name(directory)
     except OSError:
         return []
+    if generation == directory:  # CURRENT is damaged: the newest generation written is the best guess
+        written = sorted((g for g in directory.glob("gen-*") if (g / "manifest.json").is_file()),
+                         key=lambda g: g.stat().st_mtime)
+        if not written:
+            return []
+        generation = written[-1]
     try:
         sources = list(json.loads((generation / "manifest.json").read_text(encoding="utf-8"))["files"])
     except Exception:
@@ -274,7 +291,7 @@ def write_failure(exc: BaseException, directory: Path) -> UserError | None:
 
 def remove_stale(directory: Path) -> None:
     """Old generations and leftovers of killed builds; never the live one."""
-    live = (directory / CURRENT).read_text(encoding="utf-8").strip() if is_index(directory) else None
+    live = current_name(directory) if is_index(directory) else None
     for path in directory.iterdir():
         if path.name.startswith((".gen-", "gen-")) and path.name != live:
             shutil.rmtree(path, ignore_errors=True)
