@@ -111,3 +111,28 @@ def write_report(out: Path, part: str, generator: str, name: str = "") -> str:
     text = "\n".join(lines) + "\n"
     (folder / "report.md").write_text(text)
     return text
+
+
+def fit_cell_threshold(rows: list[dict], cost_of_wrong: float = 2.0) -> tuple[float, list[tuple[float, int, int]]]:
+    """The row score from which a cell answers, fitted on calibration rows answered with threshold 0:
+    the lowest score t that maximises correct - cost_of_wrong * incorrect among cell answers
+    scoring t or more (a wrong number costs more than a question left to the model). Also the
+    curve: (t, correct, incorrect) at each candidate.
+
+    >>> rows = [{"signals": {"cell": s}, "grade": g} for s, g in [(0.9, "correct"), (0.7, "correct"),
+    ...         (0.6, "incorrect"), (0.5, "incorrect"), (0.4, "correct")]]
+    >>> fit_cell_threshold(rows)[0]
+    0.7
+    """
+    cells = sorted(((r["signals"]["cell"], r["grade"]) for r in rows if r.get("signals", {}).get("cell")),
+                   reverse=True)
+    curve, best, best_gain = [], 1.0, 0.0
+    correct = wrong = 0
+    for score, grade_name in cells:
+        correct += grade_name == "correct"
+        wrong += grade_name == "incorrect"
+        curve.append((score, correct, wrong))
+        gain = correct - cost_of_wrong * wrong
+        if gain > best_gain:
+            best, best_gain = score, gain
+    return round(best, 3), curve
