@@ -936,3 +936,15 @@ def test_a_newline_in_a_file_name_stays_on_its_line(tmp_path):
     assert run_cli("index", str(doc), "--index", str(index), "--quiet").returncode == 0
     out = run_cli("search", "harbour", "--index", str(index)).stdout
     assert "(two lines.md)" in out and "\nlines.md" not in out
+
+
+def test_a_lone_surrogate_in_an_earlier_turn_is_dropped_not_a_traceback(sample_retriever, embedder):
+    from rag.answer.conversation import Turn
+    from rag.answer.pipeline import AnswerConfig, AnswerPipeline
+    from rag.assemble import load_generator
+    from rag.settings import Settings
+
+    pipeline = AnswerPipeline(sample_retriever, load_generator(Settings(generator="extractive"), embedder),
+                              AnswerConfig())
+    earlier = [Turn("When were the first Guidelines \ud800 formulated?"), Turn("What are they?", "bad \udfff")]
+    assert pipeline.standalone("When were the next ones developed?", earlier) == "When were the next ones developed?"

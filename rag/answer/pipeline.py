@@ -71,6 +71,21 @@ def render_answer(sentences: list[SentenceSupport]) -> str:
     return " ".join(parts)
 
 
+def is_text(value) -> bool:
+    """Text a tokenizer can take: a str of valid Unicode (a lone surrogate from JSON is not).
+
+    >>> is_text("1978"), is_text("bad " + chr(0xD800)), is_text(None)
+    (True, False, False)
+    """
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class AnswerPipeline:
     def __init__(self, retriever: Retriever, generator: Generator, config: AnswerConfig = AnswerConfig(),
                  decision: answerability.Answerability | None = None):
@@ -329,6 +344,7 @@ class AnswerPipeline:
         """The question as retrieval needs it: a follow-up rewritten against the earlier turns, by
         the language model when the generator writes text (see `conversation`)."""
         question = check_query(question, self.config.k, self.config.mode)  # before any work on it
+        earlier = [turn for turn in earlier if is_text(turn.question) and is_text(turn.answer)]
         generate = None
         if self.generator.writes_text:
             generate = lambda messages: "".join(self.generator.stream(Prompt(messages, question)))
