@@ -23,6 +23,12 @@ _KIND_WORDS = [("10-K", r"\b10-?k\b|\bannual report\b|\bannual filing\b"),
                ("earnings release", r"\bearnings (?:release|report|call)\b|\bpress release\b")]
 _LATEST = re.compile(r"\b(?:latest|most recent|newest|last reported|current)\b", re.IGNORECASE)
 _TOKENS = re.compile(r"[A-Za-z0-9]+")
+# "by FY 2026", "through 2030": a deadline or a span inside a document, not the document's period
+_DEADLINE = re.compile(r"\b(?:by|through|until|till|before|after|since)\s+(?:the\s+end\s+of\s+)?"
+                       r"(?:(?:FY|fiscal(?:\s+year)?)\s*'?)?(?:(?:19|20)\d{2}\s*(?:-|to|and)\s*)?$", re.IGNORECASE)
+# Kinds of document that each cover one period: a period the collection lacks is worth saying so.
+# A plan (FY2022-2026) holds targets for years that are not its own.
+PERIODIC_KINDS = {"10-K", "10-Q", "8-K", "20-F", "earnings release", "annual report", "performance report"}
 
 
 @dataclass(frozen=True)
@@ -59,10 +65,13 @@ def asked_periods(question: str) -> tuple[tuple[int, ...], tuple[int, ...], int 
     (((2017, 2019), (), None), ((2023,), (), 2))
     >>> asked_periods("in the second quarter of 2023"), asked_periods("as of 2022")
     (((2023,), (), 2), ((), (2022,), None))
+    >>> asked_periods("How many pages will NARA digitize by FY 2026?"), asked_periods("from FY21 to FY22")
+    (((), (), None), ((2021, 2022), (), None))
     """
     years, quarter = [], None
     for found in re.finditer(r"\b(?:FY|fiscal(?:\s+year)?)\s*'?((?:19|20)\d{2}|\d{2})\b", question, re.IGNORECASE):
-        years.append(_year(found.group(1)))
+        if not _DEADLINE.search(question[:found.start()]):
+            years.append(_year(found.group(1)))
     found = re.search(r"\bQ([1-4])\b|\b([1-4])Q\b|\b(first|second|third|fourth|1st|2nd|3rd|4th)[\s-]+quarter\b",
                       question, re.IGNORECASE)
     if found:
@@ -72,7 +81,8 @@ def asked_periods(question: str) -> tuple[tuple[int, ...], tuple[int, ...], int 
         if near:
             years.append(int(near.group(1)))
     named = set(years)
-    bare = [int(y) for y in re.findall(r"(?<![\w$.,])((?:19|20)\d{2})(?![\w%])", question) if int(y) not in named]
+    bare = [int(found.group(1)) for found in re.finditer(r"(?<![\w$.,])((?:19|20)\d{2})(?![\w%])", question)
+            if int(found.group(1)) not in named and not _DEADLINE.search(question[:found.start()])]
     return tuple(sorted(set(years))), tuple(sorted(set(bare))), quarter
 
 
@@ -175,7 +185,7 @@ def choose_scope(question: str, cards: dict[str, DocumentCard]) -> Scope:
         if held:
             candidates = held
             why.append(f"asks for {'Q%d ' % ask.quarter if ask.quarter else ''}FY{target}")
-        elif ask.years and ask.organisations:
+        elif ask.years and ask.organisations and all(identified[s].kind in PERIODIC_KINDS for s in candidates):
             periods = sorted({identified[s].period for s in candidates if identified[s].period},
                              key=lambda p: (abs(int(p[-4:]) - target), p))[:3]
             who = identified[candidates[0]].organisation if candidates else "it"
