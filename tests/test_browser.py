@@ -42,6 +42,15 @@ def sample_url(tmp_path_factory):
     demo.close()
 
 
+def _ready_page(browser, url: str, height: int):
+    """A new tab on the app, once its status line says the documents are ready."""
+    page = browser.new_page(viewport={"width": 1280, "height": height})
+    page.goto(url)
+    page.wait_for_function("() => (document.querySelector('#status')?.innerText || '').includes('Ready')",
+                           timeout=300_000)
+    return page
+
+
 def _ask(page, question: str) -> tuple[float, float]:
     """Type a question, press Enter; seconds to the first streamed text and to the finished answer."""
     before = page.locator("#chat .message.bot, #chat [data-testid='bot']").count()
@@ -122,10 +131,7 @@ def test_a_pdf_source_shows_its_page_with_the_sentence_marked(browser, tmp_path)
     laid_out_pdf(docs / "quarterly.pdf", pages=5)
     demo, state, url = start(tmp_path, [docs], generator="extractive")
     try:
-        page = browser.new_page(viewport={"width": 1280, "height": 1000})
-        page.goto(url)
-        page.wait_for_function("() => (document.querySelector('#status')?.innerText || '').includes('Ready')",
-                               timeout=300_000)
+        page = _ready_page(browser, url, height=1000)
         _ask(page, "Why did revenue rise in quarter 3?")
         source = page.locator("#sources details").first
         assert "quarterly.pdf, page 3" in source.locator("summary").inner_text()
@@ -178,10 +184,7 @@ def test_a_filing_question_shows_the_cell_its_document_and_the_row_marked(browse
 
     demo, state, url = start(tmp_path, [dataset_dir("financebench_filings")], generator="extractive")
     try:
-        page = browser.new_page(viewport={"width": 1280, "height": 1100})
-        page.goto(url)
-        page.wait_for_function("() => (document.querySelector('#status')?.innerText || '').includes('Ready')",
-                               timeout=300_000)
+        page = _ready_page(browser, url, height=1100)
         _ask(page, "What was Ulta Beauty's net sales in the first quarter of fiscal 2023 (in millions)?")
         bot = page.locator("#chat .message.bot, #chat [data-testid='bot']").last
         assert bot.locator("strong").first.inner_text() == "$2,634.3 million (April 29, 2023)"
