@@ -5,6 +5,7 @@ PDF text repaired."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -191,11 +192,25 @@ def test_arithmetic_a_question_defines_is_done_from_cited_cells(filings_pipeline
     answer = filings_pipeline.ask("What is Ulta Beauty's Q1 FY2023 gross profit ratio? Gross profit ratio is "
                                   "defined as: gross profit / net sales. Round to two decimal places.")
     assert not answer.refused and answer.formula
-    assert answer.formula.startswith("gross profit / net sales = ")
-    numbers = answer.formula.split(" = ")[1].split(" / ")
-    assert len(numbers) == 2 and all("(April 29, 2023" in n for n in numbers)  # each input with its period
-    gross, sales = (float(n.split()[0].strip("$").replace(",", "")) for n in numbers)
+    inputs = re.fullmatch(r"gross profit \[(.+)\] / net sales \[(.+)\] = 0\.40", answer.formula)
+    assert inputs, answer.formula  # the formula with each input's cell and period shown
+    assert all("(April 29, 2023" in cell for cell in inputs.groups())
+    gross, sales = (float(cell.split()[0].strip("$").replace(",", "")) for cell in inputs.groups())
     assert answer.short_answer == f"{gross / sales:,.2f}" == "0.40"  # 40.0% is the release's own figure
+
+
+def test_a_formula_term_for_its_own_years_is_averaged_from_two_cells():
+    from rag.answer import cells
+
+    rows = cells.parse_rows("Balance Sheets (in millions) — Total assets — 2019: 1,000; 2018: 800\n"
+                            "Statements of Income (in millions) — Net income — 2019: 90; 2018: 70", 1)
+    words = lambda text: set(re.findall(r"[a-z]+", text.lower()))
+    similarity = lambda text, others: [len(words(text) & words(o)) / 5 for o in others]
+    found = cells.read_formula("ROA is defined as: FY2019 net income / (average total assets between FY2018 and "
+                               "FY2019).", rows, similarity, words, lambda row, years: years, (2019,), None, 0.3)
+    assert found is not None and round(found.value, 4) == round(90 / 900, 4)
+    assert found.formula == ("net income [90 million (2019)] / ( total assets [average of 800 million (2018), "
+                             "1,000 million (2019)] ) = 0.10")
 
 
 # --- correcting a card ----------------------------------------------------------------------------

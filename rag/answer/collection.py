@@ -72,10 +72,11 @@ def cell_answer(question: str, passages: list[Passage], embed: Callable[[list[st
         return list(vectors[1:] @ vectors[0])
 
     named, bare, quarter = asked_periods(question)
-    years = lambda row: header_years(cards.get(passages[row.passage - 1].chunk.source), named or bare)
-    return (cells.read_formula(question, rows, similarity, terms, years, quarter, threshold)
-            or (None if cells.formula_terms(question) else
-                cells.read_cell(question, rows, similarity, terms, years, quarter, threshold)))
+    asked = named or bare
+    place = lambda row, years: header_years(cards.get(passages[row.passage - 1].chunk.source), years)
+    if cells.formula_of(question):
+        return cells.read_formula(question, rows, similarity, terms, place, asked, quarter, threshold)
+    return cells.read_cell(question, rows, similarity, terms, lambda row: place(row, asked), quarter, threshold)
 
 
 _TREND = re.compile(r"\bhow (?:has|have|did|do|does)\b.*\b(?:chang|trend|evolv|develop|mov|grow|grew|shift)\w*\b.*"
