@@ -48,6 +48,13 @@ SYNONYMS = {
     "eps": "earnings per share diluted",
     "d&a": "depreciation and amortization",
     "pp&e": "property plant and equipment net",
+    "ppne": "property plant and equipment net",
+    "ppe": "property plant and equipment net",
+    "working capital": "total current assets total current liabilities",
+    "free cash flow": "net cash provided by operating activities purchases of property plant and equipment",
+    "sg&a": "selling general and administrative expenses",
+    "r&d": "research and development",
+    "shareholders equity": "total shareholders equity stockholders equity",
 }
 # A company's own statements before a segment's or a note's table with the same line name:
 # "Net sales" of the consolidated statement of income, not of one segment.
