@@ -229,6 +229,34 @@ class Term:
         return cls(text)
 
 
+_GROWTH = re.compile(rf"{_FY}\s*(?:-|–|to|and)\s*{_FY}\s+(?:(?:3|three|2|two)[- ]year\s+)?(.+?)\s+"
+                     rf"(?:growth(?: rate)?|%\s*change|percent(?:age)? change)\b", re.IGNORECASE)
+_MARGIN = re.compile(rf"{_FY}\s+(?:unadjusted\s+)?(.+?)\s*%?\s*margin\b", re.IGNORECASE)
+_MARGIN_OF = {"gross": "gross profit", "operating": "operating income", "net": "net income", "ebit": "operating income",
+              "net profit": "net income", "operating profit": "operating income"}
+
+
+def implied_definition(question: str) -> str:
+    """The definition a common measure implies when the question gives none: a growth rate between
+    two years, a margin of one year.
+
+    >>> implied_definition("What is the FY2019 - FY2020 total revenue growth rate for Block?")
+    'defined as: (FY2020 total revenue - FY2019 total revenue) / (FY2019 total revenue) * 100'
+    >>> implied_definition("What is Nike's FY2022 gross margin?")
+    'defined as: FY2022 gross profit / FY2022 revenue * 100'
+    """
+    found = _GROWTH.search(question)
+    if found:
+        first, last, metric = found.group(1), found.group(2), found.group(3)
+        return f"defined as: (FY{last} {metric} - FY{first} {metric}) / (FY{first} {metric}) * 100"
+    found = _MARGIN.search(question)
+    if found and "average" not in question.lower():
+        year, measure = found.group(1), found.group(2).strip().lower()
+        measure = _MARGIN_OF.get(measure, measure)
+        return f"defined as: FY{year} {measure} / FY{year} revenue * 100"
+    return ""
+
+
 def formula_of(question: str) -> tuple[str, list[Term]] | None:
     """A formula the question defines, as an expression over v0, v1, ... and its terms.
 
@@ -241,7 +269,7 @@ def formula_of(question: str) -> tuple[str, list[Term]] | None:
     >>> formula_of("DPO is defined as: 365 * (average accounts payable between FY2019 and FY2020) / (FY2020 COGS)")[0]
     '365 * ( v0 ) / ( v1 )'
     """
-    found = _DEFINED.search(question)
+    found = _DEFINED.search(question) or _DEFINED.search(implied_definition(question))
     if not found:
         return None
     body = found.group(1) or found.group(2)

@@ -20,7 +20,7 @@ from rag.records import Passage
 CELL_THRESHOLD = 0.55
 
 _VALUE_WORDS = re.compile(r"\b(?:how much|how many|amount|value|total|ratio|margin|in (?:usd|us\$|\$|dollars)|"
-                          r"in (?:millions|billions|thousands)|per share|percent(?:age)?|rate|round(?:ed)? to)\b|%",
+                          r"in (?:millions|billions|thousands)|per share|percent(?:age|s)?|rate|growth|round(?:ed)? to)\b|%",
                           re.IGNORECASE)
 _NOT_VALUE = re.compile(r"^\s*(?:why|explain|describe|what drove|which|who|does|did|is|are|has|have|how (?:has|have|did|does|do|is))\b",
                         re.IGNORECASE)
