@@ -2,9 +2,10 @@
 
 - **Numbers.** A gold answer that is a number (or leads with one: "$1577.00", "1.9%", "0.83") is
   matched by any number in the answer shown (the short answer first) that equals it within
-  rounding: the gold's own decimals, or 1% relative, whichever is looser. Units may differ by a
-  factor of a thousand (millions against billions or thousands) or of a hundred (a ratio against
-  a per cent). Signs are compared as magnitudes: a statement shows capital expenditure as
+  rounding: the gold's own decimals, or 1% relative, whichever is looser. A money amount may be in
+  other units (a factor of a thousand: millions against billions), a per cent may be written as a
+  ratio (a factor of a hundred); a plain number (a ratio, a count) must match as it is. Signs are
+  compared as magnitudes: a statement shows capital expenditure as
   "(1,577)", the gold as "$1577.00".
 - **Text.** A short gold answer (at most MAX_KEY_WORDS content words) passes when the answer holds
   at least KEY_SHARE of its content words (stemmed, as the BM25 index stems them).
@@ -60,16 +61,19 @@ def _decimals(gold: str) -> int:
 
 
 def number_matches(value: float, target: float, gold: str) -> bool:
-    """Equal within the gold's rounding or 1%, up to a unit factor of 1000 or 100.
+    """Equal within the gold's rounding or 1%; a money amount may be in other units (a factor of a
+    thousand: millions against billions), a per cent may be written as a ratio (a factor of 100),
+    each then within 1%. A plain number (a ratio, a count) must match as it is.
 
     >>> number_matches(1577, 1577.0, "$1577.00"), number_matches(0.0183, 1.83, "1.83%"), number_matches(1.6, 1.9, "1.9%")
     (True, True, False)
+    >>> number_matches(8738, 8.70, "$8.70"), number_matches(12.83, 0.01, "0.01"), number_matches(545.3, 0.54, "0.54")
+    (True, False, False)
     """
-    tolerance = max(0.5 * 10 ** -_decimals(gold), 0.01 * abs(target))
-    for factor in (1, 1000, 0.001, 100, 0.01):
-        if abs(value * factor - target) <= tolerance * (1 if factor == 1 else max(factor, 1)) + 1e-9:
-            return True
-    return False
+    if abs(value - target) <= max(0.5 * 10 ** -_decimals(gold), 0.01 * abs(target)) + 1e-9:
+        return True
+    factors = (1000, 0.001) if "$" in gold else (100, 0.01) if "%" in gold else ()
+    return any(abs(value * f - target) <= 0.01 * abs(target) + 0.5 * 10 ** -_decimals(gold) for f in factors)
 
 
 def key_terms(text: str, terms) -> set[str]:

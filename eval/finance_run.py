@@ -86,7 +86,11 @@ def write_report(out: Path, part: str, generator: str, name: str = "") -> str:
     folder = out / f"{part}-{generator}{'-' + name if name else ''}"
     if not (folder / "results.jsonl").is_file():
         return f"no questions of the {part} part have their filing in the folder"
+    from rag.index.lexical import terms
+
     rows = [json.loads(line) for line in (folder / "results.jsonl").read_text().splitlines() if line.strip()]
+    # graded again from the stored answers: the rules in eval/finance_grading.py are the ones in force
+    rows = [{**r, "grade": grade(r["answer"], r["short_answer"], r["refused"], r["gold"], terms)} for r in rows]
     hand_file = folder / "hand_grades.json"
     rows = graded(rows, json.loads(hand_file.read_text()) if hand_file.is_file() else {})
     groups = [("all", rows)] + [(kind, [r for r in rows if r["question_type"] == kind]) for kind in KINDS]

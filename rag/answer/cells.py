@@ -9,10 +9,12 @@ so a row found by retrieval carries everything a number needs: what it is, its u
 period. Pure: rows come from passage texts, and the similarity of a question to a row's title
 and label is passed in (`Similarity`: the embedder's cosine in production).
 
-Row score = 0.5 * cos(question, title — label) + 0.5 * label coverage (+ 0.05 for a consolidated
-statement's row), where coverage is the share of the label's content terms the question holds,
-after expanding a few accounting synonyms ("capital expenditure" is "purchases of property,
-plant and equipment").
+Row score = 0.5 * cos(question, title — label) + 0.5 * label match (+ 0.05 for a consolidated
+statement's row). The question is its asking sentence without instructions (`core_question`); the
+label match is the larger of the share of the label's terms the question holds and the label's
+Jaccard overlap with a statement caption of an accounting term the question uses ("capex" is
+"purchases of property, plant and equipment"; "COGS" is "cost of revenue", which must not make
+the "Revenue" row a match).
 """
 from __future__ import annotations
 
@@ -25,36 +27,37 @@ from rag.ingest.tables import ROW_SEPARATOR, parse_number, units_of
 Similarity = Callable[[str, list[str]], list[float]]
 Terms = Callable[[str], set[str]]
 
-# Accounting names a question and a statement use for the same line (US GAAP statement captions)
+# Accounting names a question and a statement use for the same line (US GAAP statement captions):
+# each abbreviation or analyst's term, with the captions a statement gives it.
 SYNONYMS = {
-    "capital expenditure": "purchases of property plant and equipment additions to property capex",
-    "capex": "capital expenditure purchases of property plant and equipment",
-    "revenue": "net sales total revenues net revenue sales",
-    "revenues": "net sales total revenues net revenue sales",
-    "net income": "net earnings net income attributable",
-    "net earnings": "net income",
-    "cogs": "cost of sales cost of goods sold cost of revenue",
-    "cost of goods sold": "cost of sales cost of revenue",
-    "operating income": "operating profit income from operations",
-    "operating profit": "operating income",
-    "accounts receivable": "receivables net trade receivables",
-    "ar": "accounts receivable receivables",
-    "accounts payable": "trade payables",
-    "inventory": "inventories",
-    "cash from operations": "net cash provided by operating activities",
-    "operating cash flow": "net cash provided by operating activities",
-    "dividends": "cash dividends paid dividends paid",
-    "total assets": "total assets",
-    "eps": "earnings per share diluted",
-    "d&a": "depreciation and amortization",
-    "pp&e": "property plant and equipment net",
-    "ppne": "property plant and equipment net",
-    "ppe": "property plant and equipment net",
-    "working capital": "total current assets total current liabilities",
-    "free cash flow": "net cash provided by operating activities purchases of property plant and equipment",
-    "sg&a": "selling general and administrative expenses",
-    "r&d": "research and development",
-    "shareholders equity": "total shareholders equity stockholders equity",
+    "capital expenditure": ["purchases of property plant and equipment", "additions to property and equipment",
+                            "capital expenditures", "payments for property and equipment"],
+    "capex": ["purchases of property plant and equipment", "additions to property and equipment",
+              "capital expenditures", "payments for property and equipment"],
+    "revenue": ["net sales", "total revenues", "net revenues", "total net sales"],
+    "revenues": ["net sales", "total revenues", "net revenues", "total net sales"],
+    "net income": ["net earnings", "net income attributable"],
+    "net earnings": ["net income"],
+    "cogs": ["cost of sales", "cost of goods sold", "cost of revenue", "total cost of revenue"],
+    "cost of goods sold": ["cost of sales", "cost of revenue"],
+    "operating income": ["operating profit", "income from operations"],
+    "operating profit": ["operating income", "income from operations"],
+    "accounts receivable": ["receivables net", "trade receivables", "accounts receivable net"],
+    "ar": ["accounts receivable net", "receivables net"],
+    "accounts payable": ["trade payables", "accounts payable"],
+    "inventory": ["inventories"],
+    "cash from operations": ["net cash provided by operating activities"],
+    "operating cash flow": ["net cash provided by operating activities"],
+    "cash flow from operating activities": ["net cash provided by operating activities"],
+    "dividends": ["cash dividends paid", "dividends paid"],
+    "eps": ["diluted earnings per share", "earnings per share diluted"],
+    "d&a": ["depreciation and amortization"],
+    "pp&e": ["property plant and equipment net"],
+    "ppne": ["property plant and equipment net"],
+    "ppe": ["property plant and equipment net"],
+    "sg&a": ["selling general and administrative expenses"],
+    "r&d": ["research and development"],
+    "shareholders equity": ["total shareholders equity", "total stockholders equity"],
 }
 # A company's own statements before a segment's or a note's table with the same line name:
 # "Net sales" of the consolidated statement of income, not of one segment.
@@ -113,19 +116,44 @@ def parse_rows(text: str, passage: int) -> list[Row]:
     return rows
 
 
-def expand(question: str) -> str:
-    """The question with the statement names of the accounting terms it uses.
+def core_question(question: str) -> str:
+    """The question itself, without the instructions around it: its first sentence that asks,
+    after any lead-in that ends in a colon.
 
-    >>> expand("What is the FY2018 capex?")
-    'What is the FY2018 capex? capital expenditure purchases of property plant and equipment'
+    >>> core_question("Assume you are an analyst. Using the balance sheet: what is the FY2018 net PPNE for 3M? "
+    ...               "Answer in USD billions.")
+    'what is the FY2018 net PPNE for 3M?'
+    """
+    found = re.search(r"[^.?!]*\?", question)
+    sentence = found.group().strip() if found else question.strip()
+    return sentence.rsplit(": ", 1)[-1].strip()
+
+
+def captions(question: str) -> list[str]:
+    """The statement captions of the accounting terms a question uses.
+
+    >>> captions("What is the FY2016 COGS?")[:2]
+    ['cost of sales', 'cost of goods sold']
     """
     lowered = question.lower()
-    extra = [v for k, v in SYNONYMS.items() if re.search(rf"(?<![\w&]){re.escape(k)}(?![\w&])", lowered)]
-    return " ".join([question] + extra)
+    return [c for k, v in SYNONYMS.items() if re.search(rf"(?<![\w&]){re.escape(k)}(?![\w&])", lowered) for c in v]
+
+
+def expand(question: str) -> str:
+    """The question with the statement captions of the accounting terms it uses (to search by).
+
+    >>> expand("What is the FY2018 capex?")[:75]
+    'What is the FY2018 capex? purchases of property plant and equipment additio'
+    """
+    return " ".join([question] + captions(question))
 
 
 def _coverage(label_terms: set[str], question_terms: set[str]) -> float:
     return len(label_terms & question_terms) / len(label_terms) if label_terms else 0.0
+
+
+def _jaccard(one: set[str], other: set[str]) -> float:
+    return len(one & other) / len(one | other) if one or other else 0.0
 
 
 def column_for(cells: tuple[tuple[str, str], ...], years: tuple[int, ...], quarter: int | None) -> int | None:
@@ -170,11 +198,17 @@ def best_rows(question: str, rows: list[Row], similarity: Similarity, terms: Ter
     """Rows scored for the question, best first."""
     if not rows:
         return []
-    wanted = expand(question)
-    q_terms = terms(wanted)
-    cosines = similarity(wanted, [f"{r.title} — {r.label}" for r in rows])
-    scored = [(0.5 * float(c) + 0.5 * _coverage(terms(r.label), q_terms)
-               + (STATEMENT_BONUS if _STATEMENT.search(r.title) else 0.0), r) for c, r in zip(cosines, rows)]
+    core = core_question(question)
+    q_terms = terms(core)
+    alternatives = [terms(c) for c in captions(core)]
+    cosines = similarity(core, [f"{r.title} — {r.label}" for r in rows])
+
+    def match(label: str) -> float:
+        label_terms = terms(re.sub(r"\([^)]*\)", " ", label))  # "(PP&E)", "(current and long-term)": asides
+        return max([_coverage(label_terms, q_terms)] + [_jaccard(label_terms, a) for a in alternatives])
+
+    scored = [(0.5 * float(c) + 0.5 * match(r.label) + (STATEMENT_BONUS if _STATEMENT.search(r.title) else 0.0), r)
+              for c, r in zip(cosines, rows)]
     return sorted(scored, key=lambda item: (-item[0], item[1].passage))
 
 

@@ -160,7 +160,7 @@ class AnswerPipeline:
             return self._across_documents(question, prepared, timings)
         if not fitted.passages or not collection.is_value_question(question):
             return None
-        deeper = [p for p in self.retriever.search(question, k=max(self.config.k, collection.ROW_DEPTH),
+        deeper = [p for p in self.retriever.search(collection.row_query(question), k=max(self.config.k, collection.ROW_DEPTH),
                                                    mode=self.config.mode, sources=scope.sources)
                   if p.chunk.chunk_id not in prepared.flagged]
         found = collection.cell_answer(question, deeper, self.embed, terms, self.cards(), self.config.cell_threshold)
