@@ -187,7 +187,7 @@ class AnswerPipeline:
         found, cited = [], []
         for source in sorted(sources, key=lambda s: cards[s].sort_key()):
             passages = self.retriever.search(metric, k=collection.ROW_DEPTH, mode=self.config.mode, sources=(source,))
-            value = collection.value_in(passages, metric, cards[source], self.embed, terms)
+            value = collection.value_in(passages, metric, cards[source], self.embed, terms, self.config.cell_threshold)
             if value is None:
                 continue
             row = value.rows[0]
