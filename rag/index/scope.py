@@ -67,12 +67,15 @@ def asked_periods(question: str) -> tuple[tuple[int, ...], tuple[int, ...], int 
     (((2023,), (), 2), ((), (2022,), None))
     >>> asked_periods("How many pages will NARA digitize by FY 2026?"), asked_periods("from FY21 to FY22")
     (((), (), None), ((2021, 2022), (), None))
+    >>> asked_periods("As of FY2023Q1, why did it raise guidance?")
+    ((2023,), (), 1)
     """
     years, quarter = [], None
-    for found in re.finditer(r"\b(?:FY|fiscal(?:\s+year)?)\s*'?((?:19|20)\d{2}|\d{2})\b", question, re.IGNORECASE):
+    for found in re.finditer(r"\b(?:FY|fiscal(?:\s+year)?)\s*'?((?:19|20)\d{2}|\d{2})(?=\b|Q[1-4]\b)", question,
+                             re.IGNORECASE):
         if not _DEADLINE.search(question[:found.start()]):
             years.append(_year(found.group(1)))
-    found = re.search(r"\bQ([1-4])\b|\b([1-4])Q\b|\b(first|second|third|fourth|1st|2nd|3rd|4th)[\s-]+quarter\b",
+    found = re.search(r"(?:\b|(?<=\d))Q([1-4])\b|\b([1-4])Q\b|\b(first|second|third|fourth|1st|2nd|3rd|4th)[\s-]+quarter\b",
                       question, re.IGNORECASE)
     if found:
         quarter = int(found.group(1) or found.group(2) or _ORDINAL[found.group(3).lower()])
@@ -106,11 +109,13 @@ def asked_organisations(question: str, cards: list[DocumentCard]) -> tuple[str, 
         name = core_name(card.organisation)
         if not name:
             continue
-        names = {name} | {core_name(a) for a in card.aliases if not (a.isupper() and len(a) <= 5)}
+        # an alias matches in any case when it is a word ("ADOBE" from a file name), a short ticker
+        # ("KO", "PEP") only as written
+        names = {name} | {core_name(a) for a in card.aliases if len(core_name(a)) >= 4}
         first = next((core_name(w) for w in _TOKENS.findall(card.organisation) if core_name(w)), "")
         if len(first) >= 3 and first not in common and not first.isdigit():
             names.add(first)  # "Ulta" for Ulta Beauty, Inc.; not "Best" for Best Buy
-        tickers = {a for a in card.aliases if a.isupper() and len(a) <= 5 and a.isalpha()}
+        tickers = {a for a in card.aliases if a.isupper() and len(a) <= 5 and a.isalpha()}  # as written
         if any(n and n in grams for n in names) or any(t in words for t in tickers):
             found.append(name)
     return tuple(dict.fromkeys(found))
@@ -179,6 +184,9 @@ def choose_scope(question: str, cards: dict[str, DocumentCard]) -> Scope:
             candidates = kinds
             why.append("asks for a " + " or ".join(ask.kinds))
     years = ask.years or ask.bare_years
+    several = len({core_name(identified[s].organisation) for s in candidates}) > 1
+    if years and several and not ask.organisations:
+        years = ()  # a year alone, in a collection of several organisations, does not say whose document
     if years:
         target = max(years)
         held = held_for(target, ask.quarter, {s: identified[s] for s in candidates})
