@@ -243,3 +243,15 @@ def test_a_value_across_periods_is_a_list_one_cited_value_per_document_in_period
     assert "$3,226,773 (January 28, 2023" in answer.sentences[0].text  # fiscal 2022's fourth quarter, not 2021's
     assert "$2,634,263 (April 29, 2023" in answer.sentences[1].text
     assert [Path(c.passage.chunk.source).name for c in answer.cited] == [Q4_RELEASE.name, Q1_RELEASE.name]
+
+
+@pytest.mark.parametrize("sidecar", ['{"organisation": ["not", "text"]}', "{not json", '{"quarter": 7}'])
+def test_a_bad_card_sidecar_skips_its_file_in_one_line_and_the_build_goes_on(tmp_path, sidecar):
+    good, odd = tmp_path / "good.md", tmp_path / "odd.md"
+    good.write_text("# Good\n\nThe harbour in Port Ellery opened in 1921.\n")
+    odd.write_text("# Odd\n\nThe lighthouse at Cape Morrow was automated in 1987.\n")
+    (tmp_path / "odd.md.card.json").write_text(sidecar)
+    result = _rag("index", str(tmp_path), "--index", str(tmp_path / "index"), "--quiet")
+    assert result.returncode == 0 and "Traceback" not in result.stderr
+    skipped = [line for line in result.stderr.splitlines() if "odd.md.card.json" in line]
+    assert len(skipped) == 1 and "1 added" in result.stdout and "1 skipped" in result.stdout

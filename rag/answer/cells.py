@@ -29,13 +29,14 @@ Terms = Callable[[str], set[str]]
 
 # Accounting names a question and a statement use for the same line (US GAAP statement captions):
 # each abbreviation or analyst's term, with the captions a statement gives it.
+_CAPEX = ["purchases of property plant and equipment", "additions to property and equipment", "capital expenditures",
+          "payments for property and equipment"]
+_REVENUE = ["net sales", "total revenues", "net revenues", "total net sales"]
 SYNONYMS = {
-    "capital expenditure": ["purchases of property plant and equipment", "additions to property and equipment",
-                            "capital expenditures", "payments for property and equipment"],
-    "capex": ["purchases of property plant and equipment", "additions to property and equipment",
-              "capital expenditures", "payments for property and equipment"],
-    "revenue": ["net sales", "total revenues", "net revenues", "total net sales"],
-    "revenues": ["net sales", "total revenues", "net revenues", "total net sales"],
+    "capital expenditure": _CAPEX,
+    "capex": _CAPEX,
+    "revenue": _REVENUE,
+    "revenues": _REVENUE,
     "net income": ["net earnings", "net income attributable"],
     "net earnings": ["net income"],
     "cogs": ["cost of sales", "cost of goods sold", "cost of revenue", "total cost of revenue"],

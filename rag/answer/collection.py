@@ -60,6 +60,19 @@ def row_query(question: str) -> str:
     return cells.expand(f"{cells.core_question(question)} {names}".strip())[:3000]
 
 
+def table_rows(passages: list[Passage]) -> list[cells.Row]:
+    """The passages' table rows, each knowing its passage's number (from 1)."""
+    return [row for n, p in enumerate(passages, start=1) for row in cells.parse_rows(p.chunk.text, n)]
+
+
+def cosine_to(embed) -> cells.Similarity:
+    """The similarity the cell reader takes: cosines of a text to others, by the embedder."""
+    def similarity(text: str, others: list[str]) -> list[float]:
+        vectors = embed([text] + others)
+        return list(vectors[1:] @ vectors[0])
+    return similarity
+
+
 def header_years(card: DocumentCard | None, years: tuple[int, ...]) -> tuple[int, ...]:
     """The calendar years a table's headers use for the fiscal years asked, by the document's card:
     a fiscal year that ends in a year's first months, or a quarter of it, is headed by the
@@ -84,14 +97,11 @@ def cell_answer(question: str, passages: list[Passage], embed: Callable[[list[st
         return None
     if _ARITHMETIC.search(cells.core_question(question)) and not cells.formula_of(question):
         return None  # arithmetic nobody defined: left to the model, which cites what it read
-    rows = [row for n, p in enumerate(passages, start=1) for row in cells.parse_rows(p.chunk.text, n)]
+    rows = table_rows(passages)
     if not rows:
         return None
     cards = cards or {}
-
-    def similarity(text: str, others: list[str]) -> list[float]:
-        vectors = embed([text] + others)
-        return list(vectors[1:] @ vectors[0])
+    similarity = cosine_to(embed)
 
     named, bare, quarter = asked_periods(question)
     asked = named or bare
@@ -141,14 +151,10 @@ def trend_metric(question: str) -> str:
 def value_in(passages: list[Passage], metric: str, card: DocumentCard, embed, terms,
              threshold: float = CELL_THRESHOLD) -> cells.CellAnswer | None:
     """The metric's value for the document's own period, read from its passages' table rows."""
-    rows = [row for n, p in enumerate(passages, start=1) for row in cells.parse_rows(p.chunk.text, n)]
+    rows = table_rows(passages)
     if not rows:
         return None
-
-    def similarity(text: str, others: list[str]) -> list[float]:
-        vectors = embed([text] + others)
-        return list(vectors[1:] @ vectors[0])
-
+    similarity = cosine_to(embed)
     years = header_years(card, (card.fiscal_year,)) if card.fiscal_year else ()
     return cells.read_cell(metric, rows, similarity, terms, years, card.quarter, threshold)
 

@@ -298,12 +298,22 @@ def with_corrections(card: DocumentCard, corrections: dict) -> DocumentCard:
 
 
 def check_corrections(corrections: dict, where: str) -> dict:
-    """The corrections, or ValueError naming the first field or value no card has."""
+    """The corrections, or ValueError naming the first field or value no card has.
+
+    >>> check_corrections({"organisation": ["a", "list"]}, "x.card.json")
+    Traceback (most recent call last):
+    ValueError: x.card.json: organisation must be text (got list)
+    """
     if not isinstance(corrections, dict):
         raise ValueError(f"{where}: a card correction is a JSON object of fields")
     for name, value in corrections.items():
         if name not in CARD_FIELDS + ("aliases",):
             raise ValueError(f"{where}: unknown card field {name!r}; the fields are {', '.join(CARD_FIELDS)}, aliases")
+        if name not in ("fiscal_year", "quarter", "aliases") and not isinstance(value, str):
+            raise ValueError(f"{where}: {name} must be text (got {type(value).__name__})")
+        if name == "aliases" and not (isinstance(value, str) or isinstance(value, list)
+                                      and all(isinstance(a, str) for a in value)):
+            raise ValueError(f"{where}: aliases must be text or a list of texts")
         if name in ("fiscal_year", "quarter") and value not in (None, ""):
             try:
                 number = int(value)
