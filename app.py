@@ -252,11 +252,13 @@ def build_app(state: AppState):
     from rag.render import answer_text, sources_html
 
     def respond(message, history, k, mode, request: gr.Request):
-        message = (message or "").strip()
+        from rag.web.guard import plain_text
+
+        message = plain_text(message or "").strip()  # a lone surrogate cannot be sent back to the browser
         if not message:
             yield "", history, gr.update()
             return
-        history = list(history or []) + [{"role": "user", "content": message}]
+        history = plain_text(list(history or [])) + [{"role": "user", "content": message}]
         try:
             for text, sources in stream_answer(state, message, history[:-1], k, mode, session_of(request)):
                 yield "", history + [{"role": "assistant", "content": text}], sources
@@ -476,6 +478,9 @@ def launch(state: AppState, host: str, port: int, auth: str | None = None, block
     made-up header cannot dodge the login throttle."""
     os.environ["FORWARDED_ALLOW_IPS"] = trusted_proxies  # read by the uvicorn server Gradio starts
     demo = build_app(state)
+    from rag.web.guard import SessionCheckMiddleware, one_line_errors
+
+    one_line_errors(demo)
     # api_open=False: the direct /run/ routes refuse queued events, so no request skips the queue
     # (one answer at a time) or arrives without the session that keeps uploads private.
     # One answer at a time in this process; under --serve, as many as there are replicas (Serve's
@@ -489,7 +494,7 @@ def launch(state: AppState, host: str, port: int, auth: str | None = None, block
     from rag.web.login import LoginThrottleMiddleware
 
     demo.launch(server_name=host, server_port=port, auth=credentials, share=False, inbrowser=False,
-                app_kwargs={"middleware": [Middleware(LoginThrottleMiddleware)]},
+                app_kwargs={"middleware": [Middleware(LoginThrottleMiddleware), Middleware(SessionCheckMiddleware)]},
                 prevent_thread_lock=not block, quiet=not block, max_file_size=f"{MAX_UPLOAD_MB}mb",
                 theme=theme(), css=CSS, ssr_mode=False, footer_links=[])
     return demo

@@ -948,3 +948,105 @@ def test_a_lone_surrogate_in_an_earlier_turn_is_dropped_not_a_traceback(sample_r
                               AnswerConfig())
     earlier = [Turn("When were the first Guidelines \ud800 formulated?"), Turn("What are they?", "bad \udfff")]
     assert pipeline.standalone("When were the next ones developed?", earlier) == "When were the next ones developed?"
+
+
+def queue_join(url: str, api_name: str, data: list, session: str | None = None) -> tuple[int, dict | str]:
+    """A request as the page's own queue sends it, as raw JSON (lone surrogates as \\ud800 escapes,
+    which a client library refuses to encode). Returns (HTTP status, the completion message)."""
+    import json
+
+    import httpx
+
+    config = httpx.get(url.rstrip("/") + "/config", timeout=30).json()
+    fn_index = next(d["id"] for d in config["dependencies"] if d.get("api_name") == api_name)
+    session = uuid.uuid4().hex if session is None else session
+    base = url.rstrip("/") + "/gradio_api"
+    body = json.dumps({"data": data, "fn_index": fn_index, "session_hash": session, "event_data": None,
+                       "trigger_id": None})
+    joined = httpx.post(f"{base}/queue/join", content=body, headers={"content-type": "application/json"}, timeout=30)
+    if joined.status_code != 200:
+        return joined.status_code, joined.json()
+    with httpx.stream("GET", f"{base}/queue/data", params={"session_hash": session}, timeout=120) as stream:
+        for line in stream.iter_lines():
+            if line.startswith("data: ") and (message := json.loads(line[6:])).get("msg") == "process_completed":
+                return 200, message
+    raise AssertionError("the stream ended without a completion")
+
+
+def user_turn(text: str) -> dict:
+    return {"role": "user", "content": [{"type": "text", "text": text}]}
+
+
+def test_a_lone_surrogate_in_the_chat_box_or_its_history_is_answered_not_a_broken_stream(hostile_app, capfd):
+    """The page's own submit echoed the surrogate back, and the server could not encode it: an
+    ASGI traceback and a broken stream."""
+    url = hostile_app[1]
+    status, done = queue_join(url, "respond", ["When \ud800 were the first Guidelines formulated?", [], 4, "hybrid"])
+    assert status == 200 and done["success"], done
+    history = [user_turn("bad \udfff"), {"role": "assistant", "content": [{"type": "text", "text": "x \ud800"}]}]
+    status, done = queue_join(url, "respond", ["When were the first Guidelines formulated?", history, 4, "hybrid"])
+    assert status == 200 and done["success"], done
+    assert "1978" in json_text(done["output"]["data"][1][-1])
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "surrogates not allowed" not in err, err
+
+
+def json_text(message: dict) -> str:
+    import json
+
+    return json.dumps(message, ensure_ascii=False)
+
+
+def test_a_lone_surrogate_in_the_previous_questions_of_the_api_is_answered(hostile_app, capfd):
+    status, done = queue_join(hostile_app[1], "chat", ["When were the next ones developed?",
+                                                       ["When were the first \ud800 Guidelines formulated?"],
+                                                       ["1978 \udfff"]])
+    assert status == 200 and done["success"], done
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_an_empty_session_id_is_refused_with_400_and_one_log_line(hostile_app, capfd):
+    """It was HTTP 500 and a KeyError deep in Gradio's queue."""
+    import httpx
+
+    url = hostile_app[1]
+    assert queue_join(url, "chat", ["When?", [], []], session="")[0] == 400
+    call = httpx.post(url.rstrip("/") + "/gradio_api/call/upload", json={"data": [[]], "session_hash": ""}, timeout=30)
+    assert call.status_code == 400 and "session_hash" in call.json()["detail"]
+    err = capfd.readouterr().err
+    assert err.count("refused: session_hash must be a non-empty string") == 2 and "Traceback" not in err, err
+
+
+def test_gradios_own_refusals_are_one_log_line_each(hostile_app, capfd):
+    """Out-of-range sliders, unknown modes, wrong types, a server path as an upload and 10,000
+    old-format history messages: Gradio refuses them before the app's handlers, and logged a
+    traceback each (30,000 lines for the history)."""
+    url = hostile_app[1]
+    requests = [("respond", ["What?", [], 1000, "hybrid"], "greater than maximum value 10"),
+                ("respond", ["What?", [], -1, "hybrid"], "less than minimum value 1"),
+                ("respond", ["What?", [], 4, "../../etc"], "not in the list of choices"),
+                ("respond", [5, "x", "y", 3], "invalid value"),
+                ("respond", ["What?", [["a", "b"]] * 10000, 4, "hybrid"], "10000 invalid value(s)"),
+                ("upload", [[file_data("/etc/passwd")]], "not a file uploaded to this server")]
+    for api_name, data, reason in requests:
+        status, done = queue_join(url, api_name, data)
+        assert status == 200 and not done["success"] and reason in done["output"]["error"], done
+    lines = capfd.readouterr().err.strip().splitlines()
+    assert len(lines) == len(requests) and all(line.startswith("refused: ") for line in lines), lines
+
+
+def test_rag_index_into_a_new_folder_on_a_read_only_disk_is_one_line(tmp_path):
+    import subprocess
+
+    mount = tmp_path / "read-only"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,ro", "tmpfs", str(mount)],
+                      capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here (needs root and the mount privilege)")
+    try:
+        (tmp_path / "doc.md").write_text("# Notes\n\nThe harbour opened in 1921.\n")
+        result = run_cli("index", str(tmp_path / "doc.md"), "--index", str(mount / "new-index"))
+        assert_one_line_error(result, "cannot write the index in")
+        assert "Read-only file system" in result.stderr and "previous index" not in result.stderr
+    finally:
+        subprocess.run(["umount", str(mount)], capture_output=True)

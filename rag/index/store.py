@@ -215,9 +215,15 @@ def _open_chunks(generation: Path) -> Sequence[Chunk]:
 
 @contextlib.contextmanager
 def write_lock(directory: Path):
-    """One writer at a time per index folder (the app may index uploads while the CLI runs)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    with open(directory / ".lock", "w") as fh:
+    """One writer at a time per index folder (the app may index uploads while the CLI runs).
+
+    The folder is made here, first of all writes: on a read-only or full disk that is one line."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fh = open(directory / ".lock", "w")
+    except OSError as exc:
+        raise (write_failure(exc, directory) or exc) from None
+    with fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield
@@ -281,11 +287,11 @@ def write_failure(exc: BaseException, directory: Path) -> UserError | None:
     full = (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)) or (
         isinstance(exc, (OSError, RuntimeError)) and (
             "No space left on device" in str(exc) or re.search(r"\d+ requested and \d+ written", str(exc))))
+    kept = "; the previous index is unchanged" if is_index(directory) else ""
     if full:
-        return UserError(f"no space left on the device of {directory} while writing the index; "
-                         f"the previous index is unchanged")
+        return UserError(f"no space left on the device of {directory} while writing the index{kept}")
     if isinstance(exc, OSError) and exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-        return UserError(f"cannot write the index in {directory} ({exc.strerror}); the previous index is unchanged")
+        return UserError(f"cannot write the index in {directory} ({exc.strerror}){kept}")
     return None
 
 

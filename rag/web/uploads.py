@@ -37,13 +37,11 @@ def unsuitable(path: Path) -> str | None:
 
 def refusal(reason):
     """gr.Error for a refused request, logged as one line with its reason, never a traceback."""
-    import sys
-
     import gradio as gr
 
-    text = " ".join(str(reason).split())
-    print(f"refused: {text}", file=sys.stderr, flush=True)
-    return gr.Error(text, print_exception=False)
+    from rag.web.guard import log_refusal
+
+    return gr.Error(log_refusal(reason), print_exception=False)
 
 
 def upload_component(**kwargs):
