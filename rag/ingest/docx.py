@@ -24,11 +24,25 @@ def heading_level(style_name: str) -> int:
     return int(match.group(1)) + 1 if match else 0
 
 
-def _style_name(paragraph) -> str:
+def style_names(document) -> dict[str | None, str]:
+    """Paragraph style id -> name, with None for the default style, read once per file.
+
+    python-docx's `paragraph.style` scans every style of the file for the default on each call:
+    about 1 ms a paragraph, 4 minutes for a file of 200,000 tiny paragraphs."""
+    from docx.enum.style import WD_STYLE_TYPE
+
+    names = {}
+    for style in document.styles:
+        try:
+            names[style.style_id] = style.name or ""
+        except (KeyError, ValueError):
+            continue
     try:
-        return paragraph.style.name if paragraph.style is not None else ""
-    except (KeyError, ValueError):  # a style id the file does not define
-        return ""
+        default = document.styles.default(WD_STYLE_TYPE.PARAGRAPH)
+    except (KeyError, ValueError):
+        default = None
+    names[None] = default.name if default is not None else ""
+    return names
 
 
 def docx_blocks(path: Path, clean=lambda text: text) -> list[Block]:
@@ -38,6 +52,7 @@ def docx_blocks(path: Path, clean=lambda text: text) -> list[Block]:
     from docx.text.paragraph import Paragraph
 
     document = Document(str(path))
+    styles = style_names(document)
     blocks: list[Block] = []
     offset = 0
 
@@ -50,7 +65,7 @@ def docx_blocks(path: Path, clean=lambda text: text) -> list[Block]:
 
     for item in document.iter_inner_content():
         if isinstance(item, Paragraph):
-            level = heading_level(_style_name(item))
+            level = heading_level(styles.get(item._p.style, ""))  # a style id the file does not define: body
             add("heading" if level else "paragraph", item.text, level)
         elif isinstance(item, Table):
             rows = []
