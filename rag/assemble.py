@@ -130,4 +130,6 @@ def build_pipeline(settings: Settings, index_dir: Path | None, log: Log = stderr
     embedder = load_embedder(settings.embedding_model)
     generator = load_generator(settings, embedder, log)
     retriever = Retriever.open(resolve_index(index_dir, embedder, log), embedder)
-    return AnswerPipeline(retriever, generator, answer_config(settings))
+    pipeline = AnswerPipeline(retriever, generator, answer_config(settings))
+    pipeline.warm()
+    return pipeline

@@ -135,6 +135,51 @@ def test_a_copied_span_is_words_of_its_source_whatever_the_model(tiny_generator)
     assert copied, "the tiny model copied nothing from any source"
 
 
+def one_token_at_a_time(generator, messages, source: str, max_tokens: int = 32) -> tuple[str, float]:
+    """The copying pass as it was before the one-pass check: a forward pass per copied token."""
+    import torch
+
+    from rag.generate.copy_span import SpanSource
+
+    src = SpanSource.of(source)
+    ids = generator.tokenizer(generator.render(messages), return_tensors="pt", add_special_tokens=False)["input_ids"]
+    state, logprobs, past = None, [], None
+    with torch.inference_mode():
+        for _ in range(max_tokens):
+            out = generator.model(input_ids=ids, cache=past, use_cache=True, logits_to_keep=1)
+            past, scores = out.cache, torch.log_softmax(out.logits[0, -1].float(), dim=-1)
+            best, after = generator._copy_choice(scores, src, state, 64)
+            if best is None:
+                break
+            state = after
+            logprobs.append(float(scores[best]))
+            ids = torch.tensor([[best]])
+    span = src.text_of(state)
+    return (span, sum(logprobs) / len(logprobs)) if span else ("", 0.0)
+
+
+def test_the_one_pass_copy_chooses_what_token_by_token_decoding_chooses(tiny_generator):
+    """The source's next words are checked in one pass; the span and its log-probability must be
+    those of decoding one token per pass, including where the model leaves the source's words."""
+    import pytest
+
+    from rag.answer.short_answer import SPAN_FIXED, span_messages
+
+    sources = ["the guidelines were formulated in 1978 .", "1978 . the documents do not say",
+               "guidelines [ 1 ] were not formulated", "the documents say the guidelines were formulated in 1978 "
+               "the guidelines were not formulated in 1 2"]
+    compared = 0
+    for source in sources:
+        for question in ("the guidelines ?", "in 1978 ?", "were the documents formulated ?"):
+            for max_tokens in (2, 32):
+                messages = span_messages(question, source)
+                expected = one_token_at_a_time(tiny_generator, messages, source, max_tokens)
+                span, logprob = tiny_generator.copy_span(messages, source, fixed=SPAN_FIXED, max_tokens=max_tokens)
+                assert span == expected[0] and logprob == pytest.approx(expected[1], abs=1e-4), (source, question)
+                compared += bool(span)
+    assert compared >= 6, "too few spans copied to compare"
+
+
 def test_a_quote_from_merged_table_rows_is_one_row(tmp_path, embedder):
     """Short paragraphs (table rows, list items out of a PDF) are merged into one chunk; the quote
     is one of them, not the run of rows up to the next full stop."""
@@ -155,3 +200,22 @@ def test_a_quote_from_merged_table_rows_is_one_row(tmp_path, embedder):
     answer = pipeline.ask("What is the annual budget?")
     quote = " ".join(s.text for s in answer.sentences)
     assert "350 million" in quote and "Staff" not in quote and "Congress" not in quote, quote
+
+
+def test_the_vector_cache_embeds_each_text_once_and_keeps_a_calls_own_texts():
+    import numpy as np
+
+    from embeddings.cache import VectorCache
+
+    calls = []
+
+    def embed(texts):
+        calls.append(list(texts))
+        return np.array([[len(t), 1.0] for t in texts], dtype=np.float32)
+
+    cache = VectorCache(embed, size=2)
+    first = cache(["a", "bb", "a"])
+    assert calls == [["a", "bb"]] and first.tolist() == [[1, 1], [2, 1], [1, 1]]
+    assert cache(["bb", "ccc"]).tolist() == [[2, 1], [3, 1]] and calls[-1] == ["ccc"]
+    assert cache(["a"]).tolist() == [[1, 1]] and calls[-1] == ["a"]  # evicted past the size, embedded again
+    assert cache(["a", "bb", "ccc", "dddd"]).shape == (4, 2)  # a call larger than the cache still answers

@@ -97,8 +97,23 @@ class AnswerPipeline:
         self.head = (heads.load_answerability_head(generator.states_key)
                      if generator.writes_text and config.answerability == "auto" else None)
 
+    def warm(self) -> None:
+        """Once per loaded model, before the first question: the copying pass's vocabulary table and
+        its fixed prompt's keys and values (0.8 s that the first answer of a process paid)."""
+        if self.generator.writes_text:
+            self.generator.copy_span(short_answer.span_messages("?", "Ready."), "Ready.", fixed=short_answer.SPAN_FIXED,
+                                     max_tokens=1)
+
     def embed(self, texts: list[str]) -> np.ndarray:
-        return self.retriever.embedder.embed_passages(texts) if texts else np.zeros((0, 1))
+        """Passage sentences' vectors, remembered for the index's embedder (see `VectorCache`)."""
+        if not texts:
+            return np.zeros((0, 1))
+        embedder = self.retriever.embedder
+        if getattr(self, "_vectors_of", None) is not embedder:
+            from embeddings.cache import VectorCache
+
+            self._vectors, self._vectors_of = VectorCache(embedder.embed_passages), embedder
+        return self._vectors(texts)
 
     def rank(self, question: str, passages: list[Passage]) -> list[choose.ScoredSentence]:
         return choose.best_sentences(question, [p.chunk.text for p in passages], self.embed, terms)

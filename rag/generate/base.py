@@ -48,7 +48,8 @@ class Generator(ABC):
         """Log-probabilities of `text`'s tokens as the answer to `messages`; None without a model."""
         return None
 
-    def copy_span(self, messages: tuple[dict, ...], source: str, fixed: int = 0) -> tuple[str, float]:
+    def copy_span(self, messages: tuple[dict, ...], source: str, fixed: int = 0,
+                  max_tokens: int = 32) -> tuple[str, float]:
         """The phrase of `source` the model copies as its reply, and its mean token log-probability;
         ("", 0.0) without a model."""
         return "", 0.0
