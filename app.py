@@ -36,7 +36,9 @@ CSS = """
 .rag-sources .rag-flagged { border-color: #f59e0b; }
 .rag-sources img.rag-page { max-width: 100%; border: 1px solid var(--border-color-primary); margin: 6px 0; }
 .rag-refused { font-style: italic; }
-#upload-status { min-height: 3em; }
+#upload-status { min-height: 6em; }
+#upload-status [data-testid='status-tracker'] { flex-direction: column; gap: 6px; }
+#upload-status .progress-text { position: static; }  /* the file count on its own line, not over the bar */
 """
 
 
@@ -185,7 +187,7 @@ class AppState:
                 message = message.replace(str(path.resolve()), path.name).replace(str(path), path.name)
             return message
 
-        return "\n".join(lines + [f"⚠️ {without_server_paths(w)}" for w in warnings])
+        return "\n".join(lines + [f"Warning: {without_server_paths(w)}" for w in warnings])
 
 
 MAX_PREVIOUS_QUESTIONS = 8  # a follow-up refers to the last few turns; a client may send 40,000
@@ -199,13 +201,31 @@ def previous_turns(history: list) -> list:
 
     turns = []
     for message in (history if isinstance(history, list) else [])[-4 * MAX_PREVIOUS_QUESTIONS:]:
-        if not isinstance(message, dict) or not isinstance(message.get("content"), str):
+        text = message_text(message)[:MAX_QUESTION_CHARS]
+        if not text:
             continue
         if message.get("role") == "user":
-            turns.append(Turn(message["content"][:MAX_QUESTION_CHARS]))
+            turns.append(Turn(text))
         elif message.get("role") == "assistant" and turns and not turns[-1].answer:
-            turns[-1] = Turn(turns[-1].question, answer_from_chat(message["content"][:MAX_QUESTION_CHARS]))
+            turns[-1] = Turn(turns[-1].question, answer_from_chat(text))
     return turns[-MAX_PREVIOUS_QUESTIONS:]
+
+
+def message_text(message) -> str:
+    """A chat message's text: Gradio 6 sends the chat's own history with each content as a list of
+    parts ([{"type": "text", "text": …}]), an API client may send a plain string. Read as a string
+    only, every earlier turn was dropped and the README's follow-up ("the next ones") was refused.
+
+    >>> message_text({"role": "user", "content": [{"type": "text", "text": "When?"}]}), message_text({"content": "Why?"})
+    ('When?', 'Why?')
+    """
+    content = message.get("content") if isinstance(message, dict) else None
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(part["text"] for part in content
+                        if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str))
+    return ""
 
 
 def answer_events(state: AppState, session: str | None, question: str, turns: list, k: int, mode: str):
@@ -228,10 +248,10 @@ def stream_answer(state: AppState, question: str, history: list, k: int, mode: s
     from rag.render import answer_markdown, markdown_literal, sources_html
 
     if not state.ready.is_set():
-        yield "⏳ Preparing the documents and the model — your question will be answered in a moment…", ""
+        yield "Preparing the documents and the model — your question will be answered in a moment…", ""
         state.ready.wait()
     if state.error:
-        yield f"⚠️ The app could not start: {markdown_literal(state.error)}", ""
+        yield f"Warning: the app could not start: {markdown_literal(state.error)}", ""
         return
     standalone, events = answer_events(state, session, question, previous_turns(history), int(k), mode)
     text = ""
@@ -265,7 +285,7 @@ def build_app(state: AppState):
         except UserError as exc:
             from rag.render import markdown_literal
 
-            yield "", history + [{"role": "assistant", "content": f"⚠️ {markdown_literal(str(exc))}"}], gr.update()
+            yield "", history + [{"role": "assistant", "content": f"Warning: {markdown_literal(str(exc))}"}], gr.update()
 
     def upload(files, request: gr.Request, progress=gr.Progress(track_tqdm=True)):
         """Index a visitor's files; the build's own progress display (files, pages, passages) shows
@@ -289,7 +309,7 @@ def build_app(state: AppState):
             except UserError as exc:
                 raise refusal(exc) from None
             if reason := unsuitable(path):
-                messages.append(f"⚠️ {reason}")
+                messages.append(f"Skipped: {reason}")
             else:
                 target = uploads / path.name
                 shutil.copyfile(path, target)
@@ -299,7 +319,7 @@ def build_app(state: AppState):
             try:
                 messages.insert(0, state.add_documents(accepted, session, progress=True))
             except UserError as exc:
-                messages.append(f"⚠️ {exc} (the index is unchanged)")
+                messages.append(f"Warning: {exc} (the index is unchanged)")
         from rag.render import markdown_literal
 
         return "\n\n".join(markdown_literal(m) for m in messages), state.documents_markdown(session)
@@ -369,8 +389,10 @@ def build_app(state: AppState):
         def refresh_status(request: gr.Request):
             return state.ready_line(session_of(request))
 
+        # the build's progress is drawn on the status line under the upload box only: drawn on
+        # every output, it covered the document list ("reading - 100.0%" over the file names)
         files.upload(upload, [files], [upload_status, documents], concurrency_limit=1, api_name="upload",
-                     show_progress="full").then(refresh_status, outputs=[status], api_visibility="private",
+                     show_progress="full", show_progress_on=[upload_status]).then(refresh_status, outputs=[status], api_visibility="private",
                                                 queue=False)
         clear.click(lambda: ([], sources_html(None)), outputs=[chatbot, sources], api_visibility="private", queue=False)
         gr.api(chat, api_name="chat", concurrency_limit=1, concurrency_id="generate")

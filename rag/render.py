@@ -42,15 +42,48 @@ def markdown_literal(text: str) -> str:
     return _LINE_START.sub(lambda m: m.group(1) + "".join(f"&#{ord(c)};" for c in m.group(2)), text)
 
 
+NOT_FOUND = "Not found in the documents"  # a chat refusal starts with it (conversation reads it back)
+# What the reader is told for each of the pipeline's refusal reasons (matched by their start); the
+# reason itself, with its numbers, stays in --json and under "Details" in the sources.
+REFUSAL_WORDS = (
+    ("no passages retrieved", "nothing in them matched the question"),
+    ("the passages found address the assistant", "the only passages found read as instructions to the "
+                                                 "assistant, so they were set aside"),
+    ("the model gave no answer", "the model read the closest passages and wrote no answer"),
+    ("the model found no answer", "the model read the closest passages and found no answer in them"),
+    ("the question asks for a year", "the question asks for a year, a date or a number, and the closest "
+                                     "passages give none"),
+    ("the passages do not appear to answer it", "the passages closest to the question do not appear to state "
+                                                "its answer"),
+    ("the model's hidden states", "the model judged that the closest passages do not hold the answer"),
+    ("no sentence of the answer is supported", "the model's answer is not stated in the passages, so it is "
+                                               "not shown"),
+)
+
+
+def refusal_in_words(reason: str) -> str:
+    """Why nothing was answered, as a reader understands it (no probabilities, no thresholds).
+
+    >>> refusal_in_words("the passages do not appear to answer it (P(answerable) 0.20 < 0.32)")
+    'the passages closest to the question do not appear to state its answer'
+    """
+    return next((words for start, words in REFUSAL_WORDS if reason.startswith(start)),
+                "none of the passages found appears to answer it")
+
+
 def answer_markdown(answer: Answer) -> str:
-    """Chat text: sentences with their [n] markers, unsupported ones visibly flagged; literal."""
+    """Chat text: sentences with their [n] markers, unsupported ones visibly flagged; literal.
+
+    No emoji: a plain Debian machine has no font for them, and they showed as empty boxes."""
     if answer.refused:
-        return f"🚫 {markdown_literal(answer.text)}"
+        if answer.scope and answer.text == answer.scope:  # a period the documents do not hold: its one line
+            return markdown_literal(answer.text)
+        return f"{NOT_FOUND}: {markdown_literal(refusal_in_words(answer.refusal_reason))}."
     parts = []
     for s in answer.sentences:
         marks = "".join(f"[{n}]" for n in s.citations)
         text = markdown_literal(s.text) + (f" {marks}" if marks else "")
-        parts.append(text if s.supported else f"{text} ⚠️ *(not supported by the sources)*")
+        parts.append(text if s.supported else f"{text} *(not supported by the sources)*")
     lead = f"**{markdown_literal(answer.short_answer)}**\n\n" if answer.short_answer else ""
     formula = f"\n\nComputed: {markdown_literal(answer.formula)}" if answer.formula else ""
     confidence = f"\n\n*({answer.confidence})*" if answer.confidence else ""
@@ -122,7 +155,10 @@ def sources_html(answer: Answer | None, rewritten: str | None = None) -> str:
     if answer.scope and not answer.refused:
         parts.append(f"<p class='rag-scope'>Documents: {escape(answer.scope)}</p>")
     if answer.refused:
-        parts.append(f"<p class='rag-refused'>No source answers this question ({escape(answer.refusal_reason)}).</p>")
+        parts.append(f"<p class='rag-refused'>No source answers this question: "
+                     f"{escape(refusal_in_words(answer.refusal_reason))}.</p>"
+                     f"<details class='rag-why'><summary>Details</summary><p class='rag-muted'>"
+                     f"{escape(answer.refusal_reason)}</p></details>")
     for c in answer.cited:
         quotes = [s.quotes.get(c.n, "") for s in answer.sentences if c.n in s.citations]
         parts.append(
@@ -133,7 +169,7 @@ def sources_html(answer: Answer | None, rewritten: str | None = None) -> str:
     for p in answer.retrieved:
         if p.chunk.chunk_id in answer.flagged:
             parts.append(
-                f"<details class='rag-source rag-flagged'><summary>⚠️ Set aside: this passage addresses the "
+                f"<details class='rag-source rag-flagged'><summary>Set aside: this passage addresses the "
                 f"assistant (<q>{escape(answer.flagged[p.chunk.chunk_id])}</q>) — {escape(source_label(p))}"
                 f"</summary><blockquote>{escape(p.chunk.text)}</blockquote></details>")
     parts.append("</div>")

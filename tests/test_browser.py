@@ -61,12 +61,14 @@ def _ask(page, question: str) -> tuple[float, float]:
     bot.nth(before).wait_for(timeout=120_000)
     page.wait_for_function(
         "n => { const m = document.querySelectorAll(\"#chat .message.bot, #chat [data-testid='bot']\");"
-        " return m.length > n && m[n].innerText.trim().length > 0 && !m[n].innerText.includes('⏳'); }",
+        " return m.length > n && m[n].innerText.trim().length > 0 && !m[n].innerText.startsWith('Preparing the documents')"
+        " && !m[n].innerText.includes('Loading content'); }",
         arg=before, timeout=180_000)
     first = time.perf_counter() - pressed
-    page.wait_for_function(
-        "() => { const s = document.querySelector('#sources'); return s && (s.querySelector('details')"
-        " || s.querySelector('.rag-refused')); }", timeout=180_000)
+    page.wait_for_function(  # the final answer's sources replace the placeholder shown while it streams
+        "() => { const s = document.querySelector('#sources'); return s && !s.innerText.includes("
+        "'Sources of the answer appear here') && (s.querySelector('details') || s.querySelector('.rag-refused')); }",
+        timeout=180_000)
     return first, time.perf_counter() - pressed
 
 
@@ -89,6 +91,35 @@ def test_question_streams_and_shows_expandable_sources(browser, sample_url):
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "chat.png"), full_page=True)
     (ARTIFACTS / "browser-timing.json").write_text(json.dumps({"first_token_s": first, "answer_s": total}))
+    page.close()
+
+
+def _last_answer(page):
+    return page.locator("#chat .message.bot, #chat [data-testid='bot']").last
+
+
+def test_the_readmes_conversation_in_the_chat(browser, sample_url):
+    """Typed into the chat as a new user would: the short answer leads in bold, the follow-up is
+    read against it (the chat's own path, not the API's), and a question the sample does not
+    cover gets a refusal in words, without a glyph that a plain Debian machine draws as a box."""
+    page = _ready_page(browser, sample_url, 1100)
+    ARTIFACTS.mkdir(exist_ok=True)
+    _ask(page, "When were the first Guidelines formulated?")
+    first = _last_answer(page)
+    assert first.locator("strong").first.inner_text().strip() == "1978", first.inner_html()
+    page.screenshot(path=str(ARTIFACTS / "readme-1-first.png"), full_page=True)
+    _ask(page, "When were the next ones developed?")
+    follow_up = _last_answer(page).inner_text()
+    assert "1997" in follow_up, follow_up
+    assert "Searched for:" in page.locator("#sources").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "readme-2-follow-up.png"), full_page=True)
+    _ask(page, "What is the capital of France?")
+    refusal = _last_answer(page).inner_text()
+    assert refusal.startswith("Not found in the documents:") and "P(answerable)" not in refusal, refusal
+    assert not any(ord(c) > 0x2FFF for c in refusal), refusal  # no emoji
+    sources = page.locator("#sources").inner_text()
+    assert "No source answers this question:" in sources and "P(answerable)" not in sources.split("Details")[0]
+    page.screenshot(path=str(ARTIFACTS / "readme-3-refusal.png"), full_page=True)
     page.close()
 
 
@@ -160,18 +191,28 @@ def test_an_upload_shows_its_progress_and_the_status_line_follows(browser, tmp_p
         page.wait_for_function("() => (document.querySelector('#status')?.innerText || '').includes('Ready')",
                                timeout=300_000)
         before = page.locator("#status").inner_text()
-        page.evaluate("""() => { window.seen = []; new MutationObserver(() => {
-            for (const el of document.querySelectorAll('.progress-text, .meta-text, .eta-bar, .progress-level'))
-                if (el.offsetHeight > 0) window.seen.push(el.innerText); }).observe(document.body,
+        page.evaluate("""() => { window.seen = []; window.overlaps = []; new MutationObserver(() => {
+            const list = document.querySelector('#documents').getBoundingClientRect();
+            for (const el of document.querySelectorAll('.progress-text, .meta-text, .eta-bar, .progress-level')) {
+                if (el.offsetHeight === 0) continue;
+                window.seen.push(el.innerText);
+                const r = el.getBoundingClientRect();
+                if (r.left < list.right && list.left < r.right && r.top < list.bottom && list.top < r.bottom)
+                    window.overlaps.push(el.innerText || el.className); } }).observe(document.body,
             {subtree: true, childList: true, characterData: true}); }""")
         page.locator("#upload input[type=file]").set_input_files(str(dataset_dir("us_fed_agency_reports_2022") /
                                                                       "NARA2022.pdf"))
+        page.wait_for_function("() => window.seen.some(t => t.includes('file'))", timeout=120_000)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "upload-progress.png"), full_page=True)
         page.wait_for_function("() => (document.querySelector('#documents')?.innerText || '').includes('NARA2022')",
                                timeout=300_000)
         page.wait_for_function(f"() => document.querySelector('#status').innerText !== {json.dumps(before)}",
                                timeout=60_000)
         seen = page.evaluate("() => window.seen")
         assert any("1 file" in text for text in seen), seen  # the build's own display, visible in the page
+        overlaps = page.evaluate("() => window.overlaps")
+        assert overlaps == [], overlaps  # drawn under the upload box, never over the document list
         after = page.locator("#status").inner_text()
         assert int(after.split("Ready: ")[1].split()[0]) > int(before.split("Ready: ")[1].split()[0])
         page.close()

@@ -54,6 +54,8 @@ def test_a_model_rewrite_that_drops_the_follow_up_is_not_used():
     ("**1978**\n\nThe first Guidelines were formulated in 1978 &#91;1&#93;. [1]", "1978"),
     ("The first Guidelines were formulated in 1978. [1][2] Then more.", "The first Guidelines were formulated in 1978."),
     ("🚫 The documents do not cover this question.", ""),
+    ("Not found in the documents: nothing in them matched the question.", ""),
+    ("Warning: the question is empty", ""),
     ("⚠️ question is empty", ""),
     ("**Kevin K&#46; McAleenan**\n\nsigned by", "Kevin K. McAleenan"),
 ])
@@ -61,14 +63,19 @@ def test_the_answer_is_read_back_from_the_chat_as_shown(markdown, expected):
     assert answer_from_chat(markdown) == expected
 
 
-def test_the_chat_history_pairs_each_question_with_its_answer():
+@pytest.mark.parametrize("as_parts", [False, True], ids=["string content", "Gradio 6 content parts"])
+def test_the_chat_history_pairs_each_question_with_its_answer(as_parts):
+    """Gradio 6 sends the chat's own history with each content as a list of parts: read as strings
+    only, the earlier turns were dropped and the README's follow-up was refused in the browser."""
     import app as chat_app
 
     history = [{"role": "user", "content": "When were the first Guidelines formulated?"},
                {"role": "assistant", "content": "**1978**\n\nThey were formulated in 1978. [1]"},
                {"role": "user", "content": "What is the capital of Australia?"},
-               {"role": "assistant", "content": "🚫 The documents do not cover this question."},
+               {"role": "assistant", "content": "Not found in the documents: nothing in them matched the question."},
                {"role": "user", "content": "And then?"}]
+    if as_parts:
+        history = [{**m, "content": [{"type": "text", "text": m["content"]}]} for m in history]
     turns = chat_app.previous_turns(history)
     assert turns == [Turn("When were the first Guidelines formulated?", "1978"),
                      Turn("What is the capital of Australia?", ""), Turn("And then?", "")]

@@ -59,3 +59,30 @@ def has_answer_type(text: str, kind: str | None) -> bool:
     if kind == QUANTITY:
         return bool(_QUANTITY.search(text))
     return True
+
+
+_WHEN = re.compile(r"^\s*(?:and\s+|but\s+|so\s+)?when\b", re.I)
+_TIME_WORDS = re.compile(r"\b(in|on|by|since|from|until|to|and|the|of|early|late|mid|end|beginning|"
+                         r"spring|summer|autumn|fall|winter|year|years)\b|[-–,.\s]", re.I)
+
+
+def is_time_answer(phrase: str, question: str) -> bool:
+    """Whether `phrase` is only a time ("1978", "in March 1997", "1990-1995") and the question
+    asks "when": then the phrase is the whole answer, however much more the draft sentence says.
+
+    A bare "when" is not typed (see above): a condition never passes here, because the phrase
+    must be a date or a year and nothing else.
+
+    >>> is_time_answer("1978", "When were the first Guidelines formulated?")
+    True
+    >>> is_time_answer("in September 1997", "When were the next ones developed?")
+    True
+    >>> is_time_answer("1978 Guidelines", "When were they formulated?"), is_time_answer("1978", "Why 1978?")
+    (False, False)
+    """
+    if not _WHEN.match(question) or not (_YEAR.search(phrase) or _DATE.search(phrase)):
+        return False
+    rest = _YEAR.sub(" ", _DATE.sub(" ", phrase))
+    rest = re.sub(r"\b\d{1,2}(st|nd|rd|th)?\b", " ", rest)
+    rest = re.sub(rf"\b({_MONTHS})\b", " ", rest, flags=re.I)
+    return not _TIME_WORDS.sub("", rest)

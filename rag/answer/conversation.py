@@ -254,7 +254,7 @@ def answer_from_chat(markdown: str) -> str:
     """The short answer of an assistant message as the chat shows it (bold lead line), else its first
     sentence without source markers; "" for a refusal or a warning."""
     text = html.unescape(markdown or "").strip()
-    if not text or text.startswith(("🚫", "⚠️", "⏳")):
+    if not text or text.startswith(("Not found in the documents", "Warning:", "Preparing", "🚫", "⚠️", "⏳")):
         return ""
     lead = re.match(r"\*\*(.+?)\*\*", text)
     if lead:

@@ -12,7 +12,7 @@ from typing import Iterator, NamedTuple
 import numpy as np
 
 from rag.answer import sentences as choose
-from rag.answer.answer_types import expected_answer_type, has_answer_type
+from rag.answer.answer_types import expected_answer_type, has_answer_type, is_time_answer
 from rag.answer.conversation import Turn, standalone_question
 from rag.answer.grounding import SentenceSupport, ground_answer
 from rag.answer.injection import set_aside
@@ -319,7 +319,8 @@ class AnswerPipeline:
                 span, logprob = self.generator.copy_span(short_answer.span_messages(question, draft), draft,
                                                          fixed=short_answer.SPAN_FIXED)
                 copied = short_answer.from_copy(span, logprob, evidence_text, question)
-                short = copied if short_answer.carries_draft(copied, draft, question, terms) else ""
+                whole = short_answer.carries_draft(copied, draft, question, terms) or is_time_answer(copied, question)
+                short = copied if whole else ""
         # a stated phrase is evidence of an answer even when it is too narrow to show (as calibrated)
         signals["short_ok"] = float(bool(short or copied))
         kind = expected_answer_type(question)
