@@ -179,21 +179,25 @@ def cmd_search(args) -> int:
         say(scope.missing)
         return 0
     passages = retriever.search(args.question, k=settings.k, mode=settings.mode, sources=scope.sources)
+    from rag.answer.injection import set_aside
+
+    _, flagged = set_aside(passages, retriever.embedder.embed_passages)  # both layers, as an answer would
     if scope.reason and not args.json:
         say(f"Documents: {scope.reason}\n")
     if args.json:
-        print(json.dumps([p.to_json() for p in passages], ensure_ascii=False, indent=2))
+        print(json.dumps({"passages": [p.to_json() for p in passages], "documents": scope.reason or None,
+                          "flagged": [{"rank": p.rank, "chunk_id": p.chunk.chunk_id, "phrase": flagged[p.chunk.chunk_id]}
+                                      for p in passages if p.chunk.chunk_id in flagged]},
+                         ensure_ascii=False, indent=2))
         return 0
     if not passages:
         say("no passages matched")
     for p in passages:
         from rag.render import source_place
 
-        from rag.answer.injection import addressed_to_assistant
-
         say(f"[{p.rank}] {p.score:.4f}  {p.chunk.section_path or '(no section)'}  ({source_place(p)})")
-        if phrase := addressed_to_assistant(p.chunk.text):
-            say(f"    ⚠ addresses the assistant ({phrase!r}): never used to answer")
+        if phrase := flagged.get(p.chunk.chunk_id):
+            say(f"    set aside: addresses the assistant ({phrase!r}); never used to answer")
         text = p.chunk.text if len(p.chunk.text) <= 400 else p.chunk.text[:400] + "…"
         say("    " + text.replace("\n", "\n    ") + "\n")
     return 0

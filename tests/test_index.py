@@ -139,7 +139,9 @@ def test_each_mode_ranks_with_scores(sample_retriever, mode):
 def test_search_json_output(sample_index):
     result = _rag("search", "When were the first Guidelines formulated?", "--index", str(sample_index), "--json", "-k", "3")
     assert result.returncode == 0, result.stderr
-    hits = json.loads(result.stdout)
+    found = json.loads(result.stdout)
+    assert set(found) == {"passages", "documents", "flagged"} and found["flagged"] == []
+    hits = found["passages"]
     assert [h["rank"] for h in hits] == [1, 2, 3]
     assert set(hits[0]) == {"rank", "score", "chunk_id", "source", "section", "document", "page", "text"}
     assert "1978" in " ".join(h["text"] for h in hits)
@@ -149,7 +151,7 @@ def test_default_index_is_built_from_the_sample(tmp_path):
     env = {**os.environ, "RAG_HOME": str(tmp_path / "home")}
     result = _rag("search", "Okinawa", "--json", "-k", "1", env=env)
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)[0]["source"].endswith("japan-us-alliance.md")
+    assert json.loads(result.stdout)["passages"][0]["source"].endswith("japan-us-alliance.md")
     assert [p.name.startswith("sample-") and store.is_index(p) for p in (tmp_path / "home" / "indexes").iterdir()] == [True]
 
 

@@ -46,7 +46,7 @@ def latin_lookalikes() -> dict[int, str]:
 _ENTITY = re.compile(r"&(?:#\d{1,7}|#x[0-9a-f]{1,6}|[a-z][a-z0-9]{1,31});", re.I)
 
 
-def fold(text: str) -> str:
+def fold(text: str, lookalikes: bool = True) -> str:
     """The text as plain Latin letters and single spaces (for checks, never for display).
 
     HTML entities are decoded whatever the file's format (`Ign&#111;re` in a Markdown file), and
@@ -61,6 +61,8 @@ def fold(text: str) -> str:
     if not text.isascii():
         text = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text))
         text = "".join(c for c in text if unicodedata.category(c) not in ("Cf", "Mn", "Me"))  # zero-width, accents
-        text = unicodedata.normalize("NFC", text).translate(latin_lookalikes())
+        text = unicodedata.normalize("NFC", text)
+        if lookalikes:  # off for text in another script that is meant as that script (a Russian sentence)
+            text = text.translate(latin_lookalikes())
     text = _SPACED_LETTERS.sub(lambda m: m.group(0).replace(" ", ""), text)
     return re.sub(r"[ \t]+", " ", text)

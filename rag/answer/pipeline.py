@@ -15,7 +15,7 @@ from rag.answer import sentences as choose
 from rag.answer.answer_types import expected_answer_type, has_answer_type, is_time_answer
 from rag.answer.conversation import Turn, standalone_question
 from rag.answer.grounding import SentenceSupport, ground_answer
-from rag.answer.injection import set_aside
+from rag.answer.injection import set_aside, tells_what_to_answer
 from rag.answer.prompting import FittedPrompt, fit_prompt
 from rag.answer.records import Answer, Citation, Event, Final, Notice, Token
 from rag.answer import answerability, collection, heads, short_answer
@@ -98,8 +98,12 @@ class AnswerPipeline:
                      if generator.writes_text and config.answerability == "auto" else None)
 
     def warm(self) -> None:
-        """Once per loaded model, before the first question: the copying pass's vocabulary table and
-        its fixed prompt's keys and values (0.8 s that the first answer of a process paid)."""
+        """Once per loaded model, before the first question: the injection classifier, the copying
+        pass's vocabulary table and its fixed prompt's keys and values (1 s that the first answer of
+        a process paid)."""
+        from rag.answer import injection_model
+
+        injection_model.warm()
         if self.generator.writes_text:
             self.generator.copy_span(short_answer.span_messages("?", "Ready."), "Ready.", fixed=short_answer.SPAN_FIXED,
                                      max_tokens=1)
@@ -154,7 +158,7 @@ class AnswerPipeline:
         """What the model is shown for a question: retrieved, set aside, ranked and fitted passages."""
         scope = choose_scope(question, self.cards())
         retrieved = [] if scope.missing else self.retriever.search(question, k=k, mode=mode, sources=scope.sources)
-        passages, flagged = set_aside(retrieved)
+        passages, flagged = set_aside(retrieved, self.embed)
         ranked = self.rank(question, passages) if passages else []
         return Prepared(scope, retrieved, passages, flagged, ranked, self._fit(question, passages, ranked))
 
@@ -256,6 +260,7 @@ class AnswerPipeline:
         timings.setdefault("first_token_s", time.perf_counter() - started)
 
         shown = self.ranked_shown(fitted, question, passages, ranked) if fitted.passages else []
+        shown = [s for s in shown if not tells_what_to_answer(s.text)]  # never evidence, whatever the detectors missed
         sentences, short, signals = self._read(question, fitted, shown, raw)
         signals.update(self.retrieval_signals(question, list(fitted.passages)))
         signals.update(self.draft_signals(fitted.question, raw, prompt))
