@@ -289,7 +289,7 @@ def _check_zip_contents(path: Path, max_mb: int, max_paragraphs: int) -> None:
                             tail = piece[-4:]  # a 5-byte match across the seam counts once
                         if paragraphs > max_paragraphs:
                             raise UnreadableFile(f"{path}: over {max_paragraphs} paragraphs (empty ones included), "
-                                                 f"the limit per file (4 x --max-passages)")
+                                                 f"the limit per file (8 x --max-passages)")
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError):
         return  # python-docx names the damage below
 
