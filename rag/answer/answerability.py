@@ -1,7 +1,8 @@
 """Whether the passages answer the question: a logistic model over signals a reader would use,
 fitted on labelled calibration questions from several domains (`python -m eval.fit_answerability`).
 
-The signals (computed by the pipeline for every question, see `AnswerPipeline.signals`):
+The signals (computed by the pipeline for every question: `AnswerPipeline._read`, `retrieval_signals`
+and `draft_signals`):
 
     cosine         best question-passage cosine (dense retrieval)
     coverage       best share of the question's topic terms found in one passage (+ its headings)

@@ -11,8 +11,8 @@ from rag.index.dense import PQ_RERANK_DEPTH, is_lossy
 from rag.index.fusion import reciprocal_rank_fusion
 from rag.index.lexical import bm25_search
 from rag.records import Passage
+from rag.settings import BOUNDS, MODES
 
-MODES = ("hybrid", "dense", "bm25")
 
 
 MAX_QUESTION_CHARS = 4000
@@ -35,8 +35,9 @@ def check_query(query: str, k: int, mode: str) -> str:
         raise UserError("the question is empty")
     if len(query) > MAX_QUESTION_CHARS:
         raise UserError(f"the question is {len(query)} characters long; the limit is {MAX_QUESTION_CHARS}")
-    if not 1 <= k <= 100:
-        raise UserError(f"-k must be between 1 and 100 (got {k})")
+    low, high = BOUNDS["k"]
+    if not low <= k <= high:
+        raise UserError(f"-k must be between {low} and {high} (got {k})")
     if mode not in MODES:
         raise UserError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
     return query

@@ -11,6 +11,7 @@ from typing import Callable
 
 from rag.ingest.paragraphs import split_sentences
 from rag.records import Chunk, Paragraph, embedded_text as _embedded
+from rag.settings import Settings
 
 TokenCounter = Callable[[str], int]
 # Raised when the readers change what a file gives (2: document cards, table rows with their
@@ -28,8 +29,8 @@ class ChunkerConfig:
     max_tokens: int = 256
     min_tokens: int = 64
     target_tokens: int = 200
-    max_file_mb: int = 50  # on disk, and a .docx's decompressed size
-    max_passages: int = 20_000  # passages from one file (and 4x as many raw paragraphs)
+    max_file_mb: int = Settings.max_file_mb  # on disk, and a .docx's decompressed size
+    max_passages: int = Settings.max_passages  # passages from one file (and 4x as many raw paragraphs)
 
     def shape(self) -> dict:
         """What decides a file's chunks (the manifest records it): the limits only skip files."""

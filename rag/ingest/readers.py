@@ -11,6 +11,7 @@ from pathlib import Path
 
 from rag.errors import UserError
 from rag.records import Block
+from rag.settings import Settings
 from rag.ingest.sections import classify_heading
 from rag.ingest.tables import text_rows
 
@@ -294,7 +295,8 @@ def _check_zip_contents(path: Path, max_mb: int, max_paragraphs: int) -> None:
         return  # python-docx names the damage below
 
 
-def word_blocks(path: Path, max_mb: int = 50, max_paragraphs: int = 80_000) -> list[Block]:
+def word_blocks(path: Path, max_mb: int = Settings.max_file_mb,
+                max_paragraphs: int = 8 * Settings.max_passages) -> list[Block]:
     from zipfile import BadZipFile
 
     from docx.opc.exceptions import OpcError
@@ -311,7 +313,8 @@ def word_blocks(path: Path, max_mb: int = 50, max_paragraphs: int = 80_000) -> l
     return blocks
 
 
-def read_blocks(path: Path, warn=None, max_mb: int = 50, max_blocks: int = 80_000) -> list[Block]:
+def read_blocks(path: Path, warn=None, max_mb: int = Settings.max_file_mb,
+                max_blocks: int = 4 * Settings.max_passages) -> list[Block]:
     """Blocks of one file; raises UnreadableFile for a file to skip; `warn` hears of repairs."""
     kind = SUFFIXES.get(path.suffix.lower())
     if kind is None:

@@ -5,8 +5,9 @@ import os
 from pathlib import Path
 
 from rag.errors import UserError
+from rag.ingest.readers import SUFFIXES
 
-UPLOAD_TYPES = (".md", ".markdown", ".txt", ".text", ".html", ".htm", ".pdf", ".docx")
+UPLOAD_TYPES = tuple(SUFFIXES)  # what the readers read: a format added there is accepted here too
 MAX_UPLOAD_MB = 20
 
 
