@@ -166,6 +166,10 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval.train_injection", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=MODEL_FILE)
     args = parser.parse_args(argv)
+    if not args.out.parent.is_dir() or args.out.is_dir():
+        from rag.errors import UserError
+
+        raise UserError(f"--out {args.out}: name a file in an existing folder (checked before minutes of training)")
     embedder = load_embedder(Settings().embedding_model)
     embed = embedder.embed_passages
     texts, labels, kinds = training_rows()
@@ -196,5 +200,16 @@ def main(argv=None) -> int:
     return 0
 
 
+def run(argv=None) -> int:
+    """`main` with a bad argument or folder as one line and exit 2, not a traceback."""
+    from rag.errors import UserError
+
+    try:
+        return main(argv)
+    except UserError as exc:
+        print(f"{Path(sys.argv[0]).stem}: error: {exc}", file=sys.stderr)
+        return 2
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

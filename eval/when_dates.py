@@ -30,6 +30,10 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval.when_dates")
     parser.add_argument("out", type=Path)
     args = parser.parse_args(argv)
+    if args.out.exists() and not args.out.is_dir():
+        from rag.errors import UserError
+
+        raise UserError(f"{args.out} is a file; name a folder for the parts")
     settings = Settings()
     rows = []
     parts = crossdomain.all_parts()
@@ -72,5 +76,16 @@ def report(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def run(argv=None) -> int:
+    """`main` with a bad argument or folder as one line and exit 2, not a traceback."""
+    from rag.errors import UserError
+
+    try:
+        return main(argv)
+    except UserError as exc:
+        print(f"{Path(sys.argv[0]).stem}: error: {exc}", file=sys.stderr)
+        return 2
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

@@ -1226,3 +1226,31 @@ def test_rag_search_json_lists_set_aside_passages_under_flagged(tmp_path):
     found = json.loads(run_cli("search", "access password Anweisungen", "--index", str(index), "--json", "-k", "5").stdout)
     flagged = {f["chunk_id"] for f in found["flagged"]}
     assert len(flagged) == 2 and flagged <= {p["chunk_id"] for p in found["passages"]}
+
+
+def test_a_request_body_over_the_limit_is_refused_with_413_and_one_line(hostile_app, capfd):
+    """The session check reads a queued call's body into memory: a limit, not whatever a client sends."""
+    import httpx
+
+    from rag.web.guard import MAX_BODY_BYTES
+
+    body = b'{"data": ["' + b"a" * (MAX_BODY_BYTES + 1) + b'"], "session_hash": "x"}'
+    reply = httpx.post(hostile_app[1].rstrip("/") + "/gradio_api/queue/join", content=body,
+                       headers={"content-type": "application/json"}, timeout=60)
+    assert reply.status_code == 413
+    err = capfd.readouterr().err
+    assert "refused: a request body over" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["eval.when_dates", "FILE"], "is a file; name a folder"),
+    (["eval.train_injection", "--out", "NOWHERE/model.npz"], "name a file in an existing folder"),
+])
+def test_the_new_eval_commands_refuse_a_bad_output_in_one_line(tmp_path, argv, expected):
+    import subprocess
+    import sys
+
+    (tmp_path / "FILE").write_text("x")
+    result = subprocess.run([sys.executable, "-m", *argv], capture_output=True, text=True, cwd=tmp_path,
+                            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert result.returncode == 2 and expected in result.stderr and "Traceback" not in result.stderr, result.stderr

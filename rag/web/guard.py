@@ -15,6 +15,7 @@ import sys
 
 CHECKED_PATHS = ("/queue/join",)  # and every /call/<api name>
 MAX_SESSION_CHARS = 128
+MAX_BODY_BYTES = 16 * 1024 * 1024  # a queued call's JSON (questions, history); files go to /upload, not here
 _SURROGATES = re.compile("[\ud800-\udfff]")
 
 
@@ -65,20 +66,19 @@ class SessionCheckMiddleware:
         path = scope.get("path", "") if scope["type"] == "http" else ""
         if scope.get("method") != "POST" or not (path.endswith(CHECKED_PATHS) or "/call/" in path):
             return await self.app(scope, receive, send)
-        chunks, more = [], True
+        chunks, size, more = [], 0, True
         while more:
             message = await receive()
             if message["type"] != "http.request":
                 return  # the client went away
             chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > MAX_BODY_BYTES:  # held in memory to be read: a limit, not whatever a client sends
+                return await _refuse(send, 413, f"a request body over {MAX_BODY_BYTES // 1048576} MB")
             more = message.get("more_body", False)
         body = b"".join(chunks)
         if problem := session_problem(body):
-            detail = json.dumps({"detail": log_refusal(problem)}).encode()
-            await send({"type": "http.response.start", "status": 400,
-                        "headers": [(b"content-type", b"application/json")]})
-            await send({"type": "http.response.body", "body": detail})
-            return
+            return await _refuse(send, 400, problem)
         replayed = False
 
         async def replay():
@@ -89,6 +89,12 @@ class SessionCheckMiddleware:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+async def _refuse(send, status: int, reason: str) -> None:
+    detail = json.dumps({"detail": log_refusal(reason)}).encode()
+    await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": detail})
 
 
 def one_line_errors(demo) -> None:
