@@ -76,16 +76,7 @@ def report(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def run(argv=None) -> int:
-    """`main` with a bad argument or folder as one line and exit 2, not a traceback."""
-    from rag.errors import UserError
-
-    try:
-        return main(argv)
-    except UserError as exc:
-        print(f"{Path(sys.argv[0]).stem}: error: {exc}", file=sys.stderr)
-        return 2
-
-
 if __name__ == "__main__":
-    sys.exit(run())
+    from eval import run_command
+
+    sys.exit(run_command(main))
