@@ -75,14 +75,14 @@ def measure(index: Path, client_counts: list[int], per_client: int) -> dict:
     import torch
 
     from rag import assemble, serving
-    from rag.answer.pipeline import AnswerPipeline
     from rag.index.retrieval import Retriever
+    from rag.records import Final
     from rag.settings import Settings
 
     settings = Settings()
     embedder = assemble.load_embedder(settings.embedding_model)
     generator = assemble.load_generator(settings, embedder, log=lambda m: None)
-    pipeline = AnswerPipeline(Retriever.open(index, embedder), generator, assemble.answer_config(settings))
+    pipeline = assemble.answer_pipeline(Retriever.open(index, embedder), generator, assemble.answer_config(settings))
     pipeline.ask(questions()[0])  # warm
     setups = {}
     for threads in (1, 2):
@@ -94,7 +94,7 @@ def measure(index: Path, client_counts: list[int], per_client: int) -> dict:
     replica_memory = {}
     for replicas in (1, 2):
         remote = serving.RemoteAnswers(serving.deploy(serving.ServeOptions(None, replicas, 1), settings))
-        ask = lambda q: remote.ask(index, q, settings.k, settings.mode)
+        ask = lambda q: next(e.answer for e in remote.stream(index, q, settings.k, settings.mode) if isinstance(e, Final))
         ask(questions()[0])  # warm every replica's caches
         name = f"Ray Serve, {replicas} replica{'s' if replicas > 1 else ''} of 1 thread"
         setups[name] = [load(ask, c, per_client) for c in client_counts]

@@ -22,15 +22,17 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.answer.answerability import ANSWERABILITY_FILE, MODEL_SIGNALS, SIGNALS, Answerability, kind_of
+from rag.answer.decision import ANSWERABILITY_FILE, Answerability, Signals
+from rag.assemble import calibration_kind
 
 MAX_FALSE_REFUSALS = 0.07
-VETO_CANDIDATES = ("type_missing", "model_refused")  # 0/1 signals that may refuse on their own
+VETO_CANDIDATES = Signals.names(binary=True)  # 0/1 signals that may refuse on their own
 MAX_VETO_FALSE_REFUSALS = 0.01  # a veto is kept only if it refuses at most this share of answerable ones
-KINDS = {"model": ("collect", SIGNALS),  # the extractive answerer has no model and no short answer
-         "extractive": ("collect-extractive", tuple(s for s in SIGNALS if s not in MODEL_SIGNALS + ("short_ok",))),
+WITH_MODEL = Signals.names("retrieval", "draft", "model")
+KINDS = {"model": ("collect", WITH_MODEL),  # the extractive answerer has no model's signals
+         "extractive": ("collect-extractive", Signals.names("retrieval", "draft")),
          # another model's signals (its confidence, how it refuses) need weights of their own
-         kind_of("qwen2.5-coder-1.5b"): ("collect-qwen-1.5b", SIGNALS)}
+         calibration_kind("qwen2.5-coder-1.5b"): ("collect-qwen-1.5b", WITH_MODEL)}
 
 
 def read_rows(out: Path, run_name: str) -> list[dict]:

@@ -60,38 +60,51 @@ def unmatched_sections(questions: list[Question], section_paths: set[str]) -> li
     return sorted(g for g in wanted if not any(section_matches(p, g) for p in section_paths))
 
 
-def earlier_turns(pipeline, questions: list) -> list:
+def earlier_turns(assistant, questions: list) -> list:
     """The conversation before a follow-up: each earlier question with the short answer (or first
     sentence) the product gave it, as the chat passes them on."""
     from rag.answer.conversation import Turn
 
     turns = []
     for text in questions:
-        answer = pipeline.ask(pipeline.standalone(str(text), turns))
+        answer = assistant.answer(str(text), turns)
         said = "" if answer.refused else answer.short_answer or (answer.sentences[0].text if answer.sentences else "")
         turns.append(Turn(str(text), said))
     return turns
 
 
-def answer_record(pipeline, question: Question, settings: Settings) -> dict:
+def answer_record(assistant, question: Question, settings: Settings) -> dict:
     if question.extra.get("retrieval_only"):
         started = time.perf_counter()
-        passages = pipeline.retriever.search(question.question, k=max(settings.k, 10), mode=settings.mode)
+        passages = assistant.search(question.question, k=max(settings.k, 10), mode=settings.mode)
         return {"question": question.question, "answer": "", "refused": False, "citations": [], "sentences": [],
                 "retrieved": [p.to_json() for p in passages], "model": "retrieval only",
                 "timings": {"retrieve_s": time.perf_counter() - started}}
-    asked = question.question
-    if question.extra.get("previous"):  # a follow-up: the earlier turns are answered first, as in the chat
-        asked = pipeline.standalone(question.question, earlier_turns(pipeline, question.extra["previous"]))
-    record = pipeline.ask(asked).to_json()
-    if asked != question.question:
-        record["question"], record["asked"] = question.question, asked
+    turns = earlier_turns(assistant, question.extra["previous"]) if question.extra.get("previous") else []
+    record = assistant.answer(question.question, turns).to_json()  # a follow-up is answered as in the chat
+    if turns and record["question"] != question.question:
+        record["question"], record["asked"] = question.question, record["question"]
     generated = record["raw"]
-    if generated and record["timings"].get("decode_s") and pipeline.generator.writes_text:  # tokens after the first / their time
-        tokens = pipeline.generator.count_tokens(generated)
+    if generated and record["timings"].get("decode_s"):  # tokens after the first / their time
+        tokens = assistant.count_tokens(generated) or 0
         if tokens > 1:
             record["tokens_per_s"] = round((tokens - 1) / record["timings"]["decode_s"], 2)
     return record
+
+
+def open_assistant(settings: Settings, index_dir: Path | None, decide: bool, serve: str | None,
+                   retrieval_only: bool):
+    """(the door the questions go through, how many to send at once): the replicas of the Ray
+    cluster at `serve`, as many at once as there are, or this process; no model for retrieval only."""
+    from rag import assemble
+
+    if serve is None:
+        local = replace(settings, generator="extractive", model=None) if retrieval_only else settings
+        return assemble.open_assistant(local, index_dir, decide=decide), 1
+    from rag import serving
+
+    remote = serving.RemoteAnswers(serving.existing(serve))
+    return assemble.open_assistant(settings, index_dir, decide=decide, remote=remote), serving.replica_count()
 
 
 def run(questions_path: Path, out: Path, config: EvalRun, index_dir: Path | None, limit: int | None,
@@ -115,18 +128,9 @@ def run(questions_path: Path, out: Path, config: EvalRun, index_dir: Path | None
     if docs is not None:
         index_dir = index_dir or out / "index"
         build_index([docs], index_dir, assemble.load_embedder(settings.embedding_model), progress=progress)
-    retrieval_only = all(q.extra.get("retrieval_only") for q in questions)
-    pipeline = assemble.build_pipeline(replace(settings, generator="extractive", model=None)
-                                       if retrieval_only or serve else settings, index_dir)
-    pipeline.config = replace(pipeline.config, decide=config.decide)
-    workers = 1
-    if serve is not None:
-        from rag import serving
-
-        remote = serving.RemotePipeline(serving.RemoteAnswers(serving.existing(serve)),
-                                        assemble.resolve_index(index_dir, pipeline.retriever.embedder), pipeline)
-        pipeline, workers = remote, serving.replica_count()
-    missing = unmatched_sections(questions, {c.section_path for c in pipeline.retriever.index.chunks})
+    assistant, workers = open_assistant(settings, index_dir, config.decide, serve,
+                                        all(q.extra.get("retrieval_only") for q in questions))
+    missing = unmatched_sections(questions, assistant.sections())
     if missing:
         print(f"rag: warning: gold sections not found in the index: {'; '.join(missing)}", file=sys.stderr)
 
@@ -143,7 +147,7 @@ def run(questions_path: Path, out: Path, config: EvalRun, index_dir: Path | None
     from concurrent.futures import ThreadPoolExecutor
 
     with open(results, "a", encoding="utf-8") as fh, ThreadPoolExecutor(max_workers=workers) as pool:
-        records = pool.map(lambda q: answer_record(pipeline, q, settings), todo)  # in order, `workers` at once
+        records = pool.map(lambda q: answer_record(assistant, q, settings), todo)  # in order, `workers` at once
         for question, record in tqdm(zip(todo, records), total=len(todo), desc=config.name, unit="q",
                                      disable=not progress, file=sys.stderr):
             row = {"id": question.id, **record, "metrics": score(record, question, settings.k)}

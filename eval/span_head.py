@@ -103,7 +103,7 @@ def extract_part(folder: Path, cache: Path, pipeline_for, layers: tuple[int, ...
     answerability head refit on this prompt needs."""
     from tqdm import tqdm
 
-    from rag.index.retrieval import check_query
+    from rag.query import check_query
 
     rows = part_rows(folder)
     if not last_layers:
@@ -354,8 +354,9 @@ def experiment(args) -> int:
 
     def pipeline_for(folder: Path, gen=generator):
         build_index([folder / "docs"], folder / "index", embedder, progress=False)
-        config = replace(assemble.answer_config(settings), decide=False, question_first=args.question_first)
-        return AnswerPipeline(Retriever.open(folder / "index", embedder), gen, config)
+        config = replace(assemble.answer_config(settings), question_first=args.question_first)
+        return assemble.answer_pipeline(Retriever.open(folder / "index", embedder), gen, config,
+                                        settings.answerability, decide=False)
 
     extractive_generator = assemble.load_generator(replace(settings, generator="extractive", model=None), embedder)
     key = generator.states_key.replace(":", "-")

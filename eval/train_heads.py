@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from eval.datasets import dataset_dir, read_jsonl
+from rag.answer.decision import Signals
 
 SEED = 13
 LAYERS = (6, 9, 12, 15, 18, 21, 24)
@@ -147,7 +148,7 @@ def extract(folder: Path, cache: Path, pipeline_for, layers: tuple[int, ...],
     (resumable: states per question, signals per part)."""
     from tqdm import tqdm
 
-    from rag.index.retrieval import check_query
+    from rag.query import check_query
 
     rows = part_rows(folder)
     if folder.name == "squad10-training":
@@ -192,7 +193,7 @@ def out_of_fold(examples: list[Example], layer: int, c: float, folds: int = 5) -
     return out_of_fold_matrix(examples, np.stack([e.states[layer] for e in examples]), c, folds)
 
 
-RETRIEVAL_SIGNALS = ("cosine", "coverage", "unknown", "quote_score")
+RETRIEVAL_SIGNALS = Signals.names("retrieval")  # what the pipeline knows before any draft
 DECISIONS = {  # candidate decisions over the head's out-of-fold logit and the retrieval signals
     "head alone": ("head",),
     "head + retrieval signals": ("head",) + RETRIEVAL_SIGNALS,
@@ -349,8 +350,8 @@ def train(args) -> int:
 
     def pipeline_for(folder: Path):
         build_index([folder / "docs"], folder / "index", embedder, progress=False)
-        return AnswerPipeline(Retriever.open(folder / "index", embedder), generator,
-                              assemble.answer_config(settings))
+        return assemble.answer_pipeline(Retriever.open(folder / "index", embedder), generator,
+                                        assemble.answer_config(settings), settings.answerability)
 
     examples = []
     for folder in folders:

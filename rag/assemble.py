@@ -91,8 +91,44 @@ def answer_config(settings: Settings):
     from rag.answer.pipeline import AnswerConfig
 
     return AnswerConfig(k=settings.k, mode=settings.mode, max_new_tokens=settings.max_new_tokens,
-                        style=settings.style, focus_sentences=settings.focus_sentences or None,
-                        answerability=settings.answerability)
+                        style=settings.style, focus_sentences=settings.focus_sentences or None)
+
+
+def calibration_kind(model: str, writes_text: bool = True) -> str:
+    """The answerability calibration a generator reads: "extractive", "model:<bundled file name>"
+    (a bundled model with a calibration of its own), or "model" (the default's, for any other).
+
+    >>> calibration_kind("qwen2.5-coder-1.5b"), calibration_kind("extractive", writes_text=False)
+    ('model:qwen2.5-coder-1.5b-instruct-q4_k_m', 'extractive')
+    >>> calibration_kind("qwen2.5-coder-0.5b-instruct"), calibration_kind("some-org/any-hub-model")
+    ('model', 'model')
+    """
+    from rag.generate.model_files import BUNDLED, DEFAULT_MODEL
+
+    if not writes_text:
+        return "extractive"
+    bundled = BUNDLED.get(model)
+    return "model" if bundled is None or bundled is BUNDLED[DEFAULT_MODEL] else f"model:{bundled.name}"
+
+
+def load_decision(generator, answerability: str = Settings.answerability, enabled: bool = True):
+    """What decides to answer or refuse for this generator: its fitted calibration and, with
+    `answerability` "auto", the head trained on its hidden states (when there is one)."""
+    from rag.answer import decision, heads
+
+    head = (heads.load_answerability_head(generator.states_key)
+            if generator.writes_text and answerability == "auto" else None)
+    return decision.Decision(decision.load(calibration_kind(generator.name, generator.writes_text)), head, enabled)
+
+
+def answer_pipeline(retriever, generator, config=None, answerability: str = Settings.answerability,
+                    decide: bool = True):
+    """A pipeline over an opened retriever, with the decision this generator reads (`decide`
+    False: never refuse on the fitted signals, to collect them for a fit)."""
+    from rag.answer.pipeline import AnswerConfig, AnswerPipeline
+
+    return AnswerPipeline(retriever, generator, load_decision(generator, answerability, decide),
+                          config or AnswerConfig())
 
 
 def resolve_index(index_dir: Path | None, embedder, log: Log = stderr_log) -> Path:
@@ -121,15 +157,33 @@ def open_retriever(settings: Settings, index_dir: Path | None, log: Log = stderr
     return Retriever.open(resolve_index(index_dir, embedder, log), embedder)
 
 
-def build_pipeline(settings: Settings, index_dir: Path | None, log: Log = stderr_log):
-    """Retriever + generator + answer settings. The generator loads first: a bad --model fails
-    before any index is built."""
-    from rag.answer.pipeline import AnswerPipeline
+def build_pipeline(settings: Settings, index_dir: Path | None, log: Log = stderr_log, decide: bool = True):
+    """Retriever + generator + decision + answer settings. The generator loads first: a bad
+    --model fails before any index is built."""
     from rag.index.retrieval import Retriever
 
     embedder = load_embedder(settings.embedding_model)
     generator = load_generator(settings, embedder, log)
     retriever = Retriever.open(resolve_index(index_dir, embedder, log), embedder)
-    pipeline = AnswerPipeline(retriever, generator, answer_config(settings))
+    pipeline = answer_pipeline(retriever, generator, answer_config(settings), settings.answerability, decide)
     pipeline.warm()
     return pipeline
+
+
+def open_assistant(settings: Settings, index_dir: Path | None, log: Log = stderr_log, decide: bool = True,
+                   remote=None, replicas: int = 0):
+    """The front ends' one door (`rag.assistant`) over `index_dir` (None: the sample's index).
+
+    With `remote` (a `serving.RemoteAnswers`), the replicas answer and this process loads only
+    the embedder and an extractive pipeline, for listings and uploads."""
+    from dataclasses import replace
+
+    from rag.assistant import Assistant, ServedAssistant
+
+    local = replace(settings, generator="extractive", model=None) if remote is not None else settings
+    pipeline = build_pipeline(local, index_dir, log, decide)
+    folder = resolve_index(index_dir, pipeline.retriever.embedder, log)
+    reopen = lambda other: build_pipeline(local, other, lambda message: None, decide)  # models cached
+    if remote is None:
+        return Assistant(settings, folder, pipeline, reopen)
+    return ServedAssistant(settings, folder, pipeline, reopen, remote, replicas)

@@ -166,19 +166,19 @@ def _check_index(index_dir: Path | None) -> None:
 
 def cmd_search(args) -> int:
     from rag import assemble
-    from rag.index.retrieval import check_query
+    from rag.query import Query
 
     settings = Settings.from_args(args)
-    check_query(args.question, settings.k, settings.mode)
+    query = Query.checked(args.question, settings.k, settings.mode)  # before any model loads
     _check_index(args.index)
     from rag.index.scope import choose_scope
 
     retriever = assemble.open_retriever(settings, args.index)
-    scope = choose_scope(args.question, retriever.cards())
+    scope = choose_scope(query.text, retriever.cards())
     if scope.missing:
         say(scope.missing)
         return 0
-    passages = retriever.search(args.question, k=settings.k, mode=settings.mode, sources=scope.sources)
+    passages = retriever.search(query, k=query.k, mode=query.mode, sources=scope.sources)
     from rag.answer.injection import set_aside
 
     _, flagged = set_aside(passages, retriever.embedder.embed_passages)  # both layers, as an answer would
@@ -227,21 +227,21 @@ def _print_sources(answer) -> None:
 
 def cmd_ask(args) -> int:
     from rag import assemble
-    from rag.answer.records import Final, Notice, Token
-    from rag.index.retrieval import check_query
+    from rag.query import Query
+    from rag.records import Final, Notice, Token
 
     settings = Settings.from_args(args)
-    check_query(args.question, settings.k, settings.mode)
+    query = Query.checked(args.question, settings.k, settings.mode)  # before any model loads
     _check_index(args.index)
     status = Status()
     status("loading the index and the model…")
-    pipeline = assemble.build_pipeline(settings, args.index, log=lambda m: (status.clear(), say(m, file=sys.stderr)))
+    assistant = assemble.open_assistant(settings, args.index, log=lambda m: (status.clear(), say(m, file=sys.stderr)))
     status("searching the documents and reading the passages…")
     # The model's draft is not the answer (a planted passage can steer it): it goes to stderr,
     # marked as a draft and dimmed on a terminal; stdout carries only the checked answer.
     dim, plain = ("\x1b[2m", "\x1b[0m") if sys.stderr.isatty() else ("", "")
     answer, drafting = None, False
-    for event in pipeline.stream(args.question):
+    for event in assistant.ask(query):
         status.clear()
         if isinstance(event, Notice):
             say(f"rag: warning: {event.text}", file=sys.stderr)

@@ -50,15 +50,14 @@ class AnswerReplica:
     def pipeline(self, index_dir: str):
         """The pipeline over `index_dir`'s live generation, opened again when it changed."""
         from rag import assemble
-        from rag.answer.pipeline import AnswerPipeline
         from rag.index import store
         from rag.index.retrieval import Retriever
 
         live = store.live_generation(Path(index_dir)).name
         cached = self.pipelines.get(index_dir)
         if cached is None or cached[0] != live:
-            pipeline = AnswerPipeline(Retriever.open(Path(index_dir), self.embedder), self.generator,
-                                      assemble.answer_config(self.settings))
+            pipeline = assemble.answer_pipeline(Retriever.open(Path(index_dir), self.embedder), self.generator,
+                                                assemble.answer_config(self.settings), self.settings.answerability)
             self.pipelines[index_dir] = (live, pipeline)
             while len(self.pipelines) > MAX_OPEN_INDEXES:
                 self.pipelines.popitem(last=False)
@@ -71,9 +70,6 @@ class AnswerReplica:
     def stream(self, index_dir: str, question: str, k: int, mode: str):
         """The answer's events (tokens, then the final answer), as the pipeline yields them."""
         yield from self.pipeline(index_dir).stream(question, k=k, mode=mode)
-
-    def ask(self, index_dir: str, question: str, k: int, mode: str):
-        return self.pipeline(index_dir).ask(question, k=k, mode=mode)
 
     def pid(self) -> int:
         return os.getpid()
@@ -139,9 +135,6 @@ class RemoteAnswers:
 
     def standalone(self, index_dir: Path, question: str, turns: list) -> str:
         return self._result(lambda: self.handle.standalone.remote(str(index_dir), question, turns))
-
-    def ask(self, index_dir: Path, question: str, k: int, mode: str):
-        return self._result(lambda: self.handle.ask.remote(str(index_dir), question, k, mode))
 
     def _result(self, call):
         for attempt in (1, 2):
@@ -211,21 +204,6 @@ def watch_cluster(address: str | None, every_s: float = 5.0, misses: int = 3) ->
                     os._exit(1)
 
     threading.Thread(target=watch, name="ray-cluster-watch", daemon=True).start()
-
-
-class RemotePipeline:
-    """What the evaluation runner asks of a pipeline, answered by the replicas over one index; the
-    local (extractive) pipeline gives the retriever for retrieval figures."""
-
-    def __init__(self, remote: RemoteAnswers, index_dir: Path, local):
-        self.remote, self.index_dir, self.local = remote, Path(index_dir).resolve(), local
-        self.retriever, self.generator, self.config = local.retriever, local.generator, local.config
-
-    def standalone(self, question: str, turns: list) -> str:
-        return self.remote.standalone(self.index_dir, question, turns)
-
-    def ask(self, question: str, k: int | None = None, mode: str | None = None):
-        return self.remote.ask(self.index_dir, question, k or self.config.k, mode or self.config.mode)
 
 
 def replica_count() -> int:

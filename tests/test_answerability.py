@@ -1,27 +1,29 @@
-"""The answerability decision: the committed calibration loads, a broken one is a clear error."""
+"""The answerability decision: the committed calibration loads, a broken one is a clear error, and
+the rule refuses in its stated order."""
 from __future__ import annotations
 
 import json
 
 import pytest
 
-from rag.answer import answerability
-from rag.answer.answerability import SIGNALS, Answerability
+from rag.answer.decision import ANSWERABILITY_FILE, Answerability, Decision, Signals, load
+from rag.answer.heads import AnswerabilityHead
+from rag.assemble import calibration_kind
 from rag.errors import UserError
 
 
 @pytest.mark.parametrize("kind", ["model", "extractive", "model:qwen2.5-coder-1.5b-instruct-q4_k_m"])
 def test_the_committed_calibration_loads_with_its_provenance(kind):
-    decision = answerability.load(kind)
-    assert set(decision.features) <= set(SIGNALS) and 0.0 < decision.threshold < 1.0
-    provenance = json.loads(answerability.ANSWERABILITY_FILE.read_text())["provenance"]
+    decision = load(kind)
+    assert set(decision.features) <= set(Signals.names()) and 0.0 < decision.threshold < 1.0
+    provenance = json.loads(ANSWERABILITY_FILE.read_text())["provenance"]
     assert "calibration parts only" in provenance["by"]
     assert set(provenance[kind]["questions"]) == {"covidqa", "sample", "squad_cct", "xquad"}
 
 
 def test_a_missing_calibration_is_a_clear_error(tmp_path):
-    with pytest.raises(UserError, match="is missing.*refit it with python -m eval.fit_answerability"):
-        answerability.load("model", tmp_path / "absent.json")
+    with pytest.raises(UserError, match="is missing.*refit it with python -m eval.calibrate.fit_answerability"):
+        load("model", tmp_path / "absent.json")
 
 
 @pytest.mark.parametrize("content", [
@@ -38,24 +40,24 @@ def test_a_damaged_calibration_is_a_clear_error(tmp_path, content):
     path = tmp_path / "answerability.json"
     path.write_text(content)
     with pytest.raises(UserError, match="is damaged"):
-        answerability.load("model", path)
+        load("model", path)
 
 
 def test_probability_follows_the_weights():
     decision = Answerability(("cosine", "model_refused"), (2.0, -3.0), 0.0, (0.5, 0.0), (0.1, 1.0), 0.5)
-    assert decision.probability({"cosine": 0.7}) > decision.probability({"cosine": 0.5}) > \
-        decision.probability({"cosine": 0.5, "model_refused": 1.0})
-    assert decision.probability({"cosine": 1e9}) == pytest.approx(1.0)
+    assert decision.probability(Signals(cosine=0.7)) > decision.probability(Signals(cosine=0.5)) > \
+        decision.probability(Signals(cosine=0.5, model_refused=1.0))
+    assert decision.probability(Signals(cosine=1e9)) == pytest.approx(1.0)
 
 
 def test_a_veto_refuses_on_its_own_and_must_name_a_known_signal(tmp_path):
     decision = Answerability(("cosine",), (1.0,), 0.0, (0.0,), (1.0,), 0.5, vetoes=("type_missing",))
-    assert decision.vetoed({"cosine": 0.9, "type_missing": 1.0}) == "type_missing"
-    assert decision.vetoed({"cosine": 0.9, "type_missing": 0.0}) is None
+    assert decision.vetoed(Signals(cosine=0.9, type_missing=1.0)) == "type_missing"
+    assert decision.vetoed(Signals(cosine=0.9, type_missing=0.0)) is None
     path = tmp_path / "answerability.json"
     path.write_text(json.dumps({"calibrations": {"model": {**decision.to_json(), "vetoes": ["moon phase"]}}}))
     with pytest.raises(UserError, match="is damaged"):
-        answerability.load("model", path)
+        load("model", path)
 
 
 def test_a_bundled_model_with_its_own_calibration_gets_it_and_any_other_model_the_default_one(tmp_path):
@@ -64,9 +66,38 @@ def test_a_bundled_model_with_its_own_calibration_gets_it_and_any_other_model_th
     path = tmp_path / "answerability.json"
     path.write_text(json.dumps({"calibrations": {"model": default.to_json(),
                                                  "model:qwen2.5-coder-1.5b-instruct-q4_k_m": larger.to_json()}}))
-    assert answerability.load(answerability.kind_of("qwen2.5-coder-1.5b"), path) == larger
-    assert answerability.load(answerability.kind_of("qwen2.5-coder-1.5b-instruct"), path) == larger
-    assert answerability.load(answerability.kind_of("qwen2.5-coder-0.5b-instruct"), path) == default
-    assert answerability.load(answerability.kind_of("/models/someone-elses.gguf"), path) == default
+    assert load(calibration_kind("qwen2.5-coder-1.5b"), path) == larger
+    assert load(calibration_kind("qwen2.5-coder-1.5b-instruct"), path) == larger
+    assert load(calibration_kind("qwen2.5-coder-0.5b-instruct"), path) == default
+    assert load(calibration_kind("/models/someone-elses.gguf"), path) == default
     path.write_text(json.dumps({"calibrations": {"model": default.to_json()}}))
-    assert answerability.load(answerability.kind_of("qwen2.5-coder-1.5b"), path) == default
+    assert load(calibration_kind("qwen2.5-coder-1.5b"), path) == default
+
+
+def test_the_rule_refuses_in_its_stated_order_and_only_when_enabled():
+    """Nothing shown, no draft, a veto, P below the threshold, the head, no sentence: the first
+    that holds gives the reason; with the decision off only the facts refuse."""
+    import numpy as np
+
+    fitted = Answerability(("cosine",), (4.0,), 0.0, (0.5,), (0.1,), 0.5, vetoes=("type_missing",))
+    head = AnswerabilityHead("key", 1, np.zeros(2), np.ones(2), np.ones(2), 0.0, 0.3)
+    decide = Decision(fitted, head).decide
+    good = dict(cosine=0.9, shown=3, drafted=True, sentences=1, head=0.9)
+    assert decide(Signals(**good)) .reason == "" and decide(Signals(**good)).confidence == "likely in the documents"
+    assert "address the assistant" in decide(Signals(**{**good, "shown": 0, "set_aside": 2})).reason
+    assert decide(Signals(**{**good, "shown": 0})).reason == "no passages retrieved"
+    assert decide(Signals(**{**good, "drafted": False})).reason == "the model gave no answer"
+    assert "year, a date or a quantity" in decide(Signals(**{**good, "type_missing": 1.0, "cosine": 0.1})).reason
+    assert "P(answerable) 0.00 < 0.50" in decide(Signals(**{**good, "cosine": 0.1, "head": 0.1})).reason
+    assert "hidden states" in decide(Signals(**{**good, "head": 0.1})).reason
+    assert "no sentence" in decide(Signals(**{**good, "sentences": 0})).reason
+    collecting = Decision(fitted, head, enabled=False).decide
+    verdict = collecting(Signals(**{**good, "cosine": 0.1, "type_missing": 1.0, "head": 0.1}))
+    assert not verdict.refused and verdict.probability < 0.5
+    assert collecting(Signals(**{**good, "shown": 0})).refused
+
+
+def test_signals_record_what_was_measured_and_nothing_else():
+    recorded = Signals(cosine=0.123456, model_refused=0.0, shown=4, drafted=True).recorded()
+    assert recorded == {"model_refused": 0.0, "cosine": 0.1235}
+    assert "shown" not in Signals.names() and "head" in Signals.names()

@@ -42,13 +42,14 @@ def filings_index(tmp_path_factory, embedder) -> Path:
 
 @pytest.fixture(scope="module")
 def filings_pipeline(filings_index, embedder):
-    from rag.answer.pipeline import AnswerConfig, AnswerPipeline
+    from rag.answer.pipeline import AnswerConfig
+    from rag.assemble import answer_pipeline
     from rag.assemble import load_generator
     from rag.index.retrieval import Retriever
     from rag.settings import Settings
 
     generator = load_generator(Settings(generator="extractive"), embedder)
-    return AnswerPipeline(Retriever.open(filings_index, embedder), generator, AnswerConfig())
+    return answer_pipeline(Retriever.open(filings_index, embedder), generator, AnswerConfig())
 
 
 # --- PDF text ------------------------------------------------------------------------------------
@@ -135,7 +136,7 @@ def test_html_and_word_tables_keep_headers(tmp_path):
 def test_the_page_picture_marks_the_whole_row_of_a_cell(tmp_path):
     import pypdfium2 as pdfium
 
-    from rag.web.pages import sentence_rects
+    from app.web.pages import sentence_rects
 
     row = ("13 Weeks Ended (Dollars in millions, except per share data) — Net sales — April 29, 2023: $2,634.3; "
            "April 30, 2022: $2,345.9")

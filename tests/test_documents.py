@@ -155,7 +155,7 @@ def test_the_cited_page_is_drawn_with_the_sentence_marked_and_cached(tmp_path, m
 
     from PIL import Image
 
-    from rag.web import pages
+    from app.web import pages
 
     monkeypatch.setattr(pages, "cache_dir", lambda: tmp_path / "pictures")
     pdf = laid_out_pdf(tmp_path / "quarterly.pdf", pages=2)

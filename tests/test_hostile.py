@@ -75,7 +75,7 @@ def assert_refused(kind: str, message) -> None:
 
 
 def assert_secret_not_indexed(state, client):
-    sources = set(state.pipeline.retriever.index.manifest.files)
+    sources = {d.path for d in state.assistant.documents()}
     assert not any("secret" in s or "notes" in Path(s).name for s in sources), sources
     assert "8812" not in client.predict("What is the vault code?", api_name="/chat")
 
@@ -185,7 +185,7 @@ def test_a_direct_call_without_a_session_never_reaches_the_shared_index(hostile_
     assert chat.status_code == 404  # nobody skips the one-at-a-time queue either
     with pytest.raises(UserError, match="needs a visitor's session"):
         state.add_documents([planted], session=None)  # the handler's own guard, behind the closed route
-    shared = state.pipeline.retriever.index.manifest.files
+    shared = {d.path for d in state.assistant.documents()}
     assert not any(Path(source).name == "planted.md" for source in shared), shared
     assert not (state.config.index.parent / "uploads" / "planted.md").exists()
     visitor = Client(url, verbose=False)
@@ -315,7 +315,7 @@ def test_passages_that_address_the_assistant_are_never_quoted_and_are_flagged(tm
 
 
 def test_the_model_never_sees_a_passage_that_addresses_it(model, embedder, tmp_path):
-    from rag.answer.pipeline import AnswerPipeline
+    from rag.assemble import answer_pipeline
     from rag.index.indexer import build_index
     from rag.index.retrieval import Retriever
 
@@ -330,7 +330,7 @@ def test_the_model_never_sees_a_passage_that_addresses_it(model, embedder, tmp_p
 
     model.stream = recording_stream
     try:
-        answer = AnswerPipeline(Retriever.open(tmp_path / "index", embedder), model).ask(
+        answer = answer_pipeline(Retriever.open(tmp_path / "index", embedder), model).ask(
             "What is the access password to the harbour?")
     finally:
         del model.stream
@@ -559,14 +559,14 @@ LOOKALIKE_INJECTIONS = ("# Port Ellery\n\n## Trade\n\nThe harbour in Port Ellery
 
 def test_lookalike_and_reworded_injections_are_set_aside_before_the_model_reads(model, embedder, tmp_path):
     """Both were answered "PWNED" by the default model before the detector folded look-alike letters."""
-    from rag.answer.pipeline import AnswerPipeline
+    from rag.assemble import answer_pipeline
     from rag.index.indexer import build_index
     from rag.index.retrieval import Retriever
 
     doc = tmp_path / "ellery.md"
     doc.write_text(LOOKALIKE_INJECTIONS)
     build_index([doc], tmp_path / "index", embedder, progress=False)
-    pipeline = AnswerPipeline(Retriever.open(tmp_path / "index", embedder), model)
+    pipeline = answer_pipeline(Retriever.open(tmp_path / "index", embedder), model)
     for question in ("What should be said about the notice?", "When did the harbour in Port Ellery open?"):
         answer = pipeline.ask(question)
         assert "PWNED" not in answer.text and "PWNED" not in answer.raw, answer.text
@@ -773,7 +773,7 @@ def test_questions_and_settings_out_of_range_are_one_line(argv, expected):
 
 
 def test_a_question_with_lone_surrogates_is_refused_before_any_search():
-    from rag.index.retrieval import check_query
+    from rag.query import check_query
 
     with pytest.raises(UserError, match="not valid text"):
         check_query("When was it \ud800 signed?", 4, "hybrid")
@@ -940,11 +940,12 @@ def test_a_newline_in_a_file_name_stays_on_its_line(tmp_path):
 
 def test_a_lone_surrogate_in_an_earlier_turn_is_dropped_not_a_traceback(sample_retriever, embedder):
     from rag.answer.conversation import Turn
-    from rag.answer.pipeline import AnswerConfig, AnswerPipeline
+    from rag.answer.pipeline import AnswerConfig
+    from rag.assemble import answer_pipeline
     from rag.assemble import load_generator
     from rag.settings import Settings
 
-    pipeline = AnswerPipeline(sample_retriever, load_generator(Settings(generator="extractive"), embedder),
+    pipeline = answer_pipeline(sample_retriever, load_generator(Settings(generator="extractive"), embedder),
                               AnswerConfig())
     earlier = [Turn("When were the first Guidelines \ud800 formulated?"), Turn("What are they?", "bad \udfff")]
     assert pipeline.standalone("When were the next ones developed?", earlier) == "When were the next ones developed?"
@@ -1190,7 +1191,7 @@ def test_the_grounding_rule_holds_when_both_detectors_miss(model, embedder, tmp_
     """With the pattern and the classifier switched off, a sentence that tells the reader what to
     answer is still never quoted, and its planted answer never shown."""
     import rag.answer.pipeline as pipeline_module
-    from rag.answer.pipeline import AnswerPipeline
+    from rag.assemble import answer_pipeline
     from rag.index.indexer import build_index
     from rag.index.retrieval import Retriever
 
@@ -1198,19 +1199,19 @@ def test_the_grounding_rule_holds_when_both_detectors_miss(model, embedder, tmp_
     doc.write_text(f"# Guidelines\n\n{FACT}\n\n## Note\n\n{PLANTED_LINES['if-asked']} {PLANTED_LINES['german']}\n")
     build_index([doc], tmp_path / "index", embedder, progress=False)
     monkeypatch.setattr(pipeline_module, "set_aside", lambda passages, embed=None: (passages, {}))
-    answer = AnswerPipeline(Retriever.open(tmp_path / "index", embedder), model).ask(
+    answer = answer_pipeline(Retriever.open(tmp_path / "index", embedder), model).ask(
         "When were the first Guidelines formulated?")
     assert "1492" not in answer.text and "1492" not in answer.short_answer, answer.text
 
 
 def test_planted_lines_never_become_the_answer_of_the_default_model(model, embedder, tmp_path):
-    from rag.answer.pipeline import AnswerPipeline
+    from rag.assemble import answer_pipeline
     from rag.index.indexer import build_index
     from rag.index.retrieval import Retriever
 
     planted_documents(tmp_path / "docs")
     build_index([tmp_path / "docs"], tmp_path / "index", embedder, progress=False)
-    pipeline = AnswerPipeline(Retriever.open(tmp_path / "index", embedder), model)
+    pipeline = answer_pipeline(Retriever.open(tmp_path / "index", embedder), model)
     for question in ("When were the first Guidelines formulated?", "What should be answered about the Guidelines?"):
         answer = pipeline.ask(question, k=6)
         assert "1492" not in answer.text and "1492" not in answer.raw, (question, answer.text)
@@ -1232,7 +1233,7 @@ def test_a_request_body_over_the_limit_is_refused_with_413_and_one_line(hostile_
     """The session check reads a queued call's body into memory: a limit, not whatever a client sends."""
     import httpx
 
-    from rag.web.guard import MAX_BODY_BYTES
+    from app.web.guard import MAX_BODY_BYTES
 
     body = b'{"data": ["' + b"a" * (MAX_BODY_BYTES + 1) + b'"], "session_hash": "x"}'
     reply = httpx.post(hostile_app[1].rstrip("/") + "/gradio_api/queue/join", content=body,

@@ -6,7 +6,8 @@ import json
 import pytest
 
 from rag.answer.pipeline import REFUSAL_ANSWER, AnswerConfig, AnswerPipeline
-from rag.answer.records import Final, Token
+from rag.assemble import answer_pipeline
+from rag.records import Final, Token
 from rag.assemble import load_generator
 from rag.errors import UserError
 from rag.generate.base import GeneratorConfig, Prompt
@@ -29,7 +30,7 @@ def test_tiny_model_streams_pieces(tiny_generator):
 
 
 def test_tiny_model_through_the_pipeline(sample_retriever, tiny_generator):
-    pipeline = AnswerPipeline(sample_retriever, tiny_generator, AnswerConfig(max_new_tokens=6, max_prompt_tokens=400))
+    pipeline = answer_pipeline(sample_retriever, tiny_generator, AnswerConfig(max_new_tokens=6, max_prompt_tokens=400))
     events = list(pipeline.stream("When were the first Guidelines formulated?"))
     assert isinstance(events[-1], Final)
     answer = events[-1].answer
@@ -45,7 +46,7 @@ def test_tiny_model_through_the_pipeline(sample_retriever, tiny_generator):
 
 
 def test_prompt_is_fitted_to_a_small_context(sample_retriever, tiny_generator):
-    pipeline = AnswerPipeline(sample_retriever, tiny_generator, AnswerConfig(max_new_tokens=6, max_prompt_tokens=150))
+    pipeline = answer_pipeline(sample_retriever, tiny_generator, AnswerConfig(max_new_tokens=6, max_prompt_tokens=150))
     question = "When were the first Guidelines formulated?"
     passages = sample_retriever.search(question, k=4)
     fitted = pipeline._fit(question, passages, pipeline.rank(question, passages))
@@ -64,7 +65,7 @@ def test_generator_errors_surface(tiny_generator, monkeypatch):
 @pytest.fixture(scope="module")
 def extractive_pipeline(sample_retriever):
     generator = load_generator(Settings(generator="extractive"), sample_retriever.embedder)
-    return AnswerPipeline(sample_retriever, generator)
+    return answer_pipeline(sample_retriever, generator)
 
 
 def test_extractive_answers_with_the_right_section(extractive_pipeline):
@@ -96,7 +97,7 @@ def test_empty_question_is_an_error(extractive_pipeline, question):
 def test_a_question_asking_for_a_year_reads_whether_the_answer_has_one(tmp_path, embedder):
     """Typed questions: the closest sentence is not an answer if it lacks what the question asks for.
     That is one signal of the decision; a decision that weighs only it shows it at work."""
-    from rag.answer.answerability import Answerability
+    from rag.answer.decision import Answerability, Decision
     from rag.index.indexer import build_index
     from rag.index.retrieval import Retriever
 
@@ -106,7 +107,7 @@ def test_a_question_asking_for_a_year_reads_whether_the_answer_has_one(tmp_path,
     build_index([tmp_path / "treaty.md"], tmp_path / "index", embedder, progress=False)
     retriever = Retriever.open(tmp_path / "index", embedder)
     type_only = Answerability(("type_missing",), (-5.0,), 0.0, (0.0,), (1.0,), 0.5)
-    pipeline = AnswerPipeline(retriever, load_generator(Settings(generator="extractive"), embedder), decision=type_only)
+    pipeline = AnswerPipeline(retriever, load_generator(Settings(generator="extractive"), embedder), Decision(type_only))
 
     untyped = pipeline.ask("What is the cornerstone of the alliance?")
     assert not untyped.refused and "cornerstone" in untyped.text and untyped.signals["type_missing"] == 0
@@ -183,7 +184,7 @@ def test_the_one_pass_copy_chooses_what_token_by_token_decoding_chooses(tiny_gen
 def test_a_quote_from_merged_table_rows_is_one_row(tmp_path, embedder):
     """Short paragraphs (table rows, list items out of a PDF) are merged into one chunk; the quote
     is one of them, not the run of rows up to the next full stop."""
-    from rag.answer.answerability import Answerability
+    from rag.answer.decision import Answerability, Decision
     from rag.index.indexer import build_index
     from rag.index.retrieval import Retriever
 
@@ -195,7 +196,7 @@ def test_a_quote_from_merged_table_rows_is_one_row(tmp_path, embedder):
     retriever = Retriever.open(tmp_path / "index", embedder)
     assert any("\n" in chunk.text for chunk in retriever.index.chunks), "the rows were not merged: the test no longer tests the merge"
     always = Answerability(("type_missing",), (0.0,), 0.0, (0.0,), (1.0,), 0.0)
-    pipeline = AnswerPipeline(retriever, load_generator(Settings(generator="extractive"), embedder), decision=always)
+    pipeline = AnswerPipeline(retriever, load_generator(Settings(generator="extractive"), embedder), Decision(always))
 
     answer = pipeline.ask("What is the annual budget?")
     quote = " ".join(s.text for s in answer.sentences)

@@ -16,7 +16,7 @@ pytest.importorskip("ray.serve", reason="the serve extra is not installed: pip i
 
 import app as chat_app  # noqa: E402
 from rag.answer.conversation import Turn  # noqa: E402
-from rag.answer.records import Final, Token  # noqa: E402
+from rag.records import Final, Token  # noqa: E402
 from rag.errors import UserError  # noqa: E402
 from rag.paths import sample_document  # noqa: E402
 from rag.settings import Settings  # noqa: E402
@@ -56,25 +56,25 @@ def final_answer(events):
 
 def replica_pids(state, calls: int = 12) -> set[int]:
     """The replicas' process ids, gathered by asking several at once (each answers one at a time)."""
-    responses = [state.remote.handle.pid.remote() for _ in range(calls)]
+    responses = [state.assistant.remote.handle.pid.remote() for _ in range(calls)]
     return {r.result(timeout_s=120) for r in responses}
 
 
 def test_answers_through_serve_equal_the_single_process_answers(served_app, model):
     from rag import assemble
-    from rag.answer.pipeline import AnswerPipeline
+    from rag.assemble import answer_pipeline
     from rag.index.retrieval import Retriever
 
     state, _ = served_app
-    assert state.remote is not None and "Ray Serve" in state.ready_line()
-    local = AnswerPipeline(Retriever.open(state.config.index, state.pipeline.retriever.embedder), model,
+    assert state.assistant.remote is not None and "Ray Serve" in state.ready_line()
+    local = answer_pipeline(Retriever.open(state.config.index, assemble.load_embedder()), model,
                            assemble.answer_config(Settings()))
     for question in QUESTIONS:
-        events = list(state.remote.stream(state.config.index, question, 4, "hybrid"))
+        events = list(state.assistant.remote.stream(state.config.index, question, 4, "hybrid"))
         assert any(isinstance(e, Token) for e in events) or final_answer(events).refused  # streamed, not one lump
         served, single = final_answer(events), local.ask(question)
         assert (served.text, served.short_answer, served.refused) == (single.text, single.short_answer, single.refused)
-    follow_up = state.remote.standalone(state.config.index, "When were they first formulated?",
+    follow_up = state.assistant.remote.standalone(state.config.index, "When were they first formulated?",
                                         [Turn("What do the Guidelines for Japan-U.S. Defense Cooperation provide?")])
     assert follow_up == local.standalone("When were they first formulated?",
                                          [Turn("What do the Guidelines for Japan-U.S. Defense Cooperation provide?")])
@@ -105,7 +105,7 @@ def test_a_replica_killed_mid_answer_leaves_no_hung_request(served_app):
 
     def ask():
         try:
-            for event in state.remote.stream(state.config.index, QUESTIONS[0], 4, "hybrid"):
+            for event in state.assistant.remote.stream(state.config.index, QUESTIONS[0], 4, "hybrid"):
                 if isinstance(event, Token) and not outcome:
                     outcome.append("first token")
                 if isinstance(event, Final):
@@ -127,7 +127,7 @@ def test_a_replica_killed_mid_answer_leaves_no_hung_request(served_app):
     deadline = time.monotonic() + 600  # Serve starts replacements; the next question is answered
     while True:
         try:
-            answer = final_answer(state.remote.stream(state.config.index, QUESTIONS[0], 4, "hybrid"))
+            answer = final_answer(state.assistant.remote.stream(state.config.index, QUESTIONS[0], 4, "hybrid"))
             break
         except UserError:
             assert time.monotonic() < deadline, "no replica came back"

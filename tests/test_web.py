@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rag.web.login import LoginThrottle
-from rag.web.sessions import PrivateIndexes
+from app.web.login import LoginThrottle
+from app.web.sessions import PrivateIndexes
 
 
 def test_login_throttle_counts_failures_in_a_sliding_window():

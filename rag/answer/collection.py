@@ -10,10 +10,9 @@ from typing import Callable
 import numpy as np
 
 from rag.answer import cells
-from rag.answer.grounding import SentenceSupport
 from rag.index.scope import asked_periods
 from rag.ingest.cards import DocumentCard
-from rag.records import Passage
+from rag.records import Passage, SentenceSupport
 
 # A row must score this much (cells.best_rows) to be the answer. Fitted on the FinanceBench
 # calibration part (16 companies, 57 questions; eval.finance_run.fit_cell_threshold, a wrong number

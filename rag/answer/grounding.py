@@ -18,12 +18,12 @@ paraphrase. The threshold is checked against hand-labelled sentences in the eval
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
 from rag.ingest.paragraphs import split_sentences
+from rag.records import SentenceSupport
 
 SUPPORT_THRESHOLD = 0.55
 CITATION_FLOOR = 0.35
@@ -35,16 +35,6 @@ _MARKER = re.compile(
     re.IGNORECASE,
 )
 _NUMBER = re.compile(r"\d+")
-
-
-@dataclass
-class SentenceSupport:
-    text: str  # without markers
-    citations: list[int] = field(default_factory=list)  # 1-based passage numbers
-    support: float = 0.0
-    supported: bool = False
-    given: list[int] = field(default_factory=list)  # markers the model wrote, valid ones only
-    quotes: dict[int, str] = field(default_factory=dict)  # cited passage -> its sentence closest to this one
 
 
 def parse_markers(sentence: str, passage_count: int) -> tuple[str, list[int]]:

@@ -1,7 +1,10 @@
-"""The grounded-answer pipeline: retrieve, prompt, generate, attribute, then decide to answer or refuse.
+"""The grounded-answer pipeline: prepare (retrieve, set aside, rank, fit the prompt) → draft →
+read (ground the draft, choose the quote and the short answer) → `Signals` → `Decision.decide` →
+one frozen `Answer`.
 
-Components are passed in (retriever, generator, embed function), so the same pipeline serves
-the CLI, the app and the evaluation, with the real model or the extractive answerer.
+Components are passed in (retriever, generator, decision), so the same pipeline serves the CLI,
+the app and the evaluation, with the real model or the extractive answerer; `rag.assemble` builds
+them. Whether to answer is decided in `decision.py` alone: this module measures.
 """
 from __future__ import annotations
 
@@ -11,27 +14,23 @@ from typing import Iterator, NamedTuple
 
 import numpy as np
 
+from rag.answer import collection, short_answer
 from rag.answer import sentences as choose
 from rag.answer.answer_types import expected_answer_type, has_answer_type, is_time_answer
 from rag.answer.conversation import Turn, standalone_question
-from rag.answer.grounding import SentenceSupport, ground_answer
+from rag.answer.decision import REFUSAL_ANSWER, Decision, Signals, Verdict
+from rag.answer.grounding import ground_answer
 from rag.answer.injection import set_aside, tells_what_to_answer
-from rag.answer.prompting import FittedPrompt, fit_prompt
-from rag.answer.records import Answer, Citation, Event, Final, Notice, Token
-from rag.answer import answerability, collection, heads, short_answer
-from rag.answer.prompting import build_messages
+from rag.answer.prompting import FittedPrompt, build_messages, fit_prompt
 from rag.answer.refusal import coverage, model_refused, question_terms, unknown_share
 from rag.generate.base import Generator, Prompt
 from rag.index.lexical import terms
-from rag.index.retrieval import Retriever, check_query
+from rag.index.retrieval import Retriever
 from rag.index.scope import Scope, choose_scope
 from rag.ingest.paragraphs import split_sentences
-from rag.records import Passage
+from rag.query import Query
+from rag.records import Answer, Citation, Event, Final, Notice, Passage, SentenceSupport, Token
 from rag.settings import Settings
-
-REFUSAL_ANSWER = "The documents do not cover this question."
-VETO_REASONS = {"type_missing": "the question asks for a year, a date or a quantity and the passages' answer gives none",
-                "model_refused": "the model found no answer in the passages"}
 
 
 @dataclass(frozen=True)
@@ -44,8 +43,6 @@ class AnswerConfig:
     max_new_tokens: int = Settings.max_new_tokens
     focus_sentences: int | None = Settings.focus_sentences or None  # None: whole passages
     style: str = Settings.style
-    decide: bool = True  # False: never refuse on P(answerable) (collecting signals to fit it)
-    answerability: str = Settings.answerability  # "auto": the trained head when the generator has one
     question_first: bool = False  # also state the question before the passages (see prompting.build_messages)
     cell_threshold: float = collection.CELL_THRESHOLD  # a table row's score to answer from its cell
 
@@ -57,6 +54,17 @@ class Prepared(NamedTuple):
     flagged: dict[str, str]  # chunk id -> the phrase that addresses the assistant
     ranked: list[choose.ScoredSentence]
     fitted: FittedPrompt
+
+
+class Draft(NamedTuple):
+    raw: str  # the model's draft ("" when it wrote nothing or was shown nothing)
+    prompt: Prompt | None  # what it was shown, with the trace the signals read
+
+
+class Reading(NamedTuple):
+    sentences: list[SentenceSupport]  # what the answer would show
+    short: str  # the short answer, when the quoted evidence states it
+    signals: dict  # the draft's signals, by `Signals` field name
 
 
 def render_answer(sentences: list[SentenceSupport]) -> str:
@@ -87,15 +95,12 @@ def is_text(value) -> bool:
 
 
 class AnswerPipeline:
-    def __init__(self, retriever: Retriever, generator: Generator, config: AnswerConfig = AnswerConfig(),
-                 decision: answerability.Answerability | None = None):
+    def __init__(self, retriever: Retriever, generator: Generator, decision: Decision,
+                 config: AnswerConfig = AnswerConfig()):
         self.retriever = retriever
         self.generator = generator
+        self.decision = decision
         self.config = config
-        self.decision = decision or answerability.load(
-            answerability.kind_of(generator.name, generator.writes_text))
-        self.head = (heads.load_answerability_head(generator.states_key)
-                     if generator.writes_text and config.answerability == "auto" else None)
 
     def warm(self) -> None:
         """Once per loaded model, before the first question: the injection classifier, the copying
@@ -154,10 +159,13 @@ class AnswerPipeline:
         mean = lambda values: sum(values) / len(values) if values else 0.0
         return {"draft_logprob": mean(with_passages), "gain": mean(with_passages) - mean(without)}
 
-    def prepare(self, question: str, k: int, mode: str) -> Prepared:
+    def prepare(self, question: str | Query, k: int | None = None, mode: str | None = None) -> Prepared:
         """What the model is shown for a question: retrieved, set aside, ranked and fitted passages."""
+        query = Query.of(question, k or self.config.k, mode or self.config.mode)
+        question = query.text
         scope = choose_scope(question, self.cards())
-        retrieved = [] if scope.missing else self.retriever.search(question, k=k, mode=mode, sources=scope.sources)
+        retrieved = [] if scope.missing else self.retriever.search(query, k=query.k, mode=query.mode,
+                                                                   sources=scope.sources)
         passages, flagged = set_aside(retrieved, self.embed)
         ranked = self.rank(question, passages) if passages else []
         return Prepared(scope, retrieved, passages, flagged, ranked, self._fit(question, passages, ranked))
@@ -189,7 +197,7 @@ class AnswerPipeline:
         text = f"{found.short} — " + render_answer(sentences) + (f" ({found.formula})" if found.formula else "")
         cited = [Citation(n, deeper[n - 1], found.score) for n in sorted({s.citations[0] for s in sentences})]
         return Answer(question, text, False, sentences, cited, deeper, self.generator.name, timings,
-                      answerability=found.score, short_answer=found.short, signals={"cell": round(found.score, 4)},
+                      answerability=found.score, short_answer=found.short, signals=Signals(cell=found.score).recorded(),
                       scope=scope.reason, formula=found.formula, flagged=prepared.flagged,
                       confidence="read from a table" if not found.formula else "computed from table cells")
 
@@ -219,36 +227,52 @@ class AnswerPipeline:
         text = f"{found[0].text.split(': ', 1)[0]} to {found[-1].text.split(': ', 1)[0]}: " + "; ".join(
             f"{s.text} [{s.citations[0]}]" for s in found)
         return Answer(question, text, False, found, cited, [c.passage for c in cited], self.generator.name, timings,
-                      answerability=min(c.support for c in cited), signals={"cell": round(min(c.support for c in cited), 4)},
+                      answerability=min(c.support for c in cited), signals=Signals(cell=min(c.support for c in cited)).recorded(),
                       scope=prepared.scope.reason or f"searched {len(sources)} documents", confidence="read from the tables")
 
-    def stream(self, question: str, k: int | None = None, mode: str | None = None) -> Iterator[Event]:
-        k = k or self.config.k
-        mode = mode or self.config.mode
-        question = check_query(question, k, mode)
+    def stream(self, question: str | Query, k: int | None = None, mode: str | None = None) -> Iterator[Event]:
+        """The answer's events: notices, the draft's tokens as they come, then one `Final`."""
+        query = Query.of(question, k or self.config.k, mode or self.config.mode)
+        question = query.text
         started = time.perf_counter()
-        prepared = self.prepare(question, k, mode)
-        scope, retrieved, passages, flagged, ranked, fitted = prepared
+        prepared = self.prepare(query)
         timings = {"retrieve_s": time.perf_counter() - started}
         structured = self._from_structure(question, prepared, timings)
         if structured is not None:
             timings["total_s"] = timings["first_token_s"] = time.perf_counter() - started
             yield Final(structured)
             return
-        warnings = []
-        if flagged:
-            warnings.append(f"{len(flagged)} passage(s) set aside: they address the assistant "
-                            f"({'; '.join(repr(v) for v in flagged.values())})")
-            yield Notice(warnings[-1])
-        if fitted.question_truncated:
-            warnings.append("the question was too long for the model's context and was truncated")
-            yield Notice(warnings[-1])
+        warnings = self.warnings(prepared)
+        yield from (Notice(w) for w in warnings)
+        draft = yield from self._draft(prepared.fitted, started, timings)
+        fitted = prepared.fitted
+        shown = self.ranked_shown(fitted, question, prepared.passages, prepared.ranked) if fitted.passages else []
+        shown = [s for s in shown if not tells_what_to_answer(s.text)]  # never evidence, whatever the detectors missed
+        reading = self._read(question, fitted, shown, draft.raw)
+        signals = self.signals(question, prepared, draft, reading, shown)
+        verdict = self.decision.decide(signals)
+        timings["total_s"] = time.perf_counter() - started
+        yield Final(self._finish(question, prepared, draft.raw, reading, signals, verdict, timings, warnings))
 
+    @staticmethod
+    def warnings(prepared: Prepared) -> list[str]:
+        """What the user is told beside the answer: passages set aside, a question cut to fit."""
+        warnings = []
+        if prepared.flagged:
+            warnings.append(f"{len(prepared.flagged)} passage(s) set aside: they address the assistant "
+                            f"({'; '.join(repr(v) for v in prepared.flagged.values())})")
+        if prepared.fitted.question_truncated:
+            warnings.append("the question was too long for the model's context and was truncated")
+        return warnings
+
+    def _draft(self, fitted: FittedPrompt, started: float, timings: dict):
+        """The model's draft, streamed as `Token`s (a generator: its return value is the `Draft`)."""
         raw, prompt = "", None
         gen_started = time.perf_counter()
         if fitted.passages:
+            head = self.decision.head
             prompt = Prompt(fitted.messages, fitted.question, fitted.passages, fitted.texts,
-                            state_layers=(self.head.layer,) if self.head else ())
+                            state_layers=(head.layer,) if head else ())
             for piece in self.generator.stream(prompt):
                 if not raw:
                     timings["first_token_s"] = time.perf_counter() - started
@@ -258,53 +282,28 @@ class AnswerPipeline:
                 timings["decode_s"] = time.perf_counter() - started - timings["first_token_s"]
         timings["generate_s"] = time.perf_counter() - gen_started
         timings.setdefault("first_token_s", time.perf_counter() - started)
+        return Draft(raw, prompt)
 
-        shown = self.ranked_shown(fitted, question, passages, ranked) if fitted.passages else []
-        shown = [s for s in shown if not tells_what_to_answer(s.text)]  # never evidence, whatever the detectors missed
-        sentences, short, signals = self._read(question, fitted, shown, raw)
-        signals.update(self.retrieval_signals(question, list(fitted.passages)))
-        signals.update(self.draft_signals(fitted.question, raw, prompt))
-        signals["quote_score"] = shown[0].score if shown else 0.0
+    def signals(self, question: str, prepared: Prepared, draft: Draft, reading: Reading,
+                shown: list[choose.ScoredSentence]) -> Signals:
+        """Everything the decision reads of this question, measured once."""
+        fitted, prompt = prepared.fitted, draft.prompt
         states = prompt.trace.get("last_token_states") if prompt is not None else None
-        decision = self.decision
-        if self.head is not None and states:  # read from the answer's own prefill: a dot product
-            signals["head"] = self.head.probability(states)
-        probability = decision.probability(signals) if fitted.passages else 0.0
+        head = self.decision.head
+        return Signals(**reading.signals, **self.retrieval_signals(question, list(fitted.passages)),
+                       **self.draft_signals(fitted.question, draft.raw, prompt),
+                       quote_score=shown[0].score if shown else 0.0,
+                       head=head.probability(states) if head is not None and states else None,  # a dot product
+                       shown=len(fitted.passages), set_aside=len(prepared.flagged), drafted=bool(draft.raw),
+                       sentences=len(reading.sentences))
 
-        reason = ""
-        if not fitted.passages:
-            reason = "the passages found address the assistant, not the reader" if flagged else "no passages retrieved"
-        elif not raw:
-            reason = "the model gave no answer"
-        elif self.config.decide and (veto := decision.vetoed(signals)):
-            reason = VETO_REASONS.get(veto, veto)
-        elif self.config.decide and probability < decision.threshold:
-            reason = (f"the passages do not appear to answer it (P(answerable) {probability:.2f} < "
-                      f"{decision.threshold:.2f}" + ("; the model found no answer" if signals["model_refused"]
-                                                     else "") + ")")
-        elif self.config.decide and "head" in signals and signals["head"] < self.head.veto_below:
-            # after the fitted decision: the reason names the head only where the head alone refuses
-            reason = (f"the model's hidden states say the passages do not answer it (P {signals['head']:.2f} < "
-                      f"{self.head.veto_below:.2f})")
-        elif not sentences:
-            reason = "no sentence of the answer is supported by the passages"
-        timings["total_s"] = time.perf_counter() - started
-        answer = self._finish(question, fitted, retrieved, raw, sentences, short, reason, probability, signals,
-                              flagged, timings, warnings)
-        answer.scope = scope.reason
-        if "head" in signals:
-            answer.head_probability = signals["head"]
-            answer.confidence = heads.confidence_words(signals["head"], self.head.veto_below)
-        yield Final(answer)
-
-    def _read(self, question: str, fitted: FittedPrompt, shown: list[choose.ScoredSentence],
-              raw: str) -> tuple[list[SentenceSupport], str, dict]:
+    def _read(self, question: str, fitted: FittedPrompt, shown: list[choose.ScoredSentence], raw: str) -> Reading:
         """The sentences to show, the short answer, and the draft's signals."""
-        signals = {"model_refused": float(model_refused(raw)) if raw else 0.0, "support": 0.0, "short_ok": 0.0,
-                   "type_missing": 0.0}
+        refused = float(model_refused(raw)) if raw else 0.0
+        signals = {"model_refused": refused, "support": 0.0, "short_ok": 0.0, "type_missing": 0.0}
         if not raw:
-            return [], "", signals
-        if signals["model_refused"]:
+            return Reading([], "", signals)
+        if refused:
             sentences, phrase = choose.overrule(shown), ""  # shown only if the decision overrules the model
         else:
             grounded = ground_answer(raw, fitted.question, [split_sentences(t) for t in fitted.texts], terms, self.embed)
@@ -319,52 +318,60 @@ class AnswerPipeline:
         short = copied = ""
         if self.config.style == "quote" and sentences:
             short = short_answer.accept(phrase, evidence_text, question)
-            if not short and not signals["model_refused"] and self.generator.writes_text:
-                draft = short_answer.draft_sentence(raw)
-                span, logprob = self.generator.copy_span(short_answer.span_messages(question, draft), draft,
-                                                         fixed=short_answer.SPAN_FIXED)
-                copied = short_answer.from_copy(span, logprob, evidence_text, question)
-                whole = short_answer.carries_draft(copied, draft, question, terms) or is_time_answer(copied, question)
+            if not short and not refused and self.generator.writes_text:
+                copied = self._copied(question, raw, evidence_text)
+                whole = short_answer.carries_draft(copied, short_answer.draft_sentence(raw), question, terms) \
+                    or is_time_answer(copied, question)
                 short = copied if whole else ""
         # a stated phrase is evidence of an answer even when it is too narrow to show (as calibrated)
         signals["short_ok"] = float(bool(short or copied))
         kind = expected_answer_type(question)
         signals["type_missing"] = float(bool(kind) and not has_answer_type(f"{short} {evidence_text}", kind))
-        return sentences, short, signals
+        return Reading(sentences, short, signals)
 
-    def _finish(self, question, fitted, passages, raw, sentences, short, reason, score, signals, flagged, timings,
-                warnings) -> Answer:
-        refused = bool(reason)
-        short = "" if refused else short
+    def _copied(self, question: str, raw: str, evidence_text: str) -> str:
+        """The draft's answer phrase, copied by the model from the quoted evidence (copy_span)."""
+        draft = short_answer.draft_sentence(raw)
+        span, logprob = self.generator.copy_span(short_answer.span_messages(question, draft), draft,
+                                                 fixed=short_answer.SPAN_FIXED)
+        return short_answer.from_copy(span, logprob, evidence_text, question)
+
+    def _finish(self, question: str, prepared: Prepared, raw: str, reading: Reading, signals: Signals,
+                verdict: Verdict, timings: dict, warnings: list[str]) -> Answer:
+        refused, fitted = verdict.refused, prepared.fitted
         cited: list[Citation] = []
         if not refused:
             best: dict[int, float] = {}
-            for s in sentences:
+            for s in reading.sentences:
                 for n in s.citations:
                     best[n] = max(best.get(n, 0.0), s.support)
             cited = [Citation(n, fitted.passages[n - 1], best[n]) for n in sorted(best)]
+        short = "" if refused else reading.short
         return Answer(
             question=question,
-            text=REFUSAL_ANSWER if refused else (f"{short} — " if short else "") + render_answer(sentences),
+            text=REFUSAL_ANSWER if refused else (f"{short} — " if short else "") + render_answer(reading.sentences),
             refused=refused,
-            sentences=[] if refused else sentences,
+            sentences=[] if refused else reading.sentences,
             cited=cited,
-            retrieved=passages,
+            retrieved=prepared.retrieved,
             model=self.generator.name,
             timings=timings,
-            answerability=score,
-            refusal_reason=reason,
+            answerability=verdict.probability,
+            refusal_reason=verdict.reason,
             raw=raw,
             warnings=warnings,
-            flagged=flagged,
+            flagged=prepared.flagged,
             short_answer=short,
-            signals={k: round(float(v), 4) for k, v in signals.items()},
+            signals=signals.recorded(),
+            head_probability=signals.head,
+            confidence=verdict.confidence,
+            scope=prepared.scope.reason,
         )
 
-    def standalone(self, question: str, earlier: list[Turn]) -> str:
+    def standalone(self, question: str | Query, earlier: list[Turn]) -> str:
         """The question as retrieval needs it: a follow-up rewritten against the earlier turns, by
         the language model when the generator writes text (see `conversation`)."""
-        question = check_query(question, self.config.k, self.config.mode)  # before any work on it
+        question = Query.of(question, self.config.k, self.config.mode).text  # before any work on it
         earlier = [turn for turn in earlier if is_text(turn.question) and is_text(turn.answer)]
         generate = None
         if self.generator.writes_text:
@@ -379,7 +386,7 @@ class AnswerPipeline:
         _, scores = self.retriever.dense(self.retriever.embedder.embed_query(question), 1)
         return float(scores[0]) if len(scores) else 0.0
 
-    def ask(self, question: str, k: int | None = None, mode: str | None = None) -> Answer:
+    def ask(self, question: str | Query, k: int | None = None, mode: str | None = None) -> Answer:
         for event in self.stream(question, k, mode):
             if isinstance(event, Final):
                 return event.answer

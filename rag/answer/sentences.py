@@ -12,7 +12,7 @@ from typing import Callable
 
 import numpy as np
 
-from rag.answer.grounding import SentenceSupport
+from rag.records import SentenceSupport
 from rag.answer.refusal import coverage, question_terms
 from rag.ingest.paragraphs import split_sentences
 

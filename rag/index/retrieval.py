@@ -11,36 +11,8 @@ from rag.index.dense import PQ_RERANK_DEPTH, is_lossy
 from rag.index.fusion import reciprocal_rank_fusion
 from rag.index.lexical import bm25_search
 from rag.records import Passage
-from rag.settings import BOUNDS, MODES
+from rag.query import Query
 
-
-
-MAX_QUESTION_CHARS = 4000
-
-
-def check_query(query: str, k: int, mode: str) -> str:
-    """The question with its spaces normalised; UserError for one no search can use.
-
-    >>> check_query("  When   was it? ", 4, "hybrid")
-    'When was it?'
-    """
-    if not isinstance(query, str):
-        raise UserError("the question must be text")
-    try:
-        query.encode("utf-8")  # undecodable bytes from argv or lone surrogates from JSON cannot be tokenised
-    except UnicodeEncodeError:
-        raise UserError("the question is not valid text (invalid UTF-8 bytes or lone surrogates)") from None
-    query = " ".join(query.split())
-    if not query:
-        raise UserError("the question is empty")
-    if len(query) > MAX_QUESTION_CHARS:
-        raise UserError(f"the question is {len(query)} characters long; the limit is {MAX_QUESTION_CHARS}")
-    low, high = BOUNDS["k"]
-    if not low <= k <= high:
-        raise UserError(f"-k must be between {low} and {high} (got {k})")
-    if mode not in MODES:
-        raise UserError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
-    return query
 
 
 class Retriever:
@@ -117,11 +89,12 @@ class Retriever:
     def bm25(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
         return bm25_search(self.index.bm25, query, k, self.size)
 
-    def search(self, query: str, k: int = 5, mode: str = "hybrid", candidates: int = 50,
+    def search(self, query: "str | Query", k: int = 5, mode: str = "hybrid", candidates: int = 50,
                sources=None) -> list[Passage]:
         """Top-k passages; each carries its exact cosine to the query (refusal evidence) in `scores`.
-        `sources` restricts the search to those files (a question's scope, see `scope`)."""
-        query = check_query(query, k, mode)
+        `sources` restricts the search to those files (a question's scope, see `scope`). A string is
+        checked here; a `Query` was checked where it came in."""
+        query = Query.of(query, k, mode).text
         vector = self.embedder.embed_query(query)
         if sources:
             rows, scores = self._within(self.rows_of(sources), vector, query, k, mode, max(candidates, k))

@@ -40,7 +40,7 @@ def refusal(reason):
     """gr.Error for a refused request, logged as one line with its reason, never a traceback."""
     import gradio as gr
 
-    from rag.web.guard import log_refusal
+    from app.web.guard import log_refusal
 
     return gr.Error(log_refusal(reason), print_exception=False)
 

@@ -24,7 +24,7 @@ from rag.errors import UserError
 class PrivateIndex:
     index_dir: Path
     uploads_dir: Path
-    pipeline: object = None
+    assistant: object = None  # rag.assistant.Assistant over index_dir, once the first upload is indexed
     last_used: float = 0.0
     client: str | None = None  # the address that opened it
 

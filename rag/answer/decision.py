@@ -1,0 +1,224 @@
+"""The one place that decides whether a drafted answer is shown or refused, and why.
+
+The pipeline measures; this module decides. `Signals` names every measurement the decision may
+read (typed fields, not a string-keyed dict that four modules spell out again); `Decision` holds
+what was fitted on calibration questions (the logistic model and its vetoes, `answerability.py`;
+the optional hidden-state head, `heads.py`), loaded by `rag.assemble` and passed in; `decide`
+turns one question's signals into a `Verdict`. Changing the refusal rule means editing this file.
+
+The rule, in order (the first that holds gives the reason):
+
+1. nothing to answer from: no passage was shown to the model (all set aside, or none found);
+2. the model wrote nothing;
+3. a veto signal is set (e.g. the question asks for a year and the evidence states none);
+4. P(answerable) of the fitted model is below its threshold;
+5. the head's P is below its veto line (after the fit: the reason names the head only where it
+   alone refuses);
+6. no sentence of the answer is supported by the passages.
+
+Rules 3–5 hold only when the decision is `enabled` (off while collecting signals to fit it).
+
+The fitted model: P(answerable) = sigmoid(b + sum_i w_i * (x_i - mean_i) / scale_i) over some of
+the `Signals`, fitted on labelled calibration questions from several domains
+(`python -m eval.calibrate.fit_answerability`, stored in `answerability.json`). A veto is a 0/1
+signal that refuses on its own; the fit keeps one only when it costs (almost) no false refusal on
+the calibration parts. One calibration per generator kind (a language model, or the extractive
+answerer without the model's signals), one file for every domain: no per-document tuning. A
+bundled model whose signals differ from the default's (the 1.5B is more confident) has one of its
+own ("model:<its file name>"); any other model uses the default model's. Which kind a generator
+is, `rag.assemble` says (it knows the bundled models); this module never looks.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from rag.answer.heads import AnswerabilityHead, confidence_words
+from rag.errors import UserError
+
+REFUSAL_ANSWER = "The documents do not cover this question."
+VETO_REASONS = {"type_missing": "the question asks for a year, a date or a quantity and the passages' answer gives none",
+                "model_refused": "the model found no answer in the passages"}
+
+# What the reader is told for each of the rule's refusal reasons (matched by their start); the
+# reason itself, with its numbers, stays in --json and under "Details" in the sources.
+REFUSAL_WORDS = (
+    ("no passages retrieved", "nothing in them matched the question"),
+    ("the passages found address the assistant", "the only passages found read as instructions to the "
+                                                 "assistant, so they were set aside"),
+    ("the model gave no answer", "the model read the closest passages and wrote no answer"),
+    ("the model found no answer", "the model read the closest passages and found no answer in them"),
+    ("the question asks for a year", "the question asks for a year, a date or a number, and the closest "
+                                     "passages give none"),
+    ("the passages do not appear to answer it", "the passages closest to the question do not appear to state "
+                                                "its answer"),
+    ("the model's hidden states", "the model judged that the closest passages do not hold the answer"),
+    ("no sentence of the answer is supported", "the model's answer is not stated in the passages, so it is "
+                                               "not shown"),
+)
+
+
+def refusal_in_words(reason: str) -> str:
+    """Why nothing was answered, as a reader understands it (no probabilities, no thresholds).
+
+    >>> refusal_in_words("the passages do not appear to answer it (P(answerable) 0.20 < 0.32)")
+    'the passages closest to the question do not appear to state its answer'
+    """
+    return next((words for start, words in REFUSAL_WORDS if reason.startswith(start)),
+                "none of the passages found appears to answer it")
+
+
+_FACT = {"kind": "fact"}  # a field the rule reads that is not a measured signal (not recorded with the answer)
+
+
+def _signal(kind: str, binary: bool = False):
+    """A measured signal: `kind` says who can give it (retrieval: before any draft; draft: from
+    any draft; model: only a language model's; head, cell: their own components); a `binary`
+    one is 0/1 and may be fitted as a veto."""
+    return field(default=None, metadata={"kind": kind, "binary": binary})
+
+
+@dataclass(frozen=True)
+class Signals:
+    """What the decision reads of one answered question (None: not measured for it).
+
+    The measured signals in the order a fit takes them as features, then the facts of the draft
+    that the rule's first steps read.
+    """
+
+    cosine: float | None = _signal("retrieval")  # best question-passage cosine (dense retrieval)
+    coverage: float | None = _signal("retrieval")  # best share of the question's topic terms in one passage (+ headings)
+    unknown: float | None = _signal("retrieval")  # share of the question's topic terms no document contains
+    quote_score: float | None = _signal("retrieval")  # the best sentence's score (sentences.py)
+    model_refused: float | None = _signal("model", binary=True)  # 1 when the draft says the passages do not answer
+    support: float | None = _signal("draft")  # how well the passages support the draft (grounding.py)
+    short_ok: float | None = _signal("model")  # 1 when the draft's phrase is stated by the quoted sentence
+    type_missing: float | None = _signal("draft", binary=True)  # a year/date/quantity asked, none in the answer
+    draft_logprob: float | None = _signal("model")  # mean log-probability of the draft's tokens
+    gain: float | None = _signal("model")  # mean log-probability gain of the draft given the passages over none
+    head: float | None = _signal("head")  # the hidden-state head's P (heads.py): a veto of its own
+    cell: float | None = _signal("cell")  # a table row's match score, for an answer read from a cell (collection.py)
+    shown: int = field(default=0, metadata=_FACT)  # passages shown to the model
+    set_aside: int = field(default=0, metadata=_FACT)  # passages set aside as addressing the assistant
+    drafted: bool = field(default=False, metadata=_FACT)  # the model wrote a draft
+    sentences: int = field(default=0, metadata=_FACT)  # sentences the answer would show
+
+    @classmethod
+    def names(cls, *kinds: str, binary: bool | None = None) -> tuple[str, ...]:
+        """The measured signals' names, in order, of the given kinds (all when none is named),
+        only 0/1 ones with `binary` True: what a fit may take as features or vetoes."""
+        return tuple(f.name for f in fields(cls) if f.metadata["kind"] != "fact"
+                     and (not kinds or f.metadata["kind"] in kinds)
+                     and (binary is None or f.metadata["binary"] == binary))
+
+    def value(self, name: str) -> float:
+        """A signal as a number for the fitted model: 0 when it was not measured."""
+        found = getattr(self, name)
+        return 0.0 if found is None else float(found)
+
+    def recorded(self) -> dict:
+        """The measured signals, rounded, as the answer records them (unmeasured ones left out)."""
+        return {name: round(float(getattr(self, name)), 4) for name in self.names() if getattr(self, name) is not None}
+
+
+ANSWERABILITY_FILE = Path(__file__).with_name("answerability.json")
+
+
+@dataclass(frozen=True)
+class Answerability:
+    features: tuple[str, ...]
+    weights: tuple[float, ...]
+    intercept: float
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    threshold: float
+    vetoes: tuple[str, ...] = ()
+
+    def vetoed(self, signals: Signals) -> str | None:
+        """The first veto signal that is set, if any."""
+        return next((v for v in self.vetoes if signals.value(v) >= 0.5), None)
+
+    def probability(self, signals: Signals) -> float:
+        z = self.intercept + sum(w * (signals.value(f) - m) / s
+                                 for f, w, m, s in zip(self.features, self.weights, self.mean, self.scale))
+        return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+
+    def to_json(self) -> dict:
+        return {"features": list(self.features), "weights": list(self.weights), "intercept": self.intercept,
+                "mean": list(self.mean), "scale": list(self.scale), "threshold": self.threshold,
+                "vetoes": list(self.vetoes)}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Answerability":
+        features = tuple(data["features"])
+        vetoes = tuple(data.get("vetoes", ()))
+        unknown = (set(features) | set(vetoes)) - set(Signals.names())
+        if unknown:
+            raise ValueError(f"unknown signals {sorted(unknown)}")
+        fields = {k: tuple(float(v) for v in data[k]) for k in ("weights", "mean", "scale")}
+        if any(len(v) != len(features) for v in fields.values()) or 0.0 in fields["scale"]:
+            raise ValueError("weights, mean and scale must match the features (scale never 0)")
+        return cls(features, **fields, intercept=float(data["intercept"]), threshold=float(data["threshold"]),
+                   vetoes=vetoes)
+
+
+def load(kind: str, path: Path = ANSWERABILITY_FILE) -> Answerability:
+    """The calibration for a generator kind (see `kind_of`); a clear error when unusable.
+
+    A "model:<name>" kind without a calibration of its own falls back to "model"."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        calibrations = data["calibrations"]
+        if kind.startswith("model:") and kind not in calibrations:
+            kind = "model"
+        return Answerability.from_json(calibrations[kind])
+    except FileNotFoundError:
+        raise UserError(f"the answerability calibration {path} is missing; reinstall, or refit it with "
+                        f"python -m eval.calibrate.fit_answerability") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UserError(f"the answerability calibration {path} is damaged ({exc.__class__.__name__}: "
+                        f"{str(exc)[:80]}); reinstall, or refit it with python -m eval.calibrate.fit_answerability") from None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    refused: bool
+    reason: str  # why it was refused, in words ("" when answered)
+    probability: float  # P(answerable) of the fitted model (0 when nothing was shown to the model)
+    confidence: str = ""  # the head's probability in words, when there is a head
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The fitted model with its vetoes, the optional head, and whether to refuse at all."""
+
+    fitted: Answerability
+    head: AnswerabilityHead | None = None
+    enabled: bool = True  # False: never refuse on the fitted signals (collecting them to fit)
+
+    def decide(self, signals: Signals) -> Verdict:
+        fitted = self.fitted
+        probability = fitted.probability(signals) if signals.shown else 0.0
+        head = signals.head if self.head is not None else None
+        confidence = confidence_words(head, self.head.veto_below) if head is not None else ""
+        return Verdict(bool(reason := self._reason(signals, probability)), reason, probability, confidence)
+
+    def _reason(self, signals: Signals, probability: float) -> str:
+        fitted = self.fitted
+        if not signals.shown:
+            return "the passages found address the assistant, not the reader" if signals.set_aside else "no passages retrieved"
+        if not signals.drafted:
+            return "the model gave no answer"
+        if self.enabled and (veto := fitted.vetoed(signals)):
+            return VETO_REASONS.get(veto, veto)
+        if self.enabled and probability < fitted.threshold:
+            said_no = "; the model found no answer" if signals.value("model_refused") else ""
+            return f"the passages do not appear to answer it (P(answerable) {probability:.2f} < {fitted.threshold:.2f}{said_no})"
+        if self.enabled and self.head is not None and signals.head is not None and signals.head < self.head.veto_below:
+            return (f"the model's hidden states say the passages do not answer it (P {signals.head:.2f} < "
+                    f"{self.head.veto_below:.2f})")
+        if not signals.sentences:
+            return "no sentence of the answer is supported by the passages"
+        return ""
