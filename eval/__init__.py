@@ -1,5 +1,17 @@
-"""Evaluation: question sets, metrics, runner, reports, benchmarks and the fits that ship weights."""
+"""Evaluation, by role.
+
+The tools (this folder): `runner` (rag eval), `scoring`, `metrics` (every metric declared once),
+`report`, `questions`, `judge`, `datasets`, `cli`; `bench/`: speed and memory; `calibrate/`: the
+fits and trainers, the only writers of what ships under rag/answer/; `experiments/`: studies that
+nothing imports. Question sets are in `sets/`, settings files in `configs/`, data with its
+provenance in `data/`, figures in `results/`.
+"""
 from __future__ import annotations
+
+from pathlib import Path
+
+EVAL_DIR = Path(__file__).resolve().parent
+ROOT = EVAL_DIR.parent  # the repository
 
 
 def run_command(main, argv=None) -> int:

@@ -1,10 +1,64 @@
-"""Retrieval and answer metrics: pure functions over ranked ids, relevance sets and strings."""
+"""Retrieval and answer metrics: pure functions over ranked ids, relevance sets and strings, and
+the one declaration of every metric a run reports (`METRICS`): which questions its mean is taken
+over, whether it heads the report and whether it is plotted. A metric that `eval.scoring.score`
+writes and this list does not declare is an error, not a silently wrong mean.
+"""
 from __future__ import annotations
 
+import fnmatch
 import math
 import re
 import string
 from collections import Counter
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str  # a per-question metric's key (a pattern such as "hit@*" for every k), or a summary's own figure
+    over: str = "all"  # whose mean: "answerable", "unanswerable", "all"; "summary": summarise computes it;
+    #                    "label": a fact of the question, never averaged
+    headline: bool = True  # a row of the report's table (in this order)
+    plotted: bool = False  # a bar of the report's plot
+
+
+METRICS = (
+    Metric("correct_and_cited", "answerable", plotted=True),
+    Metric("correct", "answerable", plotted=True),
+    Metric("exact_match", "answerable"),
+    Metric("f1", "answerable", plotted=True),
+    Metric("correct_refusal", "unanswerable", plotted=True),
+    Metric("false_refusals", "summary"),
+    Metric("citation_precision", "answerable"),
+    Metric("citation_recall", "answerable"),
+    Metric("grounded", plotted=True),
+    Metric("hit@4"), Metric("hit@5"), Metric("recall@3"), Metric("recall@4"),
+    Metric("mrr", plotted=True),
+    Metric("ndcg@10", plotted=True),
+    Metric("retrieve_s_p50", "summary"), Metric("first_token_s_p50", "summary"), Metric("first_token_s_p95", "summary"),
+    Metric("total_s_p50", "summary"), Metric("total_s_p95", "summary"), Metric("tokens_per_s_p50", "summary"),
+    Metric("false_refusal", "answerable", headline=False),
+    Metric("quote_has_gold", "answerable", headline=False),
+    Metric("hit@*", headline=False), Metric("recall@*", headline=False),  # other k: after the headline rows
+    Metric("answerable", "label", headline=False), Metric("refused", "label", headline=False),
+)
+
+
+def declared(name: str) -> Metric:
+    """The declaration of a metric by its key; ValueError for one that `METRICS` does not name.
+
+    >>> declared("hit@7").over, declared("correct_refusal").over
+    ('all', 'unanswerable')
+    """
+    found = next((m for m in METRICS if m.name == name), None) or next(
+        (m for m in METRICS if "*" in m.name and fnmatch.fnmatchcase(name, m.name)), None)
+    if found is None:
+        raise ValueError(f"metric {name!r} is not declared in eval.metrics.METRICS")
+    return found
+
+
+HEADLINE = [m.name for m in METRICS if m.headline]
+PLOTTED = [m.name for m in METRICS if m.plotted]
 
 
 def hit_at_k(ranked: list[str], relevant: set[str], k: int) -> float:

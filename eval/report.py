@@ -4,10 +4,7 @@ from __future__ import annotations
 from html import escape
 from pathlib import Path
 
-HEADLINE = ["correct_and_cited", "correct", "exact_match", "f1", "correct_refusal", "false_refusals",
-            "citation_precision", "citation_recall", "grounded", "hit@4", "hit@5", "recall@3", "recall@4", "mrr",
-            "ndcg@10", "retrieve_s_p50", "first_token_s_p50", "first_token_s_p95", "total_s_p50", "total_s_p95",
-            "tokens_per_s_p50"]
+from eval.metrics import HEADLINE, PLOTTED
 
 
 def _fmt(value) -> str:
@@ -30,8 +27,7 @@ def _plot(out: Path, runs) -> str | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    keys = [k for k in ("correct_and_cited", "correct", "f1", "correct_refusal", "grounded", "mrr", "ndcg@10")
-            if any(s.get(k) is not None for _, s, _ in runs)]
+    keys = [k for k in PLOTTED if any(s.get(k) is not None for _, s, _ in runs)]
     if not keys:
         return None
     fig, ax = plt.subplots(figsize=(8, 3.5))

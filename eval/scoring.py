@@ -5,7 +5,7 @@ import statistics
 from pathlib import Path
 
 from eval.judge import is_correct, section_matches
-from eval.metrics import exact_match, hit_at_k, ndcg_at_k, recall_at_k, reciprocal_rank, token_f1
+from eval.metrics import declared, exact_match, hit_at_k, ndcg_at_k, recall_at_k, reciprocal_rank, token_f1
 from eval.questions import Question
 
 
@@ -100,13 +100,12 @@ def summarise(rows: list[dict]) -> dict:
 
     answerable = [r for r in rows if r["metrics"]["answerable"]]
     unanswerable = [r for r in rows if not r["metrics"]["answerable"]]
-    keys = sorted({k for r in rows for k in r["metrics"]} - {"answerable", "refused"})
+    over = {"answerable": answerable, "unanswerable": unanswerable, "all": rows}
     summary = {"questions": len(rows), "answerable": len(answerable), "unanswerable": len(unanswerable)}
-    for key in keys:
-        subset = unanswerable if key == "correct_refusal" else answerable if key in {
-            "exact_match", "f1", "correct", "false_refusal", "citation_precision", "citation_recall",
-            "correct_and_cited", "quote_has_gold"} else rows
-        summary[key] = mean(key, subset)
+    for key in sorted({k for r in rows for k in r["metrics"]}):
+        metric = declared(key)  # an undeclared metric is an error, not a mean over the wrong questions
+        if metric.over in over:
+            summary[key] = mean(key, over[metric.over])
     summary["false_refusals"] = sum(r["metrics"].get("false_refusal", False) for r in answerable)
     for timing in ("retrieve_s", "first_token_s", "total_s"):
         values = [r["timings"][timing] for r in rows if timing in r.get("timings", {})]

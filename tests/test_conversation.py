@@ -108,7 +108,7 @@ def test_an_eval_row_with_earlier_turns_is_asked_as_a_follow_up(tmp_path, sample
 
 @pytest.mark.parametrize("line", ['{"id": "x"', '{"id": "x", "question": "q"}', '[1, 2]'])
 def test_a_malformed_follow_up_set_is_one_line_before_anything_loads(tmp_path, capsys, line):
-    from eval.follow_ups import main
+    from eval.experiments.follow_ups import main
 
     (tmp_path / "set.jsonl").write_text(line + "\n")
     assert main([str(tmp_path / "out"), "--set", str(tmp_path / "set.jsonl")]) == 2

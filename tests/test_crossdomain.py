@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from eval import crossdomain
-from eval.crossdomain import Part, all_parts, check_apart
+from eval.calibrate import crossdomain
+from eval.calibrate.crossdomain import Part, all_parts, check_apart
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +51,7 @@ def test_a_question_in_both_parts_is_caught():
 
 
 def test_the_fit_never_reads_a_test_part(tmp_path):
-    from eval.fit_answerability import read_rows
+    from eval.calibrate.fit_answerability import read_rows
 
     row = {"id": "a", "metrics": {"answerable": True}, "signals": {"cosine": 0.5}}
     (tmp_path / "set-calibration" / "collect").mkdir(parents=True)
@@ -66,11 +66,11 @@ def test_the_datasets_are_where_the_protocol_reads_them():
 
 
 @pytest.mark.parametrize("argv, expected", [
-    (["eval.fit_answerability", "{missing}"], "is not a folder of parts"),
-    (["eval.fit_answerability", "{empty}"], "no calibration parts in"),
-    (["eval.crossdomain", "build", "{file}"], "is a file; name a folder"),
-    (["eval.crossdomain", "table", "{empty}"], "no test parts in"),
-    (["eval.crossdomain", "curve", "{missing}"], "is not a folder of parts"),
+    (["eval.calibrate.fit_answerability", "{missing}"], "is not a folder of parts"),
+    (["eval.calibrate.fit_answerability", "{empty}"], "no calibration parts in"),
+    (["eval.calibrate.crossdomain", "build", "{file}"], "is a file; name a folder"),
+    (["eval.calibrate.crossdomain", "table", "{empty}"], "no test parts in"),
+    (["eval.calibrate.crossdomain", "curve", "{missing}"], "is not a folder of parts"),
 ])
 def test_bad_folders_are_one_line_errors_and_write_nothing(tmp_path, argv, expected):
     import subprocess

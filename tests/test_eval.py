@@ -196,7 +196,7 @@ def test_eval_bad_input(tmp_path, sample_index, capsys, case):
 ])
 def test_benchmark_bad_arguments_are_one_line(tmp_path, capsys, argv, expected):
     """Checked before anything slow starts: a typo must not cost an hour of benchmarking."""
-    from eval.bench import main
+    from eval.bench.answers import main
 
     with pytest.raises(SystemExit) as exit_:
         main(["--out", str(tmp_path / "bench.json"), *argv])
@@ -205,7 +205,7 @@ def test_benchmark_bad_arguments_are_one_line(tmp_path, capsys, argv, expected):
 
 
 def test_benchmark_unwritable_output_is_one_line(tmp_path, capsys):
-    from eval.bench import main
+    from eval.bench.answers import main
 
     (tmp_path / "file").write_text("not a folder")
     assert main(["--out", str(tmp_path / "file" / "bench.json")]) == 2
@@ -216,17 +216,17 @@ def test_benchmark_unwritable_output_is_one_line(tmp_path, capsys):
 @pytest.mark.parametrize("argv, expected", [(["--answers", "0"], "at least 1"), (["--out", "/"], "is a folder"),
                                             (["--out", "/proc/version/load.json"], "error:")])
 def test_load_benchmark_bad_arguments_are_one_line_before_any_server_starts(tmp_path, capsys, argv, expected):
-    from eval.bench_load import main
+    from eval.bench.load import main
 
     assert main(["--out", str(tmp_path / "load.json"), *argv]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("python -m eval.bench_load: error:") and expected in err[0]
+    assert len(err) == 1 and err[0].startswith("python -m eval.bench.load: error:") and expected in err[0]
 
 
 def test_load_benchmark_cuts_each_visitor_a_pdf_of_its_own(tmp_path):
     import pypdfium2 as pdfium
 
-    from eval.bench_load import visitor_pdfs
+    from eval.bench.load import visitor_pdfs
 
     made = visitor_pdfs(tmp_path, 12, pages=4)
     assert len({p.name for p in made}) == 12 and all(len(pdfium.PdfDocument(p)) == 4 for p in made)
@@ -235,17 +235,17 @@ def test_load_benchmark_cuts_each_visitor_a_pdf_of_its_own(tmp_path):
 
 @pytest.mark.parametrize("argv", [["--sizes", "1e6"], ["--sizes", "10"], ["--queries", "0"]])
 def test_scale_benchmark_bad_arguments_are_one_line(tmp_path, capsys, argv):
-    from eval.bench_scale import main
+    from eval.bench.scale import main
 
     with pytest.raises(SystemExit) as exit_:
         main(["--out", str(tmp_path / "scale.json"), *argv])
     err = capsys.readouterr().err.strip().splitlines()
-    assert exit_.value.code == 2 and len(err) == 1 and err[0].startswith("python -m eval.bench_scale: error:")
+    assert exit_.value.code == 2 and len(err) == 1 and err[0].startswith("python -m eval.bench.scale: error:")
 
 
 def test_scale_benchmark_exact_search_is_brute_force():
     """The recall reference: blockwise top-10 over the vectors equals a full sort."""
-    from eval.bench_scale import _exact_top
+    from eval.bench.scale import _exact_top
 
     rng = np.random.default_rng(5)
     vectors = rng.standard_normal((450_001, 8)).astype(np.float32)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import tiny_model_and_tokenizer
+from eval.calibrate.states import prefill_states, prefill_token_states
 from rag.answer import heads
 from rag.errors import UserError
 from rag.generate.base import GeneratorConfig, Prompt
@@ -30,7 +31,7 @@ def test_the_states_a_stream_records_are_its_prefills_and_cost_no_second_pass():
     prompt_length = generator.tokenizer(generator.render(MESSAGES), return_tensors="pt")["input_ids"].shape[1]
     assert sum(shape[1] == prompt_length for shape in calls) == 1  # one prefill; the rest are decoding steps
     del generator.model.forward
-    recorded, direct = prompt.trace["last_token_states"], generator.prefill_states(MESSAGES, (0, 1))
+    recorded, direct = prompt.trace["last_token_states"], prefill_states(generator, MESSAGES, (0, 1))
     assert set(recorded) == {0, 1} and recorded[1].shape == (16,)
     for layer in (0, 1):
         np.testing.assert_allclose(recorded[layer], direct[layer], atol=1e-5)
@@ -92,17 +93,17 @@ def test_the_committed_heads_match_their_bundled_models():
 
 def test_token_states_cover_every_prompt_token_and_map_back_to_its_text():
     generator = tiny_generator()
-    got = generator.prefill_token_states(MESSAGES, (1,))
+    got = prefill_token_states(generator, MESSAGES, (1,))
     assert got["states"][1].shape[0] == len(got["offsets"]) and got["states"][1].shape[1] == 16
     np.testing.assert_allclose(got["states"][1][-1].astype(np.float32), got["last"][1], atol=1e-2)
-    np.testing.assert_allclose(got["last"][1], generator.prefill_states(MESSAGES, (1,))[1], atol=1e-5)
+    np.testing.assert_allclose(got["last"][1], prefill_states(generator, MESSAGES, (1,))[1], atol=1e-5)
     at = got["text"].find("formulated")
     inside = [i for i, (a, b) in enumerate(got["offsets"].tolist()) if a >= at and b <= at + len("formulated")]
     assert inside and "".join(got["text"][a:b] for a, b in got["offsets"][inside].tolist()).strip() == "formulated"
 
 
 def test_span_helpers_find_the_gold_in_the_shown_passages_and_keep_spans_in_one_passage():
-    from eval.span_head import best_span, locate_gold, passage_tokens
+    from eval.experiments.span_head import best_span, locate_gold, passage_tokens
 
     texts = ("The Guidelines were formulated in 1978.", "They were revised in 1997.")
     assert locate_gold(texts, ["1997"]) == (1, 21, 25)
@@ -119,7 +120,7 @@ def test_span_helpers_find_the_gold_in_the_shown_passages_and_keep_spans_in_one_
 
 
 def test_a_capped_training_part_keeps_a_seeded_share_of_both_labels_per_article():
-    from eval.train_heads import capped
+    from eval.calibrate.train_heads import capped
 
     rows = [{"id": f"{a}{i}", "article": a, "answers": ["x"] if i % 3 else []} for a in "AB" for i in range(30)]
     kept = capped(rows, 4)
@@ -130,7 +131,8 @@ def test_a_capped_training_part_keeps_a_seeded_share_of_both_labels_per_article(
 
 
 def test_the_training_commands_refuse_bad_counts_in_one_line(capsys):
-    from eval import span_head, train_heads
+    from eval.calibrate import train_heads
+    from eval.experiments import span_head
 
     for main, argv in ((train_heads.main, ["out", "--squad-per-article", "-3"]),
                        (train_heads.main, ["out", "--layers", "0"]),
@@ -142,7 +144,7 @@ def test_the_training_commands_refuse_bad_counts_in_one_line(capsys):
 
 
 def test_layers_a_model_lacks_are_one_line():
-    from eval.train_heads import checked_layers
+    from eval.calibrate.train_heads import checked_layers
 
     generator = tiny_generator()
     count = generator.model.config.num_hidden_layers

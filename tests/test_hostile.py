@@ -579,7 +579,7 @@ def test_lookalike_and_reworded_injections_are_set_aside_before_the_model_reads(
 def test_the_injection_detector_on_the_written_variants():
     """eval/sets/injection-variants.jsonl: 65 variants, 62 ordinary sentences (figures in
     eval/results/injection-detector.md); this guards against a revision that loses ground."""
-    from eval.injection_check import load_variants, score
+    from eval.calibrate.injection_check import load_variants, score
     from rag.answer.injection import addressed_to_assistant
 
     rows = load_variants()
@@ -1244,8 +1244,8 @@ def test_a_request_body_over_the_limit_is_refused_with_413_and_one_line(hostile_
 
 
 @pytest.mark.parametrize("argv, expected", [
-    (["eval.when_dates", "FILE"], "is a file; name a folder"),
-    (["eval.train_injection", "--out", "NOWHERE/model.npz"], "name a file in an existing folder"),
+    (["eval.experiments.when_dates", "FILE"], "is a file; name a folder"),
+    (["eval.calibrate.train_injection", "--out", "NOWHERE/model.npz"], "name a file in an existing folder"),
 ])
 def test_the_new_eval_commands_refuse_a_bad_output_in_one_line(tmp_path, argv, expected):
     import subprocess

@@ -15,7 +15,7 @@ from rag.ingest.cards import DocumentCard
 from rag.records import Passage, SentenceSupport
 
 # A row must score this much (cells.best_rows) to be the answer. Fitted on the FinanceBench
-# calibration part (16 companies, 57 questions; eval.finance_run.fit_cell_threshold, a wrong number
+# calibration part (16 companies, 57 questions; eval.experiments.finance_run.fit_cell_threshold, a wrong number
 # costing two right ones): of its 6 cell answers, the one at 0.717 and above was right, below it 1
 # of 5. Never fitted on the test part. See eval/results/financebench.md.
 CELL_THRESHOLD = 0.717

@@ -1,4 +1,4 @@
-"""Heads trained on the reader's own hidden states (`python -m eval.train_heads`).
+"""Heads trained on the reader's own hidden states (`python -m eval.calibrate.train_heads`).
 
 What the 0.5B *says* about answerability separates SQuAD 2.0's adversarial unanswerables at
 chance; what it *computes* carries more: whether the passages answer the question is linearly
@@ -12,7 +12,7 @@ the precision): it is found by that key, and a file for another key is refused a
 P_head = sigmoid(b + w . (h - mean) / scale), h the state at `layer` (0 = embeddings). It joins
 the fitted decision as a veto: a question the fitted signals would answer is refused when
 P_head < `veto_below`, a threshold chosen on out-of-fold calibration scores to refuse at most 3%
-of answerable questions (`eval.train_heads`; its report shows why a veto and not a refit).
+of answerable questions (`eval.calibrate.train_heads`; its report shows why a veto and not a refit).
 """
 from __future__ import annotations
 
@@ -85,7 +85,7 @@ def load_answerability_head(states_key: str | None, path: Path | None = None) ->
         head = AnswerabilityHead.from_json(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise UserError(f"the answerability head {path} is damaged ({exc.__class__.__name__}: {str(exc)[:80]}); "
-                        f"reinstall, or retrain it with python -m eval.train_heads") from None
+                        f"reinstall, or retrain it with python -m eval.calibrate.train_heads") from None
     if head.states_key != states_key:
         raise UserError(f"the answerability head {path.name} was trained for another model's states "
                         f"({head.states_key[:16]}…, not {states_key[:16]}…); it is not used for this one")

@@ -1,6 +1,6 @@
 """The second layer of the injection check: a classifier over a sentence's character n-grams and
 its MiniLM embedding, for what the patterns of `injection` cannot list (other languages,
-paraphrases). Trained by `python -m eval.train_injection` on public sets and written variants in
+paraphrases). Trained by `python -m eval.calibrate.train_injection` on public sets and written variants in
 six languages; its weights and threshold ship in `injection_model.npz`, its provenance and held-out
 figures in `injection_model.json`.
 

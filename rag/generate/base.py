@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 from rag.generate import model_files
-from rag.settings import PRECISIONS, Settings
+from rag.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -59,16 +59,6 @@ class Generator(ABC):
 
     # What keys a trained head to this generator's hidden states (see rag.answer.heads); None: no states.
     states_key: str | None = None
-
-    def prefill_states(self, messages: tuple[dict, ...], layers: tuple[int, ...]) -> dict | None:
-        """{layer: the last prompt token's hidden state} for `messages` by one forward pass (for
-        training heads; answers take them from their own prefill); None without hidden states."""
-        return None
-
-    def prefill_token_states(self, messages: tuple[dict, ...], layers: tuple[int, ...]) -> dict | None:
-        """Every prompt token's hidden state at `layers`, with the rendered prompt and each token's
-        character span in it (for training a span head); None without hidden states."""
-        return None
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())

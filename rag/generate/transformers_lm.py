@@ -31,7 +31,7 @@ class TransformersGenerator(Generator):
         self.config = config
         self.states_key = states_key  # the source GGUF's SHA-256 and precision: what a head was trained on
         self.context_window = int(getattr(model.config, "max_position_embeddings", 4096) or 4096)
-        self._lock = threading.Lock()
+        self.lock = threading.Lock()  # one forward pass at a time (shared by the study helpers' passes)
         self._token_bytes: list[bytes] | None = None
         self._prefix_cache: dict = {}
 
@@ -52,29 +52,9 @@ class TransformersGenerator(Generator):
         if not tokens:
             return []
         ids = torch.tensor([prefix + tokens])
-        with self._lock, torch.inference_mode():
+        with self.lock, torch.inference_mode():
             logits = self.model(input_ids=ids).logits[0, len(prefix) - 1:-1].float()
         return torch.log_softmax(logits, dim=-1).gather(1, torch.tensor(tokens)[:, None])[:, 0].tolist()
-
-    def prefill_states(self, messages, layers) -> dict:
-        import torch
-
-        ids = self.tokenizer(self.render(messages), return_tensors="pt", add_special_tokens=False)["input_ids"]
-        with self._lock, torch.inference_mode():
-            out = self.model(input_ids=ids, output_hidden_states=True, logits_to_keep=1)
-        return last_token_states(out.hidden_states, layers)
-
-    def prefill_token_states(self, messages, layers) -> dict:
-        import numpy as np
-        import torch
-
-        text = self.render(messages)
-        encoded = self.tokenizer(text, return_tensors="pt", add_special_tokens=False, return_offsets_mapping=True)
-        with self._lock, torch.inference_mode():
-            out = self.model(input_ids=encoded["input_ids"], output_hidden_states=True, logits_to_keep=1)
-        return {"text": text, "offsets": encoded["offset_mapping"][0].numpy().astype(np.int32),
-                "states": {layer: out.hidden_states[layer][0].to(torch.float16).numpy().copy() for layer in layers},
-                "last": last_token_states(out.hidden_states, layers)}
 
     def token_bytes(self) -> list[bytes]:
         """Each vocabulary token's bytes (byte-level BPE), for copying spans; built once."""
@@ -98,7 +78,7 @@ class TransformersGenerator(Generator):
         src = copy_span.SpanSource.of(source)
         ids = self.tokenizer(self.render(messages), return_tensors="pt", add_special_tokens=False)["input_ids"]
         state, logprobs = None, []
-        with self._lock, torch.inference_mode():
+        with self.lock, torch.inference_mode():
             past, ids = self._cached_prefix(messages[:fixed], ids) if fixed else (None, ids)
             out = self.model(input_ids=ids, cache=past, use_cache=True, logits_to_keep=1)
             past, scores = out.cache, torch.log_softmax(out.logits[0, -1].float(), dim=-1)
@@ -199,7 +179,7 @@ class TransformersGenerator(Generator):
                 failure.append(exc)
                 streamer.end()
 
-        with self._lock:
+        with self.lock:
             worker = threading.Thread(target=run, daemon=True)
             worker.start()
             for piece in streamer:

@@ -8,12 +8,12 @@ import numpy as np
 from rag.errors import UserError
 
 # Exact search reads every vector per query: 8-15 ms at 100k chunks on a 2-core machine,
-# against under 1 ms for HNSW, whose cost in SciFact nDCG@10 eval/bench.py measures. Below this
+# against under 1 ms for HNSW, whose cost in SciFact nDCG@10 eval/bench/answers.py measures. Below this
 # size exact search is fast enough.
 HNSW_FROM_CHUNKS = 50_000
 HNSW_M = 32
 HNSW_FACTORY = f"HNSW{HNSW_M}"
-# Measured on SciFact vectors made into near-duplicates (eval/bench_scale.py's corpus), recall@10
+# Measured on SciFact vectors made into near-duplicates (eval/bench/scale.py's corpus), recall@10
 # against exact search: at 200k, 0.933 with FAISS's default construction beam (40) and a search
 # beam of 128, 0.994 with 80 and 512 (1.5x the build time); at 1M with 80, 0.931 at a search beam
 # of 512, 0.968 at 1024 (2.2 ms a query), 0.989 at 2048 (4.5 ms).

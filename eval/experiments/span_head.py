@@ -2,9 +2,9 @@
 passages' tokens, from the reader's own hidden states, against today's short answer and the
 extractive answerer.
 
-    python -m eval.span_head OUT [--layers 12 16 20] [--rank 32]
+    python -m eval.experiments.span_head OUT [--layers 12 16 20] [--rank 32]
 
-OUT is the answerability head's work folder (`python -m eval.train_heads OUT` makes its parts):
+OUT is the answerability head's work folder (`python -m eval.calibrate.train_heads OUT` makes its parts):
 the SQuAD 2.0 training part and the calibration parts. Test parts are never read.
 
 Design (declared before any run):
@@ -44,7 +44,8 @@ from pathlib import Path
 
 import numpy as np
 
-from eval.train_heads import checked_layers, group_of, part_rows, positive
+from eval.calibrate.states import prefill_token_states
+from eval.calibrate.train_heads import checked_layers, group_of, part_rows, positive
 
 LAYERS = (12, 16, 20)
 MAX_SPAN_TOKENS = 15
@@ -122,10 +123,10 @@ def extract_part(folder: Path, cache: Path, pipeline_for, layers: tuple[int, ...
             if gold is None and not (last_layers and fitted.passages):
                 np.savez(partial, shown=False, label=label)
             elif gold is None:
-                pf = pipeline.generator.prefill_token_states(fitted.messages, last_layers)
+                pf = prefill_token_states(pipeline.generator, fitted.messages, last_layers)
                 np.savez(partial, shown=False, label=label, **{f"last{k}": v for k, v in pf["last"].items()})
             else:
-                pf = pipeline.generator.prefill_token_states(fitted.messages, tuple(sorted({*layers, *last_layers})))
+                pf = prefill_token_states(pipeline.generator, fitted.messages, tuple(sorted({*layers, *last_layers})))
                 keep, region, starts = passage_tokens(pf["text"], pf["offsets"], fitted.texts)
                 offsets = pf["offsets"][keep]
                 g0, g1 = starts[gold[0]] + gold[1], starts[gold[0]] + gold[2]
@@ -260,7 +261,7 @@ def answerability_rows(last: dict, today_cache: Path, folders: list[Path]) -> li
     """Out-of-fold AUC per layer of an answerability head refit on this prompt's last-token
     states, next to the same fit on today's prompt's states (the shipped head's cache), on the
     same questions."""
-    from eval import train_heads
+    from eval.calibrate import train_heads
 
     def examples(states_of) -> list:
         found = []
@@ -307,7 +308,7 @@ def pointer_rank(text: str) -> int:
 def main(argv=None) -> int:
     from rag.errors import UserError
 
-    parser = argparse.ArgumentParser(prog="python -m eval.span_head", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m eval.experiments.span_head", description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path, help="the answerability head's work folder (parts, caches)")
     parser.add_argument("--layers", type=positive, nargs="+", default=list(LAYERS))
     parser.add_argument("--ranks", type=pointer_rank, nargs="+", default=[32],
@@ -330,11 +331,10 @@ def main(argv=None) -> int:
 def experiment(args) -> int:
     from dataclasses import replace
 
-    from eval import crossdomain, train_heads
+    from eval.calibrate import crossdomain, train_heads
     from eval.metrics import exact_match, token_f1
     from eval.scoring import strip_markers
     from rag import assemble
-    from rag.answer.pipeline import AnswerPipeline
     from rag.errors import UserError
     from rag.index.indexer import build_index
     from rag.index.retrieval import Retriever
@@ -343,7 +343,7 @@ def experiment(args) -> int:
     out: Path = args.out
     training = out / "squad10-training"
     if not (training / "questions.jsonl").is_file():
-        raise UserError(f"{training} is missing; make the parts with: python -m eval.train_heads {out}")
+        raise UserError(f"{training} is missing; make the parts with: python -m eval.calibrate.train_heads {out}")
     folders = [training] + crossdomain.part_folders(out, "calibration")
     settings = Settings(answerability="signals")
     embedder = assemble.load_embedder(settings.embedding_model)

@@ -1,11 +1,11 @@
 """The cross-domain protocol: calibration and test parts of several public sets, split by paragraph
 or by article (never by question), so that a rule fitted on one part is measured on another.
 
-    python -m eval.crossdomain build OUT            # write the parts: questions.jsonl + docs/
-    python -m eval.crossdomain run OUT --part test [--config eval/configs/default.toml]
-    python -m eval.crossdomain rescore OUT --config NAME ...   # metrics again from stored answers
-    python -m eval.crossdomain table OUT [--config NAME ...]   # the targets table, as Markdown
-    python -m eval.crossdomain curve OUT --config NAME [--plot F.png]   # the refusal trade-off
+    python -m eval.calibrate.crossdomain build OUT            # write the parts: questions.jsonl + docs/
+    python -m eval.calibrate.crossdomain run OUT --part test [--config eval/configs/default.toml]
+    python -m eval.calibrate.crossdomain rescore OUT --config NAME ...   # metrics again from stored answers
+    python -m eval.calibrate.crossdomain table OUT [--config NAME ...]   # the targets table, as Markdown
+    python -m eval.calibrate.crossdomain curve OUT --config NAME [--plot F.png]   # the refusal trade-off
 
 Parts (seeded, so every run makes the same ones):
 
@@ -30,9 +30,9 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from eval import ROOT
 from eval.datasets import DATA_DIR as DATASETS
 
-ROOT = Path(__file__).resolve().parents[1]
 SEED = 13
 PART_ROLES = ("calibration", "test")
 
@@ -183,10 +183,10 @@ def part_folders(out: Path, role: str) -> list[Path]:
     from rag.errors import UserError
 
     if not out.is_dir():
-        raise UserError(f"{out} is not a folder of parts; make one with: python -m eval.crossdomain build {out}")
+        raise UserError(f"{out} is not a folder of parts; make one with: python -m eval.calibrate.crossdomain build {out}")
     folders = sorted(p for p in out.iterdir() if p.is_dir() and p.name.endswith(f"-{role}"))
     if not folders:
-        raise UserError(f"no {role} parts in {out}; make them with: python -m eval.crossdomain build {out}")
+        raise UserError(f"no {role} parts in {out}; make them with: python -m eval.calibrate.crossdomain build {out}")
     return folders
 
 
@@ -342,7 +342,7 @@ def main(argv=None) -> int:
 
     prefer_offline()
     quiet_library_warnings()
-    parser = argparse.ArgumentParser(prog="python -m eval.crossdomain", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m eval.calibrate.crossdomain", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("build").add_argument("out", type=Path)
     run_p = sub.add_parser("run")
@@ -370,7 +370,7 @@ def main(argv=None) -> int:
     try:
         return _command(args)
     except (UserError, OSError) as exc:
-        print(f"python -m eval.crossdomain: error: {exc}", file=sys.stderr)
+        print(f"python -m eval.calibrate.crossdomain: error: {exc}", file=sys.stderr)
         return 2
 
 
@@ -380,7 +380,7 @@ def _command(args) -> int:
     elif args.command == "run":
         run_parts(args.out, args.part, args.config, args.sets)
     elif args.command == "curve":
-        from rag.answer.answerability import load
+        from rag.answer.decision import load
 
         shipped = load("model").threshold
         import numpy as np

@@ -1,6 +1,6 @@
 """Scale benchmark: the local and Ray engines on the same cores, and search at 100k and 1M chunks.
 
-    python -m eval.bench_scale --out eval/results/scale.json [--parts engines,scale] [--engine-docs 5183]
+    python -m eval.bench.scale --out eval/results/scale.json [--parts engines,scale] [--engine-docs 5183]
                                [--sizes 100000,1000000] [--factories "auto;IVF4096,PQ48"] [--update]
 
 The large corpora are SciFact made bigger, since embedding a million real chunks takes 8 hours
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eval.bench import SCIFACT, bench_retrieval, in_child, machine, peak_rss_gb
+from eval.bench.common import SCIFACT, bench_retrieval, environment, in_child, peak_rss_gb
 
 DROP_WORDS = 0.15
 NOISE = 0.02
@@ -221,7 +221,7 @@ def main(argv=None) -> int:
     from rag.settings import Parser, positive_int
 
     prefer_offline()
-    parser = Parser(prog="python -m eval.bench_scale", description=__doc__.splitlines()[0])
+    parser = Parser(prog="python -m eval.bench.scale", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--work", type=Path, default=Path("/tmp/rag-bench-scale"), help="where corpora and indexes go")
     parser.add_argument("--engine-docs", type=positive_int, default=5183, help="SciFact abstracts for the engine race")
@@ -239,7 +239,7 @@ def main(argv=None) -> int:
         args.out.with_suffix(".partial").write_text("", encoding="utf-8")
         args.out.with_suffix(".partial").unlink()
         result = json.loads(args.out.read_text()) if args.update and args.out.is_file() else {}
-        result["machine"] = machine()
+        result["machine"] = environment()
         if "engines" in args.parts:
             result["engines"] = bench_engines(args.work, args.engine_docs)
             print(json.dumps(result["engines"]), file=sys.stderr)
@@ -259,7 +259,7 @@ def main(argv=None) -> int:
         print(table(result))
         return 0
     except (UserError, OSError, ValueError) as exc:
-        print(f"python -m eval.bench_scale: error: {exc}", file=sys.stderr)
+        print(f"python -m eval.bench.scale: error: {exc}", file=sys.stderr)
         return 2
 
 

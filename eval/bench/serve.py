@@ -1,7 +1,7 @@
 """The serving benchmark: answers per second and latency as concurrent clients grow, on Ray Serve
 replicas against one process.
 
-    python -m eval.bench_serve --out eval/results/serve.json [--clients 1 2 4 8] [--per-client 3]
+    python -m eval.bench.serve --out eval/results/serve.json [--clients 1 2 4 8] [--per-client 3]
 
 Setups (default model, the bundled sample, greedy answers):
 - one process, the model on 1 and on 2 threads (answers one at a time, as the app does);
@@ -24,9 +24,9 @@ import threading
 import time
 from pathlib import Path
 
-from eval import figures_file
+from eval import ROOT
+from eval.bench import common
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -117,7 +117,7 @@ def markdown(result: dict) -> str:
     counts = [row["clients"] for row in next(iter(f["setups"].values()))]
     lines = [f"# Serving: answers per second and latency by concurrent clients ({result['date']})", "",
              f"Machine: {result['machine']}; OPENBLAS_CORETYPE {result['openblas_coretype'] or 'unset'}. Made by "
-             f"`python -m eval.bench_serve`; default model, the bundled sample, {result['per_client']} questions "
+             f"`python -m eval.bench.serve`; default model, the bundled sample, {result['per_client']} questions "
              "per client. Cells: answers/s, p50 / p95 s.", "",
              "| setup | " + " | ".join(f"{c} client{'s' if c > 1 else ''}" for c in counts) + " |",
              "|---|" + "---|" * len(counts)]
@@ -140,7 +140,7 @@ def markdown(result: dict) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eval.bench_serve", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m eval.bench.serve", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 2, 4, 8])
     parser.add_argument("--per-client", type=int, default=3)
@@ -148,9 +148,9 @@ def main(argv=None) -> int:
     try:
         if min(args.clients + [args.per_client]) < 1:
             raise OSError("--clients and --per-client must be at least 1")
-        figures_file.check_writable(args.out)
+        common.check_writable(args.out)
     except OSError as exc:
-        print(f"python -m eval.bench_serve: error: {exc}", file=sys.stderr)
+        print(f"python -m eval.bench.serve: error: {exc}", file=sys.stderr)
         return 2
     from rag import assemble
     from rag.errors import UserError
@@ -165,10 +165,10 @@ def main(argv=None) -> int:
         try:
             figures = measure(index, sorted(set(args.clients)), args.per_client)
         except UserError as exc:
-            print(f"python -m eval.bench_serve: error: {exc}", file=sys.stderr)
+            print(f"python -m eval.bench.serve: error: {exc}", file=sys.stderr)
             return 1
-    result = {**figures_file.machine(), "per_client": args.per_client, "figures": figures}
-    figures_file.write(args.out, result, markdown(result))
+    result = {**common.machine(), "per_client": args.per_client, "figures": figures}
+    common.write(args.out, result, markdown(result))
     return 0
 
 

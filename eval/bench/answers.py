@@ -2,7 +2,7 @@
 
     python -m eval.bench --out eval/results/bench.json [--docs 5183] [--large 100000] [--runs 5]
 
-The `scale` part (eval/bench_scale.py: local vs Ray engine, search at 100k and 1M chunks) writes
+The `scale` part (eval/bench/scale.py: local vs Ray engine, search at 100k and 1M chunks) writes
 scale.json and scale.md beside --out.
 
 Every figure is a median over `--runs` repetitions in one run on this machine (figures on
@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import resource
 import shutil
 import statistics
 import sys
@@ -26,35 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
+from eval import EVAL_DIR, ROOT
+from eval.bench.common import (SCIFACT, bench_retrieval, environment, in_child, median, p95,
+                               peak_rss_gb)
 from eval.datasets import dataset_dir
 
-SCIFACT = dataset_dir("beir_scifact")
 REPORTS = dataset_dir("us_fed_agency_reports_2022")
-QUERIES = ["What is the effect of vitamin D on bone density?", "Which genes are linked to breast cancer?",
-           "How does smoking affect lung function?", "What causes antibiotic resistance in bacteria?",
-           "Does exercise reduce the risk of heart disease?"]
 
-
-def _median(values):
-    return round(statistics.median(values), 4)
-
-
-def _p95(values):
-    values = sorted(values)
-    return round(values[min(len(values) - 1, round(0.95 * (len(values) - 1)))], 4)
-
-
-def peak_rss_gb() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024, 3)
-
-
-def machine() -> dict:
-    from importlib.metadata import version
-
-    return {"cores": os.cpu_count(), "ram_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
-            "python": platform.python_version(), "platform": platform.platform(),
-            "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE", "unset"),  # slows numpy/FAISS kernels when set
-            **{p: version(p) for p in ("torch", "transformers", "sentence-transformers", "faiss-cpu", "bm25s")}}
 
 
 def bench_indexing(embedder, docs: int, work: Path) -> tuple[dict, object, dict]:
@@ -81,7 +57,7 @@ def bench_indexing(embedder, docs: int, work: Path) -> tuple[dict, object, dict]
 
 def ann_quality(retriever, data, stems: dict) -> dict:
     """SciFact nDCG@10 with exact search and with HNSW over the same vectors: what the ANN costs."""
-    from eval.beir_retrieval import ranked_documents
+    from eval.bench.beir import ranked_documents
     from eval.metrics import ndcg_at_k
     from rag.index.dense import HNSW_FACTORY, build_dense
 
@@ -96,20 +72,6 @@ def ann_quality(retriever, data, stems: dict) -> dict:
                       for qid, q in queries.items()]
             out[f"{mode}_ndcg@10_{name}"] = round(statistics.mean(scores), 4)
     retriever.index.dense = exact
-    return out
-
-
-def bench_retrieval(retriever, runs: int, queries: list[str] = QUERIES, k: int = 5) -> dict:
-    """p50/p95 milliseconds per mode, query embedding included."""
-    out = {}
-    for mode in ("dense", "bm25", "hybrid"):
-        times = []
-        for _ in range(runs):
-            for query in queries:
-                started = time.perf_counter()
-                retriever.search(query, k=k, mode=mode)
-                times.append(1000 * (time.perf_counter() - started))
-        out[mode] = {"p50_ms": _median(times), "p95_ms": _p95(times)}
     return out
 
 
@@ -156,7 +118,7 @@ def bench_model(runs: int, precision: str, cold: bool) -> dict:
     started = time.perf_counter()
     generator = load_generator(Settings(max_new_tokens=64, precision=precision), embedder=None, log=lambda m: None)
     start_s = time.perf_counter() - started
-    text = (Path(__file__).resolve().parents[1] / "rag" / "sample" / "japan-us-alliance.md").read_text()
+    text = (ROOT / "rag" / "sample" / "japan-us-alliance.md").read_text()
     ids = generator.tokenizer(text, return_tensors="pt")["input_ids"][:, :1500]
     prefill, decode = [], []
     with torch.inference_mode():
@@ -169,12 +131,12 @@ def bench_model(runs: int, precision: str, cold: bool) -> dict:
             out = generator.model.generate(short, max_new_tokens=64, min_new_tokens=64, do_sample=False,
                                            pad_token_id=generator.tokenizer.eos_token_id)
             total = time.perf_counter() - started
-            decode.append((out.shape[1] - short.shape[1]) / max(total - short.shape[1] / _median(prefill), 1e-6))
+            decode.append((out.shape[1] - short.shape[1]) / max(total - short.shape[1] / median(prefill), 1e-6))
     if cold:
         shutil.rmtree(os.environ["RAG_MODEL_CACHE"], ignore_errors=True)
     return {"precision": precision, ("cold_start_s" if cold else "warm_start_s"): round(start_s, 2),
-            "prompt_tokens": int(ids.shape[1]), "prefill_tokens_per_s": _median(prefill),
-            "decode_tokens_per_s": _median(decode), "threads": torch.get_num_threads(), "peak_rss_gb": peak_rss_gb()}
+            "prompt_tokens": int(ids.shape[1]), "prefill_tokens_per_s": median(prefill),
+            "decode_tokens_per_s": median(decode), "threads": torch.get_num_threads(), "peak_rss_gb": peak_rss_gb()}
 
 
 def bench_llamacpp(runs: int) -> dict:
@@ -189,7 +151,7 @@ def bench_llamacpp(runs: int) -> dict:
     started = time.perf_counter()
     llm = Llama(model_path=str(gguf), n_ctx=2048, n_threads=os.cpu_count(), verbose=False)
     load_s = time.perf_counter() - started
-    text = (Path(__file__).resolve().parents[1] / "rag" / "sample" / "japan-us-alliance.md").read_text()
+    text = (ROOT / "rag" / "sample" / "japan-us-alliance.md").read_text()
     tokens = llm.tokenize(text.encode())[:1500]
     prefill, decode = [], []
     for _ in range(runs):
@@ -204,8 +166,8 @@ def bench_llamacpp(runs: int) -> dict:
             llm.eval([llm.sample(top_k=1)])
         decode.append(64 / (time.perf_counter() - started))
     model_files.discard_assembled(model_files.QWEN_0_5B)
-    return {"load_s": round(load_s, 2), "prompt_tokens": len(tokens), "prefill_tokens_per_s": _median(prefill),
-            "decode_tokens_per_s": _median(decode), "threads": os.cpu_count(), "peak_rss_gb": peak_rss_gb()}
+    return {"load_s": round(load_s, 2), "prompt_tokens": len(tokens), "prefill_tokens_per_s": median(prefill),
+            "decode_tokens_per_s": median(decode), "threads": os.cpu_count(), "peak_rss_gb": peak_rss_gb()}
 
 
 def bench_answers(questions: Path, limit: int, precision: str, model: str | None = None,
@@ -230,8 +192,8 @@ def bench_answers(questions: Path, limit: int, precision: str, model: str | None
             first.append(answer.timings["first_token_s"])
             total.append(answer.timings["total_s"])
     return {"model": pipeline.generator.name, "precision": precision, "answerability": answerability,
-            "head": pipeline.head is not None, "questions": len(total), "first_token_p50_s": _median(first),
-            "first_token_p95_s": _p95(first), "total_p50_s": _median(total), "total_p95_s": _p95(total),
+            "head": pipeline.decision.head is not None, "questions": len(total), "first_token_p50_s": median(first),
+            "first_token_p95_s": p95(first), "total_p50_s": median(total), "total_p95_s": p95(total),
             "peak_rss_gb": peak_rss_gb()}
 
 
@@ -250,7 +212,7 @@ def bench_reading(runs: int, folder: Path = REPORTS) -> dict:
         for f in files:
             read_blocks(f)
         times.append(time.perf_counter() - started)
-    result = {"files": len(files), "pages": pages, "pages_per_s": round(pages / _median(times), 1)}
+    result = {"files": len(files), "pages": pages, "pages_per_s": round(pages / median(times), 1)}
     try:
         from pypdf import PdfReader
     except ImportError:
@@ -261,14 +223,6 @@ def bench_reading(runs: int, folder: Path = REPORTS) -> dict:
             page.extract_text()
     result["pypdf_text_pages_per_s"] = round(pages / (time.perf_counter() - started), 1)
     return result
-
-
-def in_child(function, *args):
-    """Run in a fresh process: its start-up time and peak memory are measured alone."""
-    import multiprocessing
-
-    with multiprocessing.get_context("spawn").Pool(1) as pool:
-        return pool.apply(function, args)
 
 
 def table(result: dict) -> str:
@@ -354,7 +308,7 @@ def main(argv=None) -> int:
     parser.add_argument("--docs", type=positive_int, default=5183, help="SciFact abstracts to index")
     parser.add_argument("--large", type=positive_int, default=100_000, help="chunks of the synthetic large index")
     parser.add_argument("--runs", type=positive_int, default=5)
-    parser.add_argument("--questions", type=Path, default=Path(__file__).with_name("sets") / "sample.jsonl")
+    parser.add_argument("--questions", type=Path, default=EVAL_DIR / "sets" / "sample.jsonl")
     parser.add_argument("--answers", type=positive_int, default=46, help="sample questions to time answers on")
     parser.add_argument("--precision", type=_choices(PRECISIONS, empty_ok=False), default="int8,float32",
                         help="model setups to time, the default first (its cold start is timed): int8 and/or float32")
@@ -367,7 +321,7 @@ def main(argv=None) -> int:
                         help="keep the figures of skipped parts from an existing --out file")
     parser.add_argument("--skip", type=_choices(PARTS, empty_ok=True), default="",
                         help="comma-separated parts to skip: reading,indexing,retrieval,model,answers,scale "
-                             "(scale: the engine race and 100k/1M search, eval/bench_scale.py, into scale.json)")
+                             "(scale: the engine race and 100k/1M search, eval/bench/scale.py, into scale.json)")
     args = parser.parse_args(argv)
     skip = set(args.skip)
     if not args.questions.is_file():
@@ -387,7 +341,7 @@ def run_benchmark(args, skip: set[str]) -> int:
     from rag.index.retrieval import Retriever
 
     embedder = load_embedder()
-    result = {"machine": machine(), "runs": args.runs}
+    result = {"machine": environment(), "runs": args.runs}
     if args.update and args.out.is_file():
         result = {**json.loads(args.out.read_text(encoding="utf-8")), **result}
     if "reading" not in skip:
@@ -419,7 +373,7 @@ def run_benchmark(args, skip: set[str]) -> int:
         result["answers"] = [in_child(bench_answers, args.questions, args.answers, v, m, a)
                              for m in args.answer_models for v in variants for a in args.answerability]
     if "scale" not in skip:  # about 40 minutes: its own figures file, next to this one
-        from eval.bench_scale import main as bench_scale
+        from eval.bench.scale import main as bench_scale
 
         if bench_scale(["--out", str(args.out.with_name("scale.json")), "--update"]) != 0:
             return 2

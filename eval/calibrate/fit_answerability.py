@@ -1,9 +1,9 @@
 """Fit the answerability decision on the calibration parts of the cross-domain protocol, and store it.
 
-    python -m eval.crossdomain build OUT
-    python -m eval.crossdomain run OUT --part calibration --config eval/configs/collect.toml \
+    python -m eval.calibrate.crossdomain build OUT
+    python -m eval.calibrate.crossdomain run OUT --part calibration --config eval/configs/collect.toml \
         eval/configs/collect-extractive.toml eval/configs/collect-qwen-1.5b.toml
-    python -m eval.fit_answerability OUT          # writes rag/answer/answerability.json
+    python -m eval.calibrate.fit_answerability OUT          # writes rag/answer/answerability.json
 
 Only calibration parts are read (their folders end in "-calibration"); test parts never are.
 Label: the question is answerable. Each set weighs the same in the fit, whatever its size, and
@@ -36,7 +36,7 @@ KINDS = {"model": ("collect", WITH_MODEL),  # the extractive answerer has no mod
 
 
 def read_rows(out: Path, run_name: str) -> list[dict]:
-    from eval.crossdomain import part_folders
+    from eval.calibrate.crossdomain import part_folders
     from rag.errors import UserError
 
     rows = []
@@ -144,8 +144,8 @@ def fit_kind(out: Path, kind: str) -> tuple[Answerability, dict]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eval.fit_answerability", description=__doc__.splitlines()[0])
-    parser.add_argument("out", type=Path, help="the folder that `python -m eval.crossdomain build` wrote")
+    parser = argparse.ArgumentParser(prog="python -m eval.calibrate.fit_answerability", description=__doc__.splitlines()[0])
+    parser.add_argument("out", type=Path, help="the folder that `python -m eval.calibrate.crossdomain build` wrote")
     parser.add_argument("--write", type=Path, default=ANSWERABILITY_FILE)
     args = parser.parse_args(argv)
     from rag.errors import UserError
@@ -155,14 +155,14 @@ def main(argv=None) -> int:
         try:
             decision, report = fit_kind(args.out, kind)
         except (UserError, OSError) as exc:
-            print(f"python -m eval.fit_answerability: error: {exc}", file=sys.stderr)
+            print(f"python -m eval.calibrate.fit_answerability: error: {exc}", file=sys.stderr)
             return 2
         calibrations[kind] = decision.to_json()
         provenance[kind] = report
         print(f"{kind}: threshold {decision.threshold}, {json.dumps(report)}", file=sys.stderr)
     data = {"calibrations": calibrations,
             "provenance": {"fitted": datetime.date.today().isoformat(),
-                           "by": "python -m eval.fit_answerability (cross-domain calibration parts only)",
+                           "by": "python -m eval.calibrate.fit_answerability (cross-domain calibration parts only)",
                            "label": "the question is answerable", "max_false_refusals": MAX_FALSE_REFUSALS,
                            **provenance}}
     args.write.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")

@@ -1,6 +1,6 @@
 """Follow-ups measured against the same questions asked in full.
 
-    python -m eval.follow_ups OUT [--set eval/sets/follow-ups.jsonl] [--config eval/configs/default.toml]
+    python -m eval.experiments.follow_ups OUT [--set eval/sets/follow-ups.jsonl] [--config eval/configs/default.toml]
                                   [--report eval/results/follow-ups.md]
 
 `eval/sets/follow-ups.jsonl` holds two-turn conversations over three corpora: the sample report,
@@ -18,9 +18,9 @@ import json
 import sys
 from pathlib import Path
 
+from eval import ROOT
 from eval.datasets import DATA_DIR
 
-ROOT = Path(__file__).resolve().parents[1]
 SET = ROOT / "eval" / "sets" / "follow-ups.jsonl"
 CORPORA = ("sample", "agency", "xquad")
 
@@ -29,7 +29,7 @@ def corpus_docs(corpus: str, folder: Path) -> None:
     """The documents a corpus's conversations are asked of, written (or copied) into `folder`."""
     import shutil
 
-    from eval.crossdomain import _doc
+    from eval.calibrate.crossdomain import _doc
 
     if folder.exists():
         shutil.rmtree(folder)
@@ -122,7 +122,7 @@ def ratio(figures: dict) -> float | None:
 
 def report_markdown(figures: dict) -> str:
     lines = [f"# Follow-ups against the same questions asked in full (config: {figures['config']})", "",
-             f"Made by `python -m eval.follow_ups` from `{figures['set']}`. Each follow-up is asked "
+             f"Made by `python -m eval.experiments.follow_ups` from `{figures['set']}`. Each follow-up is asked "
              "after its earlier turn has been answered, as in the chat; correct = the gold answer is in the "
              "answer (answerable questions only).", "",
              "| corpus | conversations | full questions correct | follow-ups correct | follow-up / full |",
@@ -148,7 +148,7 @@ def main(argv=None) -> int:
 
     prefer_offline()
     quiet_library_warnings()
-    parser = argparse.ArgumentParser(prog="python -m eval.follow_ups", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m eval.experiments.follow_ups", description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path, help="work folder: documents, indexes and answer records")
     parser.add_argument("--set", type=Path, default=SET, help="the conversations (default: %(default)s)")
     parser.add_argument("--config", type=Path, help="a TOML of settings (default: the product's defaults)")
@@ -159,7 +159,7 @@ def main(argv=None) -> int:
             raise UserError(f"{args.out} is a file; name a folder")
         figures = measure(args.out, args.config, args.set)
     except (UserError, OSError) as exc:
-        print(f"python -m eval.follow_ups: error: {exc}", file=sys.stderr)
+        print(f"python -m eval.experiments.follow_ups: error: {exc}", file=sys.stderr)
         return 2
     text = report_markdown(figures)
     if args.report:

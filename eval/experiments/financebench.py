@@ -1,6 +1,6 @@
 """The FinanceBench protocol: one shared index over every filing, questions split by company.
 
-    python -m eval.financebench PDF_DIR OUT [--part test|calibration] [--limit N] [--generator G]
+    python -m eval.experiments.financebench PDF_DIR OUT [--part test|calibration] [--limit N] [--generator G]
 
 PDF_DIR holds `financebench_open_source.jsonl` and `pdfs/` (on the team's machines
 `../shared/datasets/financebench`; the question file is not in this repository, see
@@ -9,7 +9,7 @@ PDF_DIR holds `financebench_open_source.jsonl` and `pdfs/` (on the team's machin
 1. **Index**: every PDF into OUT/index, ten files a build (the index is incremental, so an
    interrupted build keeps the files before it); pages/s, passages/s and the size in OUT/build.json.
 2. **Answer**: the part's questions, one JSON line each in OUT/<part>/results.jsonl.
-3. **Grade** (`eval.finance_grading`) and write OUT/<part>/report.md: correct, incorrect and
+3. **Grade** (`eval.experiments.finance_grading`) and write OUT/<part>/report.md: correct, incorrect and
    refused by question kind, beside the published anchors.
 
 Parts are split by company (seeded): no company's filings or questions are in both.
@@ -97,7 +97,7 @@ def build(pdf_dir: Path, out: Path) -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eval.financebench", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m eval.experiments.financebench", description=__doc__.split("\n")[0])
     parser.add_argument("pdf_dir", type=Path, metavar="PDF_DIR")
     parser.add_argument("out", type=Path, metavar="OUT")
     parser.add_argument("--part", choices=PARTS, default="test")
@@ -116,7 +116,7 @@ def main(argv=None) -> int:
         build(pdf_dir, args.out)
         if args.build_only:
             return 0
-        from eval.finance_run import answer_part, write_report
+        from eval.experiments.finance_run import answer_part, write_report
 
         questions = part_questions(rows, args.part, pdf_dir)[: args.limit]
         answer_part(questions, args.out, args.part, args.generator, args.cell_threshold, args.name)

@@ -2,14 +2,14 @@
 remade (`eval/results/answers-crossdomain.md`, "Tried in session 7" and "Session 8"). Whatever chooses
 runs on calibration parts only; `losses` only counts, on the part named.
 
-    python -m eval.answer_experiments quotes OUT                  # quote scoring weights (no model)
-    python -m eval.answer_experiments prompt OUT --variant phrase # another answer instruction (or worked examples)
-    python -m eval.answer_experiments pick OUT                    # the model picks the quote
-    python -m eval.answer_experiments hint OUT                    # copy from the quote, the draft as a hint
-    python -m eval.answer_experiments losses OUT --part test --run default   # where the gold is lost
-    python -m eval.answer_experiments reread OUT                  # copy the phrase out of the prompt's passages
+    python -m eval.experiments.answer_experiments quotes OUT                  # quote scoring weights (no model)
+    python -m eval.experiments.answer_experiments prompt OUT --variant phrase # another answer instruction (or worked examples)
+    python -m eval.experiments.answer_experiments pick OUT                    # the model picks the quote
+    python -m eval.experiments.answer_experiments hint OUT                    # copy from the quote, the draft as a hint
+    python -m eval.experiments.answer_experiments losses OUT --part test --run default   # where the gold is lost
+    python -m eval.experiments.answer_experiments reread OUT                  # copy the phrase out of the prompt's passages
 
-OUT is the folder of `python -m eval.crossdomain build`, with the calibration `collect` runs done.
+OUT is the folder of `python -m eval.calibrate.crossdomain build`, with the calibration `collect` runs done.
 """
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from eval import EVAL_DIR
 from rag.settings import Settings
 
 RUN = "collect"
@@ -94,7 +95,7 @@ def quote_features(out: Path) -> list[tuple[str, list[tuple], bool]]:
     """Per answerable calibration question: each candidate sentence's cosine, coverage, IDF-weighted
     coverage, agreement with the draft, share of the draft's added terms, passage, holds-gold, and
     the product's extractive score (`sentences.best_sentences`)."""
-    from eval.crossdomain import part_folders
+    from eval.calibrate.crossdomain import part_folders
     from eval.judge import is_correct
     from rag.answer import sentences as choose, short_answer
     from rag.answer.refusal import question_terms
@@ -215,7 +216,7 @@ def cmd_prompt(out: Path, variant: str, sets: list[str], limit: int) -> None:
         prompting.build_messages = pipeline.build_messages = with_examples
     else:
         prompting.SYSTEM = PROMPT_VARIANTS[variant].format(refusal=prompting.REFUSAL_TEXT)
-    config = replace(EvalRun().with_toml(Path(__file__).parent / "configs" / "collect.toml"), name=f"{RUN}-{variant}")
+    config = replace(EvalRun().with_toml(EVAL_DIR / "configs" / "collect.toml"), name=f"{RUN}-{variant}")
     print("| part | instruction | questions | draft holds gold | short shown | correct | F1 | model refused | "
           "draft words (median) |\n|---|---|---|---|---|---|---|---|---|")
     for name in sets:
@@ -237,12 +238,11 @@ def cmd_pick(out: Path, sets: list[str], limit: int) -> None:
 
     from eval.judge import is_correct
     from rag.answer import sentences as choose
-    from rag.generate.base import GeneratorConfig
-    from rag.generate.transformers_lm import load_generator
+    from rag import assemble
     from rag.index.lexical import terms
 
     embed = _embedder()
-    gen = load_generator(GeneratorConfig(), log=lambda m: print(m, file=sys.stderr))
+    gen = assemble.load_generator(Settings(), assemble.load_embedder(), log=lambda m: print(m, file=sys.stderr))
     digits = [gen.tokenizer(str(i), add_special_tokens=False)["input_ids"][0] for i in range(4)]
     print("| part | questions | shipped quote holds gold | model's pick holds gold |\n|---|---|---|---|")
     for name in sets:
@@ -303,10 +303,9 @@ def cmd_hint(out: Path, sets: list[str]) -> None:
     from eval.questions import load_jsonl
     from rag.answer import short_answer
     from rag.answer.refusal import model_refused
-    from rag.generate.base import GeneratorConfig
-    from rag.generate.transformers_lm import load_generator
+    from rag import assemble
 
-    gen = load_generator(GeneratorConfig(), log=lambda m: print(m, file=sys.stderr))
+    gen = assemble.load_generator(Settings(), assemble.load_embedder(), log=lambda m: print(m, file=sys.stderr))
     data = []
     for name in sets:
         folder = out / f"{name}-calibration"
@@ -364,7 +363,7 @@ def cmd_losses(out: Path, part: str, run_name: str) -> None:
     """Where the gold answer is lost, answerable questions: in the top four passages retrieved, in the
     prompt (each passage cut to its best `Settings.focus_sentences` sentences, as the pipeline does), in
     the model's draft, in the quote shown."""
-    from eval.crossdomain import part_folders
+    from eval.calibrate.crossdomain import part_folders
     from eval.judge import is_correct
     from rag.errors import UserError
 
@@ -428,12 +427,11 @@ def cmd_reread(out: Path, sets: list[str], ways: list[str]) -> None:
     from rag.answer import short_answer
     from rag.answer.prompting import build_messages
     from rag.answer.refusal import model_refused
-    from rag.generate.base import GeneratorConfig
-    from rag.generate.transformers_lm import load_generator
+    from rag import assemble
     from rag.index.lexical import terms
 
     embed = _embedder()
-    gen = load_generator(GeneratorConfig(), log=lambda m: print(m, file=sys.stderr))
+    gen = assemble.load_generator(Settings(), assemble.load_embedder(), log=lambda m: print(m, file=sys.stderr))
     data = []
     for name in sets:
         folder = out / f"{name}-calibration"
@@ -518,7 +516,7 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--sets", nargs="*", choices=ALL_SETS, default=list(SETS))
         p.add_argument("--limit", type=_positive, default=40, help="answerable questions per set")
     args = parser.parse_args(argv)
-    from eval.crossdomain import part_folders
+    from eval.calibrate.crossdomain import part_folders
     from rag.errors import UserError
 
     try:
@@ -540,7 +538,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except FileNotFoundError as error:
         print(f"error: {error.filename} is missing: run the calibration {RUN!r} runs first "
-              "(python -m eval.crossdomain run OUT --part calibration --config eval/configs/collect.toml)",
+              "(python -m eval.calibrate.crossdomain run OUT --part calibration --config eval/configs/collect.toml)",
               file=sys.stderr)
         return 2
     return 0

@@ -1,11 +1,13 @@
 """Agreement of the support checker (rag/grounding.py) with hand-labelled answer sentences.
 
-    python -m eval.validate_support [eval/sets/support-labels.jsonl] [--out eval/results/support-check.json]
+    python -m eval.experiments.validate_support [eval/sets/support-labels.jsonl] [--out eval/results/support-check.json]
 
 Each labelled sentence is checked against the passages retrieved for its question (k = 4,
 hybrid), exactly as the pipeline checks a model's answer.
 """
 from __future__ import annotations
+
+from eval import EVAL_DIR
 
 import argparse
 import json
@@ -19,7 +21,7 @@ def main(argv=None) -> int:
 
     prefer_offline()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("labels", type=Path, nargs="?", default=Path(__file__).with_name("sets") / "support-labels.jsonl")
+    parser.add_argument("labels", type=Path, nargs="?", default=EVAL_DIR / "sets" / "support-labels.jsonl")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
 
@@ -29,13 +31,14 @@ def main(argv=None) -> int:
     from rag.index.indexer import build_index
     from rag.ingest.paragraphs import split_sentences
     from rag.paths import sample_document
-    from rag.index.retrieval import Retriever
+    from rag.assemble import open_retriever
+    from rag.settings import Settings
 
     embedder = load_embedder()
     rows = [json.loads(line) for line in args.labels.read_text(encoding="utf-8").splitlines() if line.strip()]
     with tempfile.TemporaryDirectory() as tmp:
         build_index([sample_document()], Path(tmp) / "index", embedder, progress=False)
-        retriever = Retriever.open(Path(tmp) / "index", embedder)
+        retriever = open_retriever(Settings(), Path(tmp) / "index")
         results = []
         for row in rows:
             passages = retriever.search(row["question"], k=4)

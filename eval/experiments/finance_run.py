@@ -1,8 +1,8 @@
-"""FinanceBench answering and its report (the protocol's steps 2 and 3; see `eval.financebench`).
+"""FinanceBench answering and its report (the protocol's steps 2 and 3; see `eval.experiments.financebench`).
 
 results.jsonl keeps, per question: the answer shown, its short answer, refused or not, the
 documents searched and cited, whether the question's filing was among the retrieved passages,
-the timings, and the grade (`eval.finance_grading`); hand grades, when given, live in
+the timings, and the grade (`eval.experiments.finance_grading`); hand grades, when given, live in
 OUT/<part>/hand_grades.json ({"financebench_id": "correct" | "incorrect"}).
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from eval.finance_grading import grade
+from eval.experiments.finance_grading import grade
 
 KINDS = ("metrics-generated", "domain-relevant", "novel-generated")
 
@@ -81,7 +81,7 @@ def graded(rows: list[dict], hand: dict[str, str]) -> list[dict]:
 
 def write_report(out: Path, part: str, generator: str, name: str = "") -> str:
     """OUT/<part>-<generator>[-name]/report.md: rows by kind beside the published anchors; returned too."""
-    from eval.financebench import ANCHORS
+    from eval.experiments.financebench import ANCHORS
 
     folder = out / f"{part}-{generator}{'-' + name if name else ''}"
     if not (folder / "results.jsonl").is_file():
@@ -89,7 +89,7 @@ def write_report(out: Path, part: str, generator: str, name: str = "") -> str:
     from rag.index.lexical import terms
 
     rows = [json.loads(line) for line in (folder / "results.jsonl").read_text().splitlines() if line.strip()]
-    # graded again from the stored answers: the rules in eval/finance_grading.py are the ones in force
+    # graded again from the stored answers: the rules in eval/experiments/finance_grading.py are the ones in force
     rows = [{**r, "grade": grade(r["answer"], r["short_answer"], r["refused"], r["gold"], terms)} for r in rows]
     hand_file = folder / "hand_grades.json"
     rows = graded(rows, json.loads(hand_file.read_text()) if hand_file.is_file() else {})

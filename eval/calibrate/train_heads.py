@@ -1,6 +1,6 @@
 """Train the answerability head on the default model's hidden states, from labelled public data.
 
-    python -m eval.train_heads OUT [--squad-answerable-per-article 40] [--layers 6 9 12 15 18 21 24]
+    python -m eval.calibrate.train_heads OUT [--squad-answerable-per-article 40] [--layers 6 9 12 15 18 21 24]
 
 1. Parts: the cross-domain protocol's calibration parts (built under OUT if missing) and a
    training part of ten SQuAD 2.0 training articles (`eval/data/squad2_train_10`): all its
@@ -34,6 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
+from eval import EVAL_DIR
+from eval.calibrate.states import prefill_states
 from eval.datasets import dataset_dir, read_jsonl
 from rag.answer.decision import Signals
 
@@ -56,7 +58,7 @@ class Example:
 
 def squad10_part(out: Path, per_article: int) -> Path:
     """OUT/squad10-training: questions.jsonl + docs/, one document per paragraph (as the CCT part)."""
-    from eval.crossdomain import _doc, _row, sample
+    from eval.calibrate.crossdomain import _doc, _row, sample
 
     folder = out / "squad10-training"
     if (folder / "questions.jsonl").is_file():
@@ -132,7 +134,7 @@ def capped(rows: list[dict], per_article: int | None) -> list[dict]:
     a smaller training part for a slower model."""
     if per_article is None:
         return rows
-    from eval.crossdomain import sample
+    from eval.calibrate.crossdomain import sample
 
     kept = []
     for n, article in enumerate(sorted({r.get("article", "") for r in rows})):
@@ -170,7 +172,7 @@ def extract(folder: Path, cache: Path, pipeline_for, layers: tuple[int, ...],
             label = (1 if gold_shown(row["answers"], fitted.texts) else -1) if row["answers"] else 0
             if not fitted.passages:
                 label = -1 if row["answers"] else 0
-            states = pipeline.generator.prefill_states(fitted.messages, layers)
+            states = prefill_states(pipeline.generator, fitted.messages, layers)
             partial = path.with_suffix(".tmp.npz")
             np.savez(partial, label=label, **{f"layer{k}": v.astype(np.float16) for k, v in states.items()})
             partial.replace(path)
@@ -305,7 +307,7 @@ def file_sha256(path: Path) -> str:
 def main(argv=None) -> int:
     from rag.errors import UserError
 
-    parser = argparse.ArgumentParser(prog="python -m eval.train_heads", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m eval.calibrate.train_heads", description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path, help="work folder: parts, feature cache, report")
     parser.add_argument("--squad-answerable-per-article", type=positive, default=40)
     parser.add_argument("--layers", type=positive, nargs="+", default=list(LAYERS))
@@ -328,10 +330,9 @@ def main(argv=None) -> int:
 
 
 def train(args) -> int:
-    from eval import crossdomain
+    from eval.calibrate import crossdomain
     from rag import assemble
     from rag.answer import heads
-    from rag.answer.pipeline import AnswerPipeline
     from rag.errors import UserError
     from rag.index.indexer import build_index
     from rag.index.retrieval import Retriever
@@ -400,9 +401,9 @@ def train(args) -> int:
     lines += [f"| {lay} | " + " | ".join(f"{v:.3f}" for _, v in sorted(loao[lay].items())) + " |" for lay in layers]
     weights_mean, weights_scale, weights, intercept = fit_final(labelled, layer, c)
     commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                            cwd=Path(__file__).resolve().parent).stdout.strip()
+                            cwd=EVAL_DIR).stdout.strip()
     provenance = {
-        "trained_by": "python -m eval.train_heads" + (f" --model {args.model}" if args.model else "")
+        "trained_by": "python -m eval.calibrate.train_heads" + (f" --model {args.model}" if args.model else "")
                       + (f" --squad-per-article {args.squad_per_article}" if args.squad_per_article else ""),
         "commit": commit, "model": generator.name,
         "layer_choice": {"layers": list(layers), "C_grid": list(C_GRID), "chosen": [layer, c],

@@ -1,6 +1,6 @@
 """nDCG@10 / recall@100 of each retrieval mode on a BEIR dataset, through the real pipeline.
 
-    python -m eval.beir_retrieval eval/data/beir_scifact --work /tmp/scifact --out eval/results/scifact.json
+    python -m eval.bench.beir eval/data/beir_scifact --work /tmp/scifact --out eval/results/scifact.json
 
 Each BEIR document becomes a Markdown file ("# title" + text) indexed by `rag index`'s own code;
 a document's rank is that of its best chunk.

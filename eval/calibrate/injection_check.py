@@ -1,19 +1,21 @@
 """Precision and recall of the detector for passages that address the assistant, on a written set
 of injection variants and ordinary sentences that mention instructions (eval/sets/injection-variants.jsonl).
 
-    python -m eval.injection_check [--misses]
+    python -m eval.calibrate.injection_check [--misses]
 
 The set is split in two parts (alternate lines of each kind); the patterns were revised looking
 at the dev part's misses only, so the test part's figures are the ones to quote.
 """
 from __future__ import annotations
 
+from eval import EVAL_DIR
+
 import argparse
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
-SET = Path(__file__).resolve().parent / "sets" / "injection-variants.jsonl"
+SET = EVAL_DIR / "sets" / "injection-variants.jsonl"
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,7 @@ def score(rows: list[dict], part: str, detect) -> DetectorScore:
 def main(argv=None) -> int:
     from rag.answer.injection import addressed_to_assistant
 
-    parser = argparse.ArgumentParser(prog="python -m eval.injection_check", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m eval.calibrate.injection_check", description=__doc__.splitlines()[0])
     parser.add_argument("--misses", action="store_true", help="list the dev part's misses and false alarms")
     args = parser.parse_args(argv)
     rows = load_variants()

@@ -7,7 +7,7 @@ lost its bold answer. `answer_types.is_time_answer` lets a date-only phrase thro
 question. This runs every "when" question of every cross-domain part (calibration and test) once
 and scores the short answer with and without that rule (everything else is the same run).
 
-    python -m eval.when_dates OUT
+    python -m eval.experiments.when_dates OUT
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from pathlib import Path
 
 
 def main(argv=None) -> int:
-    from eval import crossdomain
+    from eval.calibrate import crossdomain
     from eval.metrics import exact_match, token_f1
     from rag.answer import short_answer
     from rag.assemble import build_pipeline, load_embedder
@@ -27,7 +27,7 @@ def main(argv=None) -> int:
     from rag.index.lexical import terms
     from rag.settings import Settings
 
-    parser = argparse.ArgumentParser(prog="python -m eval.when_dates")
+    parser = argparse.ArgumentParser(prog="python -m eval.experiments.when_dates")
     parser.add_argument("out", type=Path)
     args = parser.parse_args(argv)
     if args.out.exists() and not args.out.is_dir():

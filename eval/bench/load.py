@@ -1,7 +1,7 @@
 """The load benchmark: the chat server's resident memory as answers and uploading visitors pile up,
 and answer latency under concurrent visitors.
 
-    python -m eval.bench_load --out eval/results/load.json [--answers 200] [--visitors 20] [--concurrent 8]
+    python -m eval.bench.load --out eval/results/load.json [--answers 200] [--visitors 20] [--concurrent 8]
 
 The real app (`python app.py`, default model, over the bundled sample) runs in its own process and
 is driven through its API, as visitors' browsers would drive it. Resident size is read from
@@ -32,10 +32,10 @@ import threading
 import time
 from pathlib import Path
 
-from eval import figures_file
+from eval import ROOT
+from eval.bench import common
 from eval.datasets import dataset_dir
 
-ROOT = Path(__file__).resolve().parents[1]
 REPORTS = dataset_dir("us_fed_agency_reports_2022")
 VISITOR_QUESTIONS = ["What is the mission of the agency?", "What is the first strategic goal?",
                      "Who signed the plan?", "What does the plan say about climate change?",
@@ -202,7 +202,7 @@ def markdown(result: dict) -> str:
     f = result["figures"]
     lines = [f"# Load: resident memory and latency of the chat server ({result['date']})", "",
              f"Machine: {result['machine']}; OPENBLAS_CORETYPE {result['openblas_coretype'] or 'unset'}. "
-             f"Made by `python -m eval.bench_load`. Ready (first answer given) after {f['ready_s']} s.", "",
+             f"Made by `python -m eval.bench.load`. Ready (first answer given) after {f['ready_s']} s.", "",
              "| after | resident MB | peak MB |", "|---|---|---|"]
     for name, row in f.get("starts", {}).items():
         label = "a first start (empty model cache)" if name == "first_start" else "a warm start"
@@ -227,7 +227,7 @@ def markdown(result: dict) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eval.bench_load", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m eval.bench.load", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="the JSON to write (and .md beside it)")
     parser.add_argument("--answers", type=int, default=200)
     parser.add_argument("--visitors", type=int, default=20)
@@ -235,22 +235,22 @@ def main(argv=None) -> int:
     parser.add_argument("--no-first-start", action="store_true", help="skip the first start on an empty model cache")
     args = parser.parse_args(argv)
     if min(args.answers, args.visitors, args.concurrent) < 1:
-        print("python -m eval.bench_load: error: --answers, --visitors and --concurrent must be at least 1",
+        print("python -m eval.bench.load: error: --answers, --visitors and --concurrent must be at least 1",
               file=sys.stderr)
         return 2
     try:
-        figures_file.check_writable(args.out)
+        common.check_writable(args.out)
     except OSError as exc:
-        print(f"python -m eval.bench_load: error: {exc}", file=sys.stderr)
+        print(f"python -m eval.bench.load: error: {exc}", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix="rag-load-") as tmp:
         try:
             figures = measure(Path(tmp), args.answers, args.visitors, args.concurrent, not args.no_first_start)
         except RuntimeError as exc:
-            print(f"python -m eval.bench_load: error: {exc}", file=sys.stderr)
+            print(f"python -m eval.bench.load: error: {exc}", file=sys.stderr)
             return 1
-    result = {**figures_file.machine(), "figures": figures}
-    figures_file.write(args.out, result, markdown(result))
+    result = {**common.machine(), "figures": figures}
+    common.write(args.out, result, markdown(result))
     return 0
 
 

@@ -1,0 +1,10 @@
+"""What fits the product's shipped decisions, and the only writer of `rag/answer/*.json`, of the
+heads and of the injection classifier's weights. Every fit reads calibration parts only.
+
+    crossdomain.py        the protocol: calibration and test parts of several public sets
+    fit_answerability.py  the answerability decision (rag/answer/answerability.json)
+    train_heads.py        the hidden-state answerability head (rag/answer/heads/)
+    states.py             hidden states read from the model for the head trainers and studies
+    train_injection.py    the injection classifier (rag/answer/injection_model.*)
+    injection_check.py    its measurement on held-out rows and document sentences
+"""
