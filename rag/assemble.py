@@ -74,7 +74,7 @@ def load_generator(settings: Settings, embedder, log: Log = stderr_log):
         return ExtractiveGenerator(functools.partial(best_sentences, embed=embedder.embed_passages, terms=terms))
     from rag.generate.base import GeneratorConfig
     from rag.generate.model_files import DEFAULT_MODEL
-    from rag.generate.transformers_lm import load_generator as load
+    from rag.generate.transformers_load import load_generator as load
 
     return load(GeneratorConfig(model=settings.model or DEFAULT_MODEL, max_new_tokens=settings.max_new_tokens,
                                 precision=settings.precision), log=log)

@@ -135,7 +135,7 @@ def test_an_overlong_question_is_truncated_with_a_warning(sample_retriever, mode
 @pytest.fixture(scope="session")
 def cct_test_part(tmp_path_factory, embedder, model):
     """The SQuAD 2.0 CCT test part (never fitted on): the whole article indexed, its questions."""
-    from eval.calibrate.crossdomain import squad_cct_parts
+    from eval.calibrate.parts import squad_cct_parts
     from rag.index.indexer import build_index
     from rag.index.retrieval import Retriever
 

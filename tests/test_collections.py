@@ -201,14 +201,14 @@ def test_arithmetic_a_question_defines_is_done_from_cited_cells(filings_pipeline
 
 
 def test_a_formula_term_for_its_own_years_is_averaged_from_two_cells():
-    from rag.answer import cells
+    from rag.answer import cells, formulas
 
     rows = cells.parse_rows("Balance Sheets (in millions) — Total assets — 2019: 1,000; 2018: 800\n"
                             "Statements of Income (in millions) — Net income — 2019: 90; 2018: 70", 1)
     words = lambda text: set(re.findall(r"[a-z]+", text.lower()))
     similarity = lambda text, others: [len(words(text) & words(o)) / 5 for o in others]
-    found = cells.read_formula("ROA is defined as: FY2019 net income / (average total assets between FY2018 and "
-                               "FY2019).", rows, similarity, words, lambda row, years: years, (2019,), None, 0.3)
+    found = formulas.read_formula("ROA is defined as: FY2019 net income / (average total assets between FY2018 and "
+                                  "FY2019).", rows, similarity, words, lambda row, years: years, (2019,), None, 0.3)
     assert found is not None and round(found.value, 4) == round(90 / 900, 4)
     assert found.formula == ("net income [90 million (2019)] / ( total assets [average of 800 million (2018), "
                              "1,000 million (2019)] ) = 0.10")
@@ -237,7 +237,7 @@ def test_a_value_across_periods_is_a_list_one_cited_value_per_document_in_period
     # The mechanism, at a row score below the shipped threshold (fitted on FinanceBench's single
     # questions; its sample has too few questions across periods to fit one of their own).
     pipeline = type(filings_pipeline)(filings_pipeline.retriever, filings_pipeline.generator,
-                                      replace(filings_pipeline.config, cell_threshold=0.55))
+                                      filings_pipeline.decision, replace(filings_pipeline.config, cell_threshold=0.55))
     answer = pipeline.ask("How has Ulta Beauty's net sales changed over the quarters?")
     assert not answer.refused
     assert [s.text.split(":")[0] for s in answer.sentences] == ["Q4 FY2022", "Q1 FY2023"]

@@ -5,8 +5,7 @@ import json
 
 import pytest
 
-from eval.calibrate import crossdomain
-from eval.calibrate.crossdomain import Part, all_parts, check_apart
+from eval.calibrate.parts import DATASETS, Part, all_parts, check_apart
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +61,7 @@ def test_the_fit_never_reads_a_test_part(tmp_path):
 
 
 def test_the_datasets_are_where_the_protocol_reads_them():
-    assert (crossdomain.DATASETS / "squad2_train_cct").is_dir(), crossdomain.DATASETS
+    assert (DATASETS / "squad2_train_cct").is_dir(), DATASETS
 
 
 @pytest.mark.parametrize("argv, expected", [

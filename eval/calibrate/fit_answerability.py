@@ -36,7 +36,7 @@ KINDS = {"model": ("collect", WITH_MODEL),  # the extractive answerer has no mod
 
 
 def read_rows(out: Path, run_name: str) -> list[dict]:
-    from eval.calibrate.crossdomain import part_folders
+    from eval.calibrate.parts import part_folders
     from rag.errors import UserError
 
     rows = []

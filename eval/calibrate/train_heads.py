@@ -58,7 +58,7 @@ class Example:
 
 def squad10_part(out: Path, per_article: int) -> Path:
     """OUT/squad10-training: questions.jsonl + docs/, one document per paragraph (as the CCT part)."""
-    from eval.calibrate.crossdomain import _doc, _row, sample
+    from eval.calibrate.parts import sample, squad_doc, squad_row
 
     folder = out / "squad10-training"
     if (folder / "questions.jsonl").is_file():
@@ -69,11 +69,11 @@ def squad10_part(out: Path, per_article: int) -> Path:
     for a, article in enumerate(articles):
         answerable, unanswerable = [], []
         for j, paragraph in enumerate(article["paragraphs"]):
-            (folder / "docs" / f"a{a:02d}-p{j:03d}.md").write_text(_doc(article["title"], paragraph["context"]),
+            (folder / "docs" / f"a{a:02d}-p{j:03d}.md").write_text(squad_doc(article["title"], paragraph["context"]),
                                                                    encoding="utf-8")
             for qa in paragraph["qas"]:
                 ok = not qa.get("is_impossible") and bool(qa.get("answers"))
-                (answerable if ok else unanswerable).append(_row(qa, ok, article=article["title"]))
+                (answerable if ok else unanswerable).append(squad_row(qa, ok, article=article["title"]))
         rows += sample(answerable, per_article, seed=SEED + a) + unanswerable
     (folder / "questions.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
                                             encoding="utf-8")
@@ -134,7 +134,7 @@ def capped(rows: list[dict], per_article: int | None) -> list[dict]:
     a smaller training part for a slower model."""
     if per_article is None:
         return rows
-    from eval.calibrate.crossdomain import sample
+    from eval.calibrate.parts import sample
 
     kept = []
     for n, article in enumerate(sorted({r.get("article", "") for r in rows})):
@@ -330,7 +330,7 @@ def main(argv=None) -> int:
 
 
 def train(args) -> int:
-    from eval.calibrate import crossdomain
+    from eval.calibrate.parts import DATASETS, all_parts, part_folders, write as write_parts
     from rag import assemble
     from rag.answer import heads
     from rag.errors import UserError
@@ -340,8 +340,8 @@ def train(args) -> int:
 
     out: Path = args.out
     if not any(out.glob("*-calibration")):
-        crossdomain.write([p for p in crossdomain.all_parts()], out)
-    folders = [squad10_part(out, args.squad_answerable_per_article)] + crossdomain.part_folders(out, "calibration")
+        write_parts([p for p in all_parts()], out)
+    folders = [squad10_part(out, args.squad_answerable_per_article)] + part_folders(out, "calibration")
     settings = Settings(answerability="signals", model=args.model)  # features never depend on a head trained before
     embedder = assemble.load_embedder(settings.embedding_model)
     generator = assemble.load_generator(settings, embedder, log=lambda m: print(m, file=sys.stderr))
@@ -417,9 +417,9 @@ def train(args) -> int:
                          "unanswerable": sum(e.label == 0 for e in labelled if e.part == p)}
                      for p in sorted({e.part for e in labelled})},
         "data_sha256": {str(path.relative_to(dataset_dir(""))): file_sha256(path) for path in
-                        [SQUAD10, crossdomain.DATASETS / "squad2_train_cct" / "train-v2.0-computational-complexity.json",
-                         crossdomain.DATASETS / "xquad_en" / "xquad.en.json",
-                         crossdomain.DATASETS / "covidqa_200423" / "200423_covidQA.json"]},
+                        [SQUAD10, DATASETS / "squad2_train_cct" / "train-v2.0-computational-complexity.json",
+                         DATASETS / "xquad_en" / "xquad.en.json",
+                         DATASETS / "covidqa_200423" / "200423_covidQA.json"]},
     }
     head = heads.AnswerabilityHead(generator.states_key, layer, weights_mean, weights_scale, weights, intercept,
                                    round(veto_below, 4))
@@ -427,7 +427,7 @@ def train(args) -> int:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(head.to_json(provenance), indent=1) + "\n", encoding="utf-8")
     if args.test_report:
-        with_both = [f for f in crossdomain.part_folders(out, "test")  # an AUC needs both labels (not COVID-QA)
+        with_both = [f for f in part_folders(out, "test")  # an AUC needs both labels (not COVID-QA)
                      if any(not row["answers"] for row in part_rows(f))]
         lines += test_report(head, with_both, out, pipeline_for, generator.states_key)
     report = out / ("head-report.md" if args.model is None else f"head-report-{generator.states_key[:16]}.md")

@@ -49,12 +49,12 @@ def _jsonl(path: Path) -> list[dict]:
 def document_sentences(role: str) -> list[str]:
     """Sentences of the cross-domain parts' documents of one role (text documents; the agency PDFs
     are read too, through the product's own reader)."""
-    from eval.calibrate import crossdomain
+    from eval.calibrate.parts import all_parts
     from rag.answer.injection_model import sentences_of
     from rag.ingest.readers import UnreadableFile, read_blocks
 
     found = []
-    for part in crossdomain.all_parts():
+    for part in all_parts():
         if part.role != role:
             continue
         texts = list(part.docs.values())

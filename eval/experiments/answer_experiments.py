@@ -95,7 +95,7 @@ def quote_features(out: Path) -> list[tuple[str, list[tuple], bool]]:
     """Per answerable calibration question: each candidate sentence's cosine, coverage, IDF-weighted
     coverage, agreement with the draft, share of the draft's added terms, passage, holds-gold, and
     the product's extractive score (`sentences.best_sentences`)."""
-    from eval.calibrate.crossdomain import part_folders
+    from eval.calibrate.parts import part_folders
     from eval.judge import is_correct
     from rag.answer import sentences as choose, short_answer
     from rag.answer.refusal import question_terms
@@ -363,7 +363,7 @@ def cmd_losses(out: Path, part: str, run_name: str) -> None:
     """Where the gold answer is lost, answerable questions: in the top four passages retrieved, in the
     prompt (each passage cut to its best `Settings.focus_sentences` sentences, as the pipeline does), in
     the model's draft, in the quote shown."""
-    from eval.calibrate.crossdomain import part_folders
+    from eval.calibrate.parts import part_folders
     from eval.judge import is_correct
     from rag.errors import UserError
 
@@ -516,7 +516,7 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--sets", nargs="*", choices=ALL_SETS, default=list(SETS))
         p.add_argument("--limit", type=_positive, default=40, help="answerable questions per set")
     args = parser.parse_args(argv)
-    from eval.calibrate.crossdomain import part_folders
+    from eval.calibrate.parts import part_folders
     from rag.errors import UserError
 
     try:

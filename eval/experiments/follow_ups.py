@@ -29,7 +29,7 @@ def corpus_docs(corpus: str, folder: Path) -> None:
     """The documents a corpus's conversations are asked of, written (or copied) into `folder`."""
     import shutil
 
-    from eval.calibrate.crossdomain import _doc
+    from eval.calibrate.parts import squad_doc
 
     if folder.exists():
         shutil.rmtree(folder)
@@ -43,7 +43,7 @@ def corpus_docs(corpus: str, folder: Path) -> None:
         articles = json.loads((DATA_DIR / "xquad_en" / "xquad.en.json").read_text(encoding="utf-8"))["data"]
         for a, article in enumerate(articles):
             for p, paragraph in enumerate(article["paragraphs"]):
-                (folder / f"a{a:02d}-p{p:02d}.md").write_text(_doc(article.get("title", ""), paragraph["context"]),
+                (folder / f"a{a:02d}-p{p:02d}.md").write_text(squad_doc(article.get("title", ""), paragraph["context"]),
                                                            encoding="utf-8")
 
 

@@ -331,7 +331,8 @@ def main(argv=None) -> int:
 def experiment(args) -> int:
     from dataclasses import replace
 
-    from eval.calibrate import crossdomain, train_heads
+    from eval.calibrate import train_heads
+    from eval.calibrate.parts import part_folders
     from eval.metrics import exact_match, token_f1
     from eval.scoring import strip_markers
     from rag import assemble
@@ -344,7 +345,7 @@ def experiment(args) -> int:
     training = out / "squad10-training"
     if not (training / "questions.jsonl").is_file():
         raise UserError(f"{training} is missing; make the parts with: python -m eval.calibrate.train_heads {out}")
-    folders = [training] + crossdomain.part_folders(out, "calibration")
+    folders = [training] + part_folders(out, "calibration")
     settings = Settings(answerability="signals")
     embedder = assemble.load_embedder(settings.embedding_model)
     generator = assemble.load_generator(settings, embedder, log=lambda m: print(m, file=sys.stderr))

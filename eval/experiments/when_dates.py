@@ -19,7 +19,7 @@ from pathlib import Path
 
 
 def main(argv=None) -> int:
-    from eval.calibrate import crossdomain
+    from eval.calibrate.parts import all_parts, write as write_parts
     from eval.metrics import exact_match, token_f1
     from rag.answer import short_answer
     from rag.assemble import build_pipeline, load_embedder
@@ -36,8 +36,8 @@ def main(argv=None) -> int:
         raise UserError(f"{args.out} is a file; name a folder for the parts")
     settings = Settings()
     rows = []
-    parts = crossdomain.all_parts()
-    crossdomain.write(parts, args.out)
+    parts = all_parts()
+    write_parts(parts, args.out)
     for part in parts:
         questions = [q for q in part.questions if re.search(r"(?i)\bwhen\b", q["question"])]
         if not questions:

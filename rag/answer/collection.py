@@ -9,7 +9,7 @@ from typing import Callable
 
 import numpy as np
 
-from rag.answer import cells
+from rag.answer import cells, formulas
 from rag.index.scope import asked_periods
 from rag.ingest.cards import DocumentCard
 from rag.records import Passage, SentenceSupport
@@ -54,7 +54,7 @@ def row_query(question: str) -> str:
     >>> row_query("Using the cash flow statement: what is 3M's FY2018 capex? Answer in USD millions.")[:60]
     "what is 3M's FY2018 capex? purchases of property plant and e"
     """
-    parsed = cells.formula_of(question)
+    parsed = formulas.formula_of(question)
     names = " ".join(t.name for t in parsed[1]) if parsed else ""
     return cells.expand(f"{cells.core_question(question)} {names}".strip())[:3000]
 
@@ -94,7 +94,7 @@ def cell_answer(question: str, passages: list[Passage], embed: Callable[[list[st
     table rows; None when the question asks for words or no row is close enough."""
     if not is_value_question(question):
         return None
-    if _ARITHMETIC.search(cells.core_question(question)) and not cells.formula_of(question):
+    if _ARITHMETIC.search(cells.core_question(question)) and not formulas.formula_of(question):
         return None  # arithmetic nobody defined: left to the model, which cites what it read
     rows = table_rows(passages)
     if not rows:
@@ -105,8 +105,8 @@ def cell_answer(question: str, passages: list[Passage], embed: Callable[[list[st
     named, bare, quarter = asked_periods(question)
     asked = named or bare
     place = lambda row, years: header_years(cards.get(passages[row.passage - 1].chunk.source), years)
-    if cells.formula_of(question):
-        return cells.read_formula(question, rows, similarity, terms, place, asked, quarter, threshold)
+    if formulas.formula_of(question):
+        return formulas.read_formula(question, rows, similarity, terms, place, asked, quarter, threshold)
     return cells.read_cell(question, rows, similarity, terms, lambda row: place(row, asked), quarter, threshold)
 
 

@@ -77,6 +77,37 @@ def _previous(index_dir: Path, embedder, warn: Warn):
     return previous
 
 
+@dataclass
+class _Build:
+    """One build's working state: what the live generation held, and what the new one keeps."""
+
+    previous: object  # the live generation (store.Index), or None for a first build
+    warn: Warn
+    report: IndexReport = field(default_factory=IndexReport)
+    kept: dict = field(default_factory=dict)  # source -> its chunks in the new generation
+    new_files: dict = field(default_factory=dict)  # source -> its manifest entry
+    to_read: list = field(default_factory=list)
+    digests: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.old_files = self.previous.manifest.files if self.previous else {}
+        self.old_chunks = self.previous.chunks if self.previous else []
+        self.old_by_source: dict[str, list[int]] = {}
+        for row, chunk in enumerate(self.old_chunks):
+            self.old_by_source.setdefault(chunk.source, []).append(row)
+
+    def keep_old(self, source: str, info: dict) -> None:
+        self.kept[source] = [self.old_chunks[r] for r in self.old_by_source.get(source, [])]
+        self.new_files[source] = info
+
+    def skip(self, source: str, message: str) -> None:
+        """Name the file; keep what was indexed of it before (a file that turned unreadable)."""
+        self.warn(message)
+        self.report.files_skipped.append(source)
+        if source in self.old_files:
+            self.keep_old(source, self.old_files[source])
+
+
 def build_index(paths: list[Path], index_dir: Path, embedder, chunker: ChunkerConfig = ChunkerConfig(),
                 faiss_factory: str = "auto", warn: Warn = lambda m: print(m, file=sys.stderr),
                 progress: bool = True, engine: Engine | None = None) -> IndexReport:
@@ -87,115 +118,110 @@ def build_index(paths: list[Path], index_dir: Path, embedder, chunker: ChunkerCo
     from tqdm import tqdm
 
     engine = engine or LocalEngine()
-
     store.check_writable_target(index_dir)
     chunker = ChunkerConfig(**{**asdict(chunker), "max_tokens": min(chunker.max_tokens, embedder.max_tokens)})
     files = find_documents(paths, warn)
     with store.write_lock(index_dir):
-        previous = _previous(index_dir, embedder, warn)
-        if previous is None:  # a damaged index is rebuilt with every file its manifest named
+        build = _Build(_previous(index_dir, embedder, warn), warn)
+        if build.previous is None:  # a damaged index is rebuilt with every file its manifest named
             files += [p for p in store.named_files(index_dir) if p not in files]
-        old_files = previous.manifest.files if previous else {}
-        same_chunker = previous is not None and previous.manifest.chunker == chunker.shape()
-        old_chunks = previous.chunks if previous else []
-        old_by_source: dict[str, list[int]] = {}
-        for row, chunk in enumerate(old_chunks):
-            old_by_source.setdefault(chunk.source, []).append(row)
-
-        report = IndexReport()
-        kept: dict[str, list[Chunk]] = {}
-        new_files: dict[str, dict] = {}
-        to_read: list[Path] = []
-        digests: dict[str, str] = {}
-
-        def skip(source: str, message: str) -> None:
-            """Name the file; keep what was indexed of it before (a file that turned unreadable)."""
-            warn(message)
-            report.files_skipped.append(source)
-            if source in old_files:
-                kept[source] = [old_chunks[r] for r in old_by_source.get(source, [])]
-                new_files[source] = old_files[source]
-
-        for path in files:
-            source = str(path)
-            if reason := unfit_file(path, chunker.max_file_mb):  # before hashing: a pipe would block it
-                skip(source, f"skipped {reason}")
-                continue
-            try:
-                digests[source] = _digest(path)
-            except OSError as exc:
-                skip(source, f"skipped {exc}")
-                continue
-            if same_chunker and old_files.get(source, {}).get("sha256") == digests[source]:
-                kept[source] = [old_chunks[r] for r in old_by_source.get(source, [])]
-                new_files[source] = {"sha256": digests[source], "size": path.stat().st_size,
-                                     "chunks": len(kept[source]), "card": old_files[source].get("card")}
-                report.files_unchanged += 1
-            else:
-                to_read.append(path)
-
+        _sort_files(build, files, chunker)
         # One display from the first file read to the last vector written: reading, then embedding
-        bar = tqdm(total=len(to_read), desc="reading", unit="file", file=sys.stderr, disable=not progress)
+        bar = tqdm(total=len(build.to_read), desc="reading", unit="file", file=sys.stderr, disable=not progress)
         try:
-            for result in engine.chunk_files(to_read, chunker, embedder):
-                bar.update(1)
-                for message in result.warnings:
-                    warn(message)
-                source = result.source
-                if result.error is not None:
-                    skip(source, result.error)
-                    continue
-                kept[source] = result.chunks
-                report.reading_s += result.seconds
-                report.pages_read += max((c.page or 0 for c in result.chunks), default=0)
-                if report.pages_read:
-                    bar.set_postfix(pages=report.pages_read,
-                                    pages_per_s=f"{report.pages_read / max(bar.format_dict['elapsed'], 1e-6):.0f}")
-                (report.files_updated if source in old_files else report.files_added).append(source)
-                new_files[source] = {"sha256": digests[source], "size": Path(source).stat().st_size,
-                                     "chunks": len(result.chunks), "card": result.card}
-            # the order of `files`, whatever order the engine finished them in
-            new_files = {str(p): new_files[str(p)] for p in files if str(p) in new_files}
-
-            # Files indexed earlier and not named now stay, unless they were deleted from disk.
-            for source, info in old_files.items():
-                if source in new_files:
-                    continue
-                if Path(source).exists():
-                    kept[source] = [old_chunks[r] for r in old_by_source.get(source, [])]
-                    new_files[source] = info
-                else:
-                    report.files_removed.append(source)
-
-            _place_cards(new_files, kept)
-            chunks = [chunk for source in new_files for chunk in kept[source]]
+            _read_changed(build, engine, chunker, embedder, bar)
+            _settle_files(build, files)
+            chunks = [chunk for source in build.new_files for chunk in build.kept[source]]
             if not chunks:
                 where = ", ".join(str(p) for p in paths)
-                raise UserError(f"nothing readable to index in {where}" + (" (the index is unchanged)" if previous else ""))
-
-            old_ids = {c.chunk_id for c in old_chunks}
-            new_ids = {c.chunk_id for c in chunks}
-            report.chunks_added = len(new_ids - old_ids)
-            report.chunks_removed = len(old_ids - new_ids)
-            report.chunks_total = len(chunks)
-
-            vectors = _embed_with_cache(chunks, old_chunks, previous, embedder, engine, bar, report)
-            if not np.isfinite(vectors).all():  # a broken model or file: never written, never searched
-                bad = int((~np.isfinite(vectors).all(axis=1)).sum())
-                raise UserError(f"the embedding model returned {bad} vector(s) with NaN or infinite values; "
-                                f"the index is unchanged")
-            bar.set_description("writing the index")
-            faiss_factory = resolve_factory(faiss_factory, len(chunks), embedder.dimension)
-            manifest = store.Manifest(
-                embedding_model=embedder.name, dimension=embedder.dimension, query_prefix=embedder.query_prefix,
-                passage_prefix=embedder.passage_prefix, max_tokens=embedder.max_tokens, chunker=chunker.shape(),
-                faiss_factory=faiss_factory, files=new_files, versions=_versions(),
-            )
-            store.write_generation(index_dir, manifest, chunks, vectors, build_dense(vectors, faiss_factory),
-                                   build_bm25(chunks))
+                raise UserError(f"nothing readable to index in {where}" +
+                                (" (the index is unchanged)" if build.previous else ""))
+            _write(build, chunks, index_dir, embedder, chunker, faiss_factory, engine, bar)
         finally:
             bar.close()
-    return report
+    return build.report
+
+
+def _sort_files(build: _Build, files: list[Path], chunker: ChunkerConfig) -> None:
+    """Each named file: skipped (unfit, unreadable), kept as indexed (same bytes, same chunker),
+    or to be read."""
+    same_chunker = build.previous is not None and build.previous.manifest.chunker == chunker.shape()
+    for path in files:
+        source = str(path)
+        if reason := unfit_file(path, chunker.max_file_mb):  # before hashing: a pipe would block it
+            build.skip(source, f"skipped {reason}")
+            continue
+        try:
+            build.digests[source] = _digest(path)
+        except OSError as exc:
+            build.skip(source, f"skipped {exc}")
+            continue
+        old = build.old_files.get(source, {})
+        if same_chunker and old.get("sha256") == build.digests[source]:
+            build.keep_old(source, {"sha256": build.digests[source], "size": path.stat().st_size,
+                                    "chunks": len(build.old_by_source.get(source, [])), "card": old.get("card")})
+            build.report.files_unchanged += 1
+        else:
+            build.to_read.append(path)
+
+
+def _read_changed(build: _Build, engine: Engine, chunker: ChunkerConfig, embedder, bar) -> None:
+    """Read and chunk the new and changed files, on the engine; the bar counts files and pages."""
+    report = build.report
+    for result in engine.chunk_files(build.to_read, chunker, embedder):
+        bar.update(1)
+        for message in result.warnings:
+            build.warn(message)
+        source = result.source
+        if result.error is not None:
+            build.skip(source, result.error)
+            continue
+        build.kept[source] = result.chunks
+        report.reading_s += result.seconds
+        report.pages_read += max((c.page or 0 for c in result.chunks), default=0)
+        if report.pages_read:
+            bar.set_postfix(pages=report.pages_read,
+                            pages_per_s=f"{report.pages_read / max(bar.format_dict['elapsed'], 1e-6):.0f}")
+        (report.files_updated if source in build.old_files else report.files_added).append(source)
+        build.new_files[source] = {"sha256": build.digests[source], "size": Path(source).stat().st_size,
+                                   "chunks": len(result.chunks), "card": result.card}
+
+
+def _settle_files(build: _Build, files: list[Path]) -> None:
+    """The new generation's files in the order named (whatever order the engine finished them in),
+    then the files indexed earlier and not named now, unless they were deleted from disk."""
+    build.new_files = {str(p): build.new_files[str(p)] for p in files if str(p) in build.new_files}
+    for source, info in build.old_files.items():
+        if source in build.new_files:
+            continue
+        if Path(source).exists():
+            build.keep_old(source, info)
+        else:
+            build.report.files_removed.append(source)
+    _place_cards(build.new_files, build.kept)
+
+
+def _write(build: _Build, chunks: list[Chunk], index_dir: Path, embedder, chunker: ChunkerConfig,
+           faiss_factory: str, engine: Engine, bar) -> None:
+    """Embed what is new, check the vectors, and write the generation (made live atomically)."""
+    report = build.report
+    old_ids, new_ids = {c.chunk_id for c in build.old_chunks}, {c.chunk_id for c in chunks}
+    report.chunks_added, report.chunks_removed = len(new_ids - old_ids), len(old_ids - new_ids)
+    report.chunks_total = len(chunks)
+    vectors = _embed_with_cache(chunks, build.old_chunks, build.previous, embedder, engine, bar, report)
+    if not np.isfinite(vectors).all():  # a broken model or file: never written, never searched
+        bad = int((~np.isfinite(vectors).all(axis=1)).sum())
+        raise UserError(f"the embedding model returned {bad} vector(s) with NaN or infinite values; "
+                        f"the index is unchanged")
+    bar.set_description("writing the index")
+    faiss_factory = resolve_factory(faiss_factory, len(chunks), embedder.dimension)
+    manifest = store.Manifest(
+        embedding_model=embedder.name, dimension=embedder.dimension, query_prefix=embedder.query_prefix,
+        passage_prefix=embedder.passage_prefix, max_tokens=embedder.max_tokens, chunker=chunker.shape(),
+        faiss_factory=faiss_factory, files=build.new_files, versions=_versions(),
+    )
+    store.write_generation(index_dir, manifest, chunks, vectors, build_dense(vectors, faiss_factory),
+                           build_bm25(chunks))
 
 
 def _digest(path: Path) -> str:
