@@ -111,11 +111,11 @@ def test_with_the_answerability_head_a_real_question_is_answered_and_made_up_one
     """The default model carries a head trained on its hidden states (rag/answer/heads/), a veto on
     top of the fitted signals. The made-up treaty fools the head (P about 0.7) and is refused by the
     signals; the budget is refused by the head's veto as well."""
-    assert pipeline.head is not None and pipeline.head.states_key == pipeline.generator.states_key
+    assert pipeline.decision.head is not None and pipeline.decision.head.states_key == pipeline.generator.states_key
     answer = pipeline.ask(question)
     assert answer.refused is not answerable, answer.refusal_reason
     if head_says_no is not None:
-        assert (answer.head_probability < pipeline.head.veto_below) is head_says_no, answer.head_probability
+        assert (answer.head_probability < pipeline.decision.head.veto_below) is head_says_no, answer.head_probability
     if answerable:
         assert "1978" in answer.text and answer.confidence.endswith("in the documents")
         assert json.loads(json.dumps(answer.to_json()))["head_probability"] == round(answer.head_probability, 4)

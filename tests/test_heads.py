@@ -120,7 +120,7 @@ def test_span_helpers_find_the_gold_in_the_shown_passages_and_keep_spans_in_one_
 
 
 def test_a_capped_training_part_keeps_a_seeded_share_of_both_labels_per_article():
-    from eval.calibrate.train_heads import capped
+    from eval.calibrate.head_data import capped
 
     rows = [{"id": f"{a}{i}", "article": a, "answers": ["x"] if i % 3 else []} for a in "AB" for i in range(30)]
     kept = capped(rows, 4)
@@ -144,7 +144,7 @@ def test_the_training_commands_refuse_bad_counts_in_one_line(capsys):
 
 
 def test_layers_a_model_lacks_are_one_line():
-    from eval.calibrate.train_heads import checked_layers
+    from eval.calibrate.head_data import checked_layers
 
     generator = tiny_generator()
     count = generator.model.config.num_hidden_layers

@@ -29,159 +29,18 @@ import hashlib
 import json
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from eval import EVAL_DIR
-from eval.calibrate.states import prefill_states
-from eval.datasets import dataset_dir, read_jsonl
+from eval.calibrate.head_data import SQUAD10, Example, checked_layers, extract, part_rows, positive, squad10_part
+from eval.datasets import dataset_dir
 from rag.answer.decision import Signals
 
-SEED = 13
 LAYERS = (6, 9, 12, 15, 18, 21, 24)
 C_GRID = (0.003, 0.01, 0.03, 0.1)
 MAX_VETO_FALSE_REFUSALS = 0.03  # declared before the test parts ran: the head may cost at most 3% of answers
-SQUAD10 = dataset_dir("squad2_train_10") / "train-v2.0-10-articles.json"
-
-
-@dataclass(frozen=True)
-class Example:
-    part: str
-    qid: str
-    group: str  # the article (or paper, or document) the question is about: folds never split one
-    label: int  # 1 answerable and shown, 0 unanswerable, -1 answerable but its gold not shown
-    states: dict  # layer -> vector
-    signals: dict  # the retrieval signals the pipeline reads for the same question (RETRIEVAL_SIGNALS)
-
-
-def squad10_part(out: Path, per_article: int) -> Path:
-    """OUT/squad10-training: questions.jsonl + docs/, one document per paragraph (as the CCT part)."""
-    from eval.calibrate.parts import sample, squad_doc, squad_row
-
-    folder = out / "squad10-training"
-    if (folder / "questions.jsonl").is_file():
-        return folder
-    articles = json.loads(SQUAD10.read_text(encoding="utf-8"))["data"]
-    (folder / "docs").mkdir(parents=True, exist_ok=True)
-    rows = []
-    for a, article in enumerate(articles):
-        answerable, unanswerable = [], []
-        for j, paragraph in enumerate(article["paragraphs"]):
-            (folder / "docs" / f"a{a:02d}-p{j:03d}.md").write_text(squad_doc(article["title"], paragraph["context"]),
-                                                                   encoding="utf-8")
-            for qa in paragraph["qas"]:
-                ok = not qa.get("is_impossible") and bool(qa.get("answers"))
-                (answerable if ok else unanswerable).append(squad_row(qa, ok, article=article["title"]))
-        rows += sample(answerable, per_article, seed=SEED + a) + unanswerable
-    (folder / "questions.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
-                                            encoding="utf-8")
-    return folder
-
-
-def positive(text: str) -> int:
-    """argparse type: a count that must be at least 1."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
-def checked_layers(generator, layers) -> tuple[int, ...]:
-    """The layers asked for, each one the model has (1 .. its block count): a wrong one is one line,
-    not an IndexError after the model loaded and the first pass ran."""
-    from rag.errors import UserError
-
-    count = generator.model.config.num_hidden_layers
-    wrong = [layer for layer in layers if not 1 <= layer <= count]
-    if wrong:
-        raise UserError(f"--layers {' '.join(map(str, wrong))}: {generator.name} has layers 1 to {count}")
-    return tuple(layers)
-
-
-def part_rows(folder: Path) -> list[dict]:
-    """A part's questions (questions.jsonl: id, question, answers, and the article or document)."""
-    return read_jsonl(folder / "questions.jsonl")
-
-
-def group_of(part: str, row: dict) -> str:
-    """The fold group: an article, a paper or a report; a one-article part (SQuAD CCT, split by
-    paragraph; the sample) is one group, so no fold trains on the article it is scored on."""
-    for key in ("article", "paper", "document"):
-        if key in row:
-            return f"{part}:{key}={row[key]}"
-    return f"{part}:all"
-
-
-def gold_shown(answers: list[str], texts: tuple[str, ...]) -> bool:
-    shown = " ".join(" ".join(t.split()) for t in texts).lower()
-    return any(" ".join(a.split()).lower() in shown for a in answers)
-
-
-def retrieval_signals(pipeline, question: str) -> dict:
-    """The retrieval signals of one question, computed as the answer pipeline computes them."""
-    prepared = pipeline.prepare(question, pipeline.config.k, pipeline.config.mode)
-    fitted = prepared.fitted
-    shown = pipeline.ranked_shown(fitted, question, prepared.passages, prepared.ranked) if fitted.passages else []
-    signals = pipeline.retrieval_signals(question, list(fitted.passages))
-    signals["quote_score"] = shown[0].score if shown else 0.0
-    return {k: float(v) for k, v in signals.items()}
-
-
-def capped(rows: list[dict], per_article: int | None) -> list[dict]:
-    """At most `per_article` answerable and as many unanswerable questions per article, seeded:
-    a smaller training part for a slower model."""
-    if per_article is None:
-        return rows
-    from eval.calibrate.parts import sample
-
-    kept = []
-    for n, article in enumerate(sorted({r.get("article", "") for r in rows})):
-        mine = [r for r in rows if r.get("article", "") == article]
-        kept += sample([r for r in mine if r["answers"]], per_article, seed=SEED + n)
-        kept += sample([r for r in mine if not r["answers"]], per_article, seed=SEED + n)
-    return kept
-
-
-def extract(folder: Path, cache: Path, pipeline_for, layers: tuple[int, ...],
-            per_article: int | None = None) -> list[Example]:
-    """Every question's states and retrieval signals, from the cache or by one forward pass each
-    (resumable: states per question, signals per part)."""
-    from tqdm import tqdm
-
-    from rag.query import check_query
-
-    rows = part_rows(folder)
-    if folder.name == "squad10-training":
-        rows = capped(rows, per_article)
-    cache.mkdir(parents=True, exist_ok=True)
-    signals_path = cache / "signals.json"
-    cached_signals = json.loads(signals_path.read_text(encoding="utf-8")) if signals_path.is_file() else {}
-    pipeline, examples = None, []
-    for row in tqdm(rows, desc=folder.name, unit="q", file=sys.stderr):
-        path = cache / f"{hashlib.sha1(row['id'].encode()).hexdigest()[:16]}.npz"
-        if row["id"] not in cached_signals:
-            pipeline = pipeline or pipeline_for(folder)
-            question = check_query(row["question"], pipeline.config.k, pipeline.config.mode)
-            cached_signals[row["id"]] = retrieval_signals(pipeline, question)
-        if not path.is_file():
-            pipeline = pipeline or pipeline_for(folder)
-            question = check_query(row["question"], pipeline.config.k, pipeline.config.mode)
-            fitted = pipeline.prepare(question, pipeline.config.k, pipeline.config.mode).fitted
-            label = (1 if gold_shown(row["answers"], fitted.texts) else -1) if row["answers"] else 0
-            if not fitted.passages:
-                label = -1 if row["answers"] else 0
-            states = prefill_states(pipeline.generator, fitted.messages, layers)
-            partial = path.with_suffix(".tmp.npz")
-            np.savez(partial, label=label, **{f"layer{k}": v.astype(np.float16) for k, v in states.items()})
-            partial.replace(path)
-        with np.load(path) as data:
-            states = {int(k[5:]): data[k].astype(np.float32) for k in data.files if k.startswith("layer")}
-            examples.append(Example(folder.name, row["id"], group_of(folder.name, row), int(data["label"]), states,
-                                    cached_signals[row["id"]]))
-    signals_path.write_text(json.dumps(cached_signals), encoding="utf-8")
-    return examples
 
 
 def auc(labels: np.ndarray, scores: np.ndarray) -> float | None:
@@ -330,9 +189,49 @@ def main(argv=None) -> int:
 
 
 def train(args) -> int:
-    from eval.calibrate.parts import DATASETS, all_parts, part_folders, write as write_parts
+    out: Path = args.out
+    generator, layers, pipeline_for, examples = gather(args)
+    labelled = [e for e in examples if e.label >= 0]
+    parts = sorted({e.part for e in labelled})
+    lines = [f"# Answerability head: {generator.name} ({generator.states_key})", "",
+             f"{len(labelled)} labelled questions ({sum(e.label for e in labelled)} answerable and shown, "
+             f"{sum(e.label == 0 for e in labelled)} unanswerable); {len(examples) - len(labelled)} answerable "
+             f"questions whose gold was not shown left out.", "",
+             "Out-of-fold AUC, folds grouped by article:", "",
+             "| layer | C | mean per-set AUC | " + " | ".join(parts) + " |", "|---|---|---|" + "---|" * len(parts)]
+    mean, layer, c, scores, sets = choose_head(labelled, layers, parts, lines)
+    loao = {lay: leave_one_article_out(labelled, lay, c) for lay in layers}
+    lines += ["", f"Head chosen: layer {layer}, C {c} (mean per-set AUC {mean:.3f}).", ""]
+    decisions = compare_decisions(labelled, scores, sets, lines)
+    veto_below = choose_threshold(labelled, scores, MAX_VETO_FALSE_REFUSALS)
+    with_head, without = decisions["head + retrieval signals"][0], decisions["retrieval signals alone"][0]
+    lines += ["", f"In a refit with the retrieval signals the head moves the mean per-set AUC from {without:.3f} "
+              f"(signals alone) to {with_head:.3f}. The shipped fitted decision also reads the model's output "
+              "signals, and refitting it with the head needs a calibration run of the whole pipeline, so the head "
+              f"joins it as a veto: refuse when P_head < {veto_below:.4f}, the threshold at which its out-of-fold "
+              f"scores refuse ≤ {MAX_VETO_FALSE_REFUSALS:.0%} of the calibration parts' answerable questions.", "",
+              f"Leave-one-article-out AUC on the SQuAD 2.0 articles with unanswerable questions (C {c}):", "",
+              "| layer | " + " | ".join(sorted(loao[layer])) + " |", "|---|" + "---|" * len(loao[layer])]
+    lines += [f"| {lay} | " + " | ".join(f"{v:.3f}" for _, v in sorted(loao[lay].items())) + " |" for lay in layers]
+    record = provenance(args, generator, labelled, layers, (layer, c), sets, decisions, loao[layer])
+    head, target = write_head(args, generator, labelled, layer, c, veto_below, record)
+    if args.test_report:
+        from eval.calibrate.parts import part_folders
+
+        with_both = [f for f in part_folders(out, "test")  # an AUC needs both labels (not COVID-QA)
+                     if any(not row["answers"] for row in part_rows(f))]
+        lines += test_report(head, with_both, out, pipeline_for, generator.states_key)
+    report = out / ("head-report.md" if args.model is None else f"head-report-{generator.states_key[:16]}.md")
+    report.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print("\n".join(lines))
+    print(f"wrote {target}", file=sys.stderr)
+    return 0
+
+
+def gather(args):
+    """(the model, its layers to try, a pipeline per part folder, every question's example)."""
+    from eval.calibrate.parts import all_parts, part_folders, write as write_parts
     from rag import assemble
-    from rag.answer import heads
     from rag.errors import UserError
     from rag.index.indexer import build_index
     from rag.index.retrieval import Retriever
@@ -358,14 +257,12 @@ def train(args) -> int:
     for folder in folders:
         examples += extract(folder, out / "head-features" / generator.states_key.replace(":", "-") / folder.name,
                             pipeline_for, layers, args.squad_per_article)
-    labelled = [e for e in examples if e.label >= 0]
-    lines = [f"# Answerability head: {generator.name} ({generator.states_key})", "",
-             f"{len(labelled)} labelled questions ({sum(e.label for e in labelled)} answerable and shown, "
-             f"{sum(e.label == 0 for e in labelled)} unanswerable); {len(examples) - len(labelled)} answerable "
-             f"questions whose gold was not shown left out.", "",
-             "Out-of-fold AUC, folds grouped by article:", "",
-             "| layer | C | mean per-set AUC | " + " | ".join(sorted({e.part for e in labelled})) + " |",
-             "|---|---|---|" + "---|" * len({e.part for e in labelled})]
+    return generator, layers, pipeline_for, examples
+
+
+def choose_head(labelled: list[Example], layers, parts: list[str], lines: list[str]):
+    """The layer and regularisation with the best mean per-set out-of-fold AUC (a row each in `lines`):
+    (that mean, the layer, C, the out-of-fold scores, the AUC per set)."""
     best = None
     for layer in layers:
         for c in C_GRID:
@@ -373,14 +270,16 @@ def train(args) -> int:
             sets = per_set_auc(labelled, scores)
             mean = float(np.mean(list(sets.values())))
             lines.append(f"| {layer} | {c} | {mean:.3f} | "
-                         + " | ".join(f"{sets[p]:.3f}" if p in sets else "–" for p in sorted({e.part for e in labelled}))
-                         + " |")
+                         + " | ".join(f"{sets[p]:.3f}" if p in sets else "–" for p in parts) + " |")
             if best is None or mean > best[0]:
                 best = (mean, layer, c, scores, sets)
-    mean, layer, c, scores, sets = best
-    loao = {lay: leave_one_article_out(labelled, lay, c) for lay in layers}
-    lines += ["", f"Head chosen: layer {layer}, C {c} (mean per-set AUC {mean:.3f}).", "",
-              "Decisions over the head's out-of-fold logit and the retrieval signals, out-of-fold AUC:", "",
+    return best
+
+
+def compare_decisions(labelled: list[Example], scores: np.ndarray, sets: dict, lines: list[str]) -> dict:
+    """Each candidate decision over the head's out-of-fold logit and the retrieval signals, scored
+    by the same objective (a row each in `lines`)."""
+    lines += ["Decisions over the head's out-of-fold logit and the retrieval signals, out-of-fold AUC:", "",
               "| decision | mean per-set AUC | " + " | ".join(sorted(sets)) + " |", "|---|---|" + "---|" * len(sets)]
     decisions = {}
     for name, features in DECISIONS.items():
@@ -389,30 +288,26 @@ def train(args) -> int:
         by_set = per_set_auc(labelled, oof)
         decisions[name] = (float(np.mean(list(by_set.values()))), features, x, oof, by_set)
         lines.append(f"| {name} | {decisions[name][0]:.3f} | " + " | ".join(f"{by_set[p]:.3f}" for p in sorted(sets)) + " |")
-    veto_below = choose_threshold(labelled, scores, MAX_VETO_FALSE_REFUSALS)
-    with_head, without = decisions["head + retrieval signals"][0], decisions["retrieval signals alone"][0]
-    lines += ["", f"In a refit with the retrieval signals the head moves the mean per-set AUC from {without:.3f} "
-              f"(signals alone) to {with_head:.3f}. The shipped fitted decision also reads the model's output "
-              "signals, and refitting it with the head needs a calibration run of the whole pipeline, so the head "
-              f"joins it as a veto: refuse when P_head < {veto_below:.4f}, the threshold at which its out-of-fold "
-              f"scores refuse ≤ {MAX_VETO_FALSE_REFUSALS:.0%} of the calibration parts' answerable questions.", "",
-              f"Leave-one-article-out AUC on the SQuAD 2.0 articles with unanswerable questions (C {c}):", "",
-              "| layer | " + " | ".join(sorted(loao[layer])) + " |", "|---|" + "---|" * len(loao[layer])]
-    lines += [f"| {lay} | " + " | ".join(f"{v:.3f}" for _, v in sorted(loao[lay].items())) + " |" for lay in layers]
-    weights_mean, weights_scale, weights, intercept = fit_final(labelled, layer, c)
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                            cwd=EVAL_DIR).stdout.strip()
-    provenance = {
+    return decisions
+
+
+def provenance(args, generator, labelled: list[Example], layers, chosen: tuple, sets: dict, decisions: dict,
+               loao: dict) -> dict:
+    """What the head file records of how it was made: command, commit, choices, figures, data hashes."""
+    from eval.calibrate.parts import DATASETS
+
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=EVAL_DIR).stdout.strip()
+    return {
         "trained_by": "python -m eval.calibrate.train_heads" + (f" --model {args.model}" if args.model else "")
                       + (f" --squad-per-article {args.squad_per_article}" if args.squad_per_article else ""),
         "commit": commit, "model": generator.name,
-        "layer_choice": {"layers": list(layers), "C_grid": list(C_GRID), "chosen": [layer, c],
+        "layer_choice": {"layers": list(layers), "C_grid": list(C_GRID), "chosen": list(chosen),
                          "objective": "mean per-set out-of-fold AUC, folds grouped by article"},
         "veto_rule": f"refuse when P_head < the highest threshold with out-of-fold false refusals on calibration "
                      f"answerables <= {MAX_VETO_FALSE_REFUSALS}, on top of the fitted decision (answerability.json)",
         "out_of_fold_auc": {k: round(v, 4) for k, v in sets.items()},
         "decision_out_of_fold_auc": {name: {k: round(v, 4) for k, v in d[4].items()} for name, d in decisions.items()},
-        "leave_one_article_out_auc": {k: round(v, 4) for k, v in loao[layer].items()},
+        "leave_one_article_out_auc": {k: round(v, 4) for k, v in loao.items()},
         "examples": {p: {"answerable": sum(e.label == 1 for e in labelled if e.part == p),
                          "unanswerable": sum(e.label == 0 for e in labelled if e.part == p)}
                      for p in sorted({e.part for e in labelled})},
@@ -421,20 +316,19 @@ def train(args) -> int:
                          DATASETS / "xquad_en" / "xquad.en.json",
                          DATASETS / "covidqa_200423" / "200423_covidQA.json"]},
     }
+
+
+def write_head(args, generator, labelled: list[Example], layer: int, c: float, veto_below: float, record: dict):
+    """The head fitted on every labelled example, written with its provenance: (head, its file)."""
+    from rag.answer import heads
+
+    weights_mean, weights_scale, weights, intercept = fit_final(labelled, layer, c)
     head = heads.AnswerabilityHead(generator.states_key, layer, weights_mean, weights_scale, weights, intercept,
                                    round(veto_below, 4))
     target = args.write or heads.head_path(generator.states_key)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(head.to_json(provenance), indent=1) + "\n", encoding="utf-8")
-    if args.test_report:
-        with_both = [f for f in part_folders(out, "test")  # an AUC needs both labels (not COVID-QA)
-                     if any(not row["answers"] for row in part_rows(f))]
-        lines += test_report(head, with_both, out, pipeline_for, generator.states_key)
-    report = out / ("head-report.md" if args.model is None else f"head-report-{generator.states_key[:16]}.md")
-    report.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print("\n".join(lines))
-    print(f"wrote {target}", file=sys.stderr)
-    return 0
+    target.write_text(json.dumps(head.to_json(record), indent=1) + "\n", encoding="utf-8")
+    return head, target
 
 
 if __name__ == "__main__":

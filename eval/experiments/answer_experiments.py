@@ -416,6 +416,35 @@ def _evidence_for(span: str, quote: str, sentences: list[str]) -> str:
     return next((s for s in sentences if short_answer.states(s, span)), "")
 
 
+def _reread_row(row: dict, q, name: str, ways: list[str], embed, gen) -> dict:
+    """One stored answer with each way of copying its phrase out of the prompt's passages."""
+    from rag.answer import short_answer
+    from rag.answer.prompting import build_messages
+    from rag.answer.refusal import model_refused
+
+    quote = " ".join(s["text"] for s in row["sentences"])
+    d = {"set": name, "answerable": q.answerable, "answers": q.answers, "question": q.question,
+         "quote": quote, "shipped": _shipped(row, q.question, quote), "draft": row["raw"]}
+    if not (row["raw"] and quote and not model_refused(row["raw"])):
+        return d
+    passages, focused, ranked = _prompt_passages(row, q.question, embed)
+    messages = build_messages(q.question, passages, focused)
+    source = " ".join(focused)
+    shown = [c.text for c in ranked if c.text in source]
+    top = [quote] + [c for c in shown if c != quote][:2]
+    chats = {  # (chat, leading messages that never change)
+        "after": (messages + ({"role": "assistant", "content": row["raw"]},
+                              {"role": "user", "content": REREAD_TURN}), 0),
+        "direct": (({"role": "system", "content": DIRECT_SYSTEM},) + messages[1:], 0),
+        "examples": (short_answer.span_messages(q.question, source), short_answer.SPAN_FIXED),
+        "top3": (short_answer.span_messages(q.question, " ".join(top)), short_answer.SPAN_FIXED)}
+    for label in ways:
+        copied_from = " ".join(top) if label == "top3" else source
+        span, logprob = gen.copy_span(chats[label][0], copied_from, fixed=chats[label][1])
+        d[label] = (span, logprob, _evidence_for(span, quote, top if label == "top3" else shown))
+    return d
+
+
 def cmd_reread(out: Path, sets: list[str], ways: list[str]) -> None:
     """The phrase copied out of the prompt's passages (not out of the draft): `after` the draft, in the
     same chat ("now copy ..."); `direct`, the answer prompt with a copying instruction and no draft;
@@ -425,8 +454,6 @@ def cmd_reread(out: Path, sets: list[str], ways: list[str]) -> None:
     answer, alone and as a fallback."""
     from eval.questions import load_jsonl
     from rag.answer import short_answer
-    from rag.answer.prompting import build_messages
-    from rag.answer.refusal import model_refused
     from rag import assemble
     from rag.index.lexical import terms
 
@@ -437,25 +464,7 @@ def cmd_reread(out: Path, sets: list[str], ways: list[str]) -> None:
         folder = out / f"{name}-calibration"
         questions = {q.id: q for q in load_jsonl(folder / "questions.jsonl")}
         for row in _rows(folder):
-            q, quote = questions[row["id"]], " ".join(s["text"] for s in row["sentences"])
-            d = {"set": name, "answerable": q.answerable, "answers": q.answers, "question": q.question,
-                 "quote": quote, "shipped": _shipped(row, q.question, quote), "draft": row["raw"]}
-            if row["raw"] and quote and not model_refused(row["raw"]):
-                passages, focused, ranked = _prompt_passages(row, q.question, embed)
-                messages = build_messages(q.question, passages, focused)
-                source = " ".join(focused)
-                shown = [c.text for c in ranked if c.text in source]
-                top = [quote] + [c for c in shown if c != quote][:2]
-                chats = {  # (chat, leading messages that never change)
-                    "after": (messages + ({"role": "assistant", "content": row["raw"]},
-                                          {"role": "user", "content": REREAD_TURN}), 0),
-                    "direct": (({"role": "system", "content": DIRECT_SYSTEM},) + messages[1:], 0),
-                    "examples": (short_answer.span_messages(q.question, source), short_answer.SPAN_FIXED),
-                    "top3": (short_answer.span_messages(q.question, " ".join(top)), short_answer.SPAN_FIXED)}
-                for label in ways:
-                    copied_from = " ".join(top) if label == "top3" else source
-                    span, logprob = gen.copy_span(chats[label][0], copied_from, fixed=chats[label][1])
-                    d[label] = (span, logprob, _evidence_for(span, quote, top if label == "top3" else shown))
+            d = _reread_row(row, questions[row["id"]], name, ways, embed, gen)
             data.append(d)
             print(json.dumps({k: v for k, v in d.items() if k != "answers"}), file=sys.stderr)
 

@@ -43,7 +43,8 @@ def answer_part(questions: list[dict], out: Path, part: str, generator: str, cel
         return results
     pipeline = assemble.build_pipeline(Settings(generator=generator), out / "index")
     if cell_threshold is not None:
-        pipeline.config = replace(pipeline.config, cell_threshold=cell_threshold)
+        pipeline = type(pipeline)(pipeline.retriever, pipeline.generator, pipeline.decision,
+                                  replace(pipeline.config, cell_threshold=cell_threshold))
     with open(results, "a", encoding="utf-8") as fh:
         for number, q in enumerate(todo, start=1):
             answer = pipeline.ask(q["question"])

@@ -45,7 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from eval.calibrate.states import prefill_token_states
-from eval.calibrate.train_heads import checked_layers, group_of, part_rows, positive
+from eval.calibrate.head_data import Example, checked_layers, group_of, part_rows, positive
 
 LAYERS = (12, 16, 20)
 MAX_SPAN_TOKENS = 15
@@ -270,7 +270,7 @@ def answerability_rows(last: dict, today_cache: Path, folders: list[Path]) -> li
             for row in rows:
                 got = states_of(folder, row)
                 if got is not None and got[0] >= 0:
-                    found.append(train_heads.Example(folder.name, row["id"], train_heads.group_of(folder.name, row),
+                    found.append(Example(folder.name, row["id"], group_of(folder.name, row),
                                                      got[0], got[1], {}))
         return found
 
@@ -329,52 +329,12 @@ def main(argv=None) -> int:
 
 
 def experiment(args) -> int:
-    from dataclasses import replace
-
-    from eval.calibrate import train_heads
-    from eval.calibrate.parts import part_folders
     from eval.metrics import exact_match, token_f1
     from eval.scoring import strip_markers
-    from rag import assemble
-    from rag.errors import UserError
-    from rag.index.indexer import build_index
-    from rag.index.retrieval import Retriever
-    from rag.settings import Settings
 
-    out: Path = args.out
-    training = out / "squad10-training"
-    if not (training / "questions.jsonl").is_file():
-        raise UserError(f"{training} is missing; make the parts with: python -m eval.calibrate.train_heads {out}")
-    folders = [training] + part_folders(out, "calibration")
-    settings = Settings(answerability="signals")
-    embedder = assemble.load_embedder(settings.embedding_model)
-    generator = assemble.load_generator(settings, embedder, log=lambda m: print(m, file=sys.stderr))
-    if generator.states_key is None:
-        raise UserError(f"{generator.name} has no hidden states to train on")
-    layers = checked_layers(generator, args.layers)
-
-    def pipeline_for(folder: Path, gen=generator):
-        build_index([folder / "docs"], folder / "index", embedder, progress=False)
-        config = replace(assemble.answer_config(settings), question_first=args.question_first)
-        return assemble.answer_pipeline(Retriever.open(folder / "index", embedder), gen, config,
-                                        settings.answerability, decide=False)
-
-    extractive_generator = assemble.load_generator(replace(settings, generator="extractive", model=None), embedder)
+    generator, layers, pipeline_for, extractive_for, folders = setup(args)
     key = generator.states_key.replace(":", "-")
-    features = "span-features-question-first" if args.question_first else "span-features"
-    last_layers = tuple(train_heads.LAYERS) if args.question_first else ()
-    examples, answers, last = [], {}, {}
-    for folder in folders:  # every forward pass first (minutes), then the generated baselines (longer)
-        found, states = extract_part(folder, out / features / key / folder.name, pipeline_for, layers, last_layers)
-        examples += found
-        last.update({(folder.name, qid): v for qid, v in states.items()})
-    for folder in folders:
-        cached = out / features / key / folder.name / "baselines.json"
-        if folder.name.endswith("-calibration") and args.no_generation:
-            answers.update(json.loads(cached.read_text(encoding="utf-8")) if cached.is_file() else {})
-        elif folder.name.endswith("-calibration"):
-            answers.update(baselines(folder, out / features / key / folder.name, pipeline_for,
-                                     lambda f: pipeline_for(f, extractive_generator)))
+    examples, answers, last = collect(args, folders, key, layers, pipeline_for, extractive_for)
     parts = sorted({e.part for e in examples if e.part.endswith("-calibration")})
     prompt = ("the question both before and after the passages" if args.question_first
               else "today's: passages, then the question")
@@ -397,11 +357,80 @@ def experiment(args) -> int:
         lines.append(f"| {name} | {np.mean(means):.1f} | " + " | ".join(cells) + " |")
         return float(np.mean(means))
 
+    results = compare(args, examples, answers, layers, folders, key, row)
+    winner = max(results, key=results.get)
+    lines += ["", f"Highest mean F1: {winner} ({results[winner]:.1f})."]
+    if last:
+        lines += answerability_rows(last, args.out / "head-features" / key, folders)
+    text = "\n".join(lines) + "\n"
+    if args.report:
+        args.report.write_text(text, encoding="utf-8")
+    print(text)
+    return 0
+
+
+def setup(args):
+    """(the model, its layers, a pipeline per part folder, the same with the extractive answerer,
+    the folders: the SQuAD training part, then the calibration parts)."""
+    from dataclasses import replace
+
+    from eval.calibrate.parts import part_folders
+    from rag import assemble
+    from rag.errors import UserError
+    from rag.index.indexer import build_index
+    from rag.index.retrieval import Retriever
+    from rag.settings import Settings
+
+    out: Path = args.out
+    training = out / "squad10-training"
+    if not (training / "questions.jsonl").is_file():
+        raise UserError(f"{training} is missing; make the parts with: python -m eval.calibrate.train_heads {out}")
+    settings = Settings(answerability="signals")
+    embedder = assemble.load_embedder(settings.embedding_model)
+    generator = assemble.load_generator(settings, embedder, log=lambda m: print(m, file=sys.stderr))
+    if generator.states_key is None:
+        raise UserError(f"{generator.name} has no hidden states to train on")
+
+    def pipeline_for(folder: Path, gen=generator):
+        build_index([folder / "docs"], folder / "index", embedder, progress=False)
+        config = replace(assemble.answer_config(settings), question_first=args.question_first)
+        return assemble.answer_pipeline(Retriever.open(folder / "index", embedder), gen, config,
+                                        settings.answerability, decide=False)
+
+    extractive = assemble.load_generator(replace(settings, generator="extractive", model=None), embedder)
+    return (generator, checked_layers(generator, args.layers), pipeline_for,
+            lambda folder: pipeline_for(folder, extractive), [training] + part_folders(out, "calibration"))
+
+
+def collect(args, folders: list[Path], key: str, layers, pipeline_for, extractive_for):
+    """(the examples, the baselines' answers, the last-token states): every forward pass first
+    (minutes), then the generated baselines (longer)."""
+    from eval.calibrate import train_heads
+
+    features = "span-features-question-first" if args.question_first else "span-features"
+    last_layers = tuple(train_heads.LAYERS) if args.question_first else ()
+    examples, answers, last = [], {}, {}
+    for folder in folders:
+        found, states = extract_part(folder, args.out / features / key / folder.name, pipeline_for, layers, last_layers)
+        examples += found
+        last.update({(folder.name, qid): v for qid, v in states.items()})
+    for folder in folders:
+        cached = args.out / features / key / folder.name / "baselines.json"
+        if folder.name.endswith("-calibration") and args.no_generation:
+            answers.update(json.loads(cached.read_text(encoding="utf-8")) if cached.is_file() else {})
+        elif folder.name.endswith("-calibration"):
+            answers.update(baselines(folder, args.out / features / key / folder.name, pipeline_for, extractive_for))
+    return examples, answers, last
+
+
+def compare(args, examples, answers: dict, layers, folders: list[Path], key: str, row) -> dict:
+    """Each answerer's mean F1 (a row of the table each): the pipeline, the extractive answerer and
+    the span head per layer and rank."""
     results = {}
     if args.question_first:
         shipped = {}
         for folder in folders:
-            path = out / "span-features" / key / folder.name / "baselines.json"
+            path = args.out / "span-features" / key / folder.name / "baselines.json"
             if folder.name.endswith("-calibration") and path.is_file():
                 shipped.update(json.loads(path.read_text(encoding="utf-8")))
         if shipped:
@@ -422,15 +451,7 @@ def experiment(args) -> int:
                 filled = {q: (a["product_short"] or spans.get(q, a["product"])) for q, a in answers.items()}
                 results[f"{name}, where today has no short phrase"] = row(
                     f"{name}, where the pipeline has no short phrase", filled)
-    winner = max(results, key=results.get)
-    lines += ["", f"Highest mean F1: {winner} ({results[winner]:.1f})."]
-    if last:
-        lines += answerability_rows(last, out / "head-features" / key, folders)
-    text = "\n".join(lines) + "\n"
-    if args.report:
-        args.report.write_text(text, encoding="utf-8")
-    print(text)
-    return 0
+    return results
 
 
 if __name__ == "__main__":
