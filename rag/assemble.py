@@ -184,6 +184,13 @@ def open_assistant(settings: Settings, index_dir: Path | None, log: Log = stderr
     pipeline = build_pipeline(local, index_dir, log, decide)
     folder = resolve_index(index_dir, pipeline.retriever.embedder, log)
     reopen = lambda other: build_pipeline(local, other, lambda message: None, decide)  # models cached
+
+    def build(paths, other, progress, warn):
+        from rag.index.indexer import build_index
+
+        return build_index(paths, other, pipeline.retriever.embedder, chunker_config(settings), warn=warn,
+                           progress=progress)
+
     if remote is None:
-        return Assistant(settings, folder, pipeline, reopen)
-    return ServedAssistant(settings, folder, pipeline, reopen, remote, replicas)
+        return Assistant(settings, folder, pipeline, reopen, build)
+    return ServedAssistant(settings, folder, pipeline, reopen, build, remote, replicas)

@@ -53,9 +53,11 @@ class Assistant:
     """The local door: this process's pipeline answers. An upload rebuilds the index and swaps
     the pipeline whole, only once the new index is complete (questions meanwhile see the old)."""
 
-    def __init__(self, settings: Settings, index_dir: Path, pipeline, reopen: Callable[[Path], object]):
+    def __init__(self, settings: Settings, index_dir: Path, pipeline, reopen: Callable[[Path], object],
+                 build: Callable):
         self.settings, self.index_dir = settings, Path(index_dir)
         self._pipeline, self._reopen = pipeline, reopen  # reopen(folder): a pipeline over it, models shared
+        self._build = build  # build(paths, folder, progress, warn) -> IndexReport: the indexer, models bound
         self._lock = threading.Lock()
 
     def over(self, index_dir: Path) -> "Assistant":
@@ -99,15 +101,8 @@ class Assistant:
 
     def add(self, paths: list[Path], progress: bool = False, warn: Callable[[str], None] | None = None):
         """Index `paths` into this assistant's folder; returns the build's `IndexReport`."""
-        from rag.assemble import chunker_config
-        from rag.index.indexer import build_index
-
-        from rag.assemble import load_embedder
-
         with self._lock:
-            report = build_index(paths, self.index_dir, load_embedder(self.settings.embedding_model),
-                                 chunker_config(self.settings), warn=warn or (lambda message: None),
-                                 progress=progress)
+            report = self._build(paths, self.index_dir, progress, warn or (lambda message: None))
             self._pipeline = self._reopen(self.index_dir)
         return report
 
@@ -128,8 +123,8 @@ class ServedAssistant(Assistant):
     """The door over Ray Serve: questions go to the replicas, which open the same index folder;
     this process keeps an extractive pipeline over it for listings and uploads."""
 
-    def __init__(self, settings: Settings, index_dir: Path, pipeline, reopen, remote, replicas: int):
-        super().__init__(settings, Path(index_dir).resolve(), pipeline, reopen)  # replicas may run elsewhere
+    def __init__(self, settings: Settings, index_dir: Path, pipeline, reopen, build, remote, replicas: int):
+        super().__init__(settings, Path(index_dir).resolve(), pipeline, reopen, build)  # replicas may run elsewhere
         self.remote, self.replicas = remote, replicas
 
     def over(self, index_dir: Path) -> "Assistant":

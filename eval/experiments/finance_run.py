@@ -17,6 +17,14 @@ from eval.experiments.finance_grading import grade
 KINDS = ("metrics-generated", "domain-relevant", "novel-generated")
 
 
+# FinanceBench's published figures (correct, incorrect, refused %), its PROVENANCE's anchors
+ANCHORS = [("GPT-4-Turbo, shared vector store over all filings", 19, 13, 67),
+           ("GPT-4, shared vector store", 17, 9, 75),
+           ("Llama 2, shared vector store", 19, 69, 11),
+           ("GPT-4-Turbo, the right filing given (one store per filing)", 50, 11, 39),
+           ("GPT-4-Turbo, the gold evidence page given (oracle)", 85, 15, 0)]
+
+
 def is_lookup(row: dict) -> bool:
     """A single-cell lookup: a metrics question its set marks as information extraction (no arithmetic)."""
     return row.get("question_type") == "metrics-generated" and row.get("question_reasoning") == "Information extraction"
@@ -82,7 +90,6 @@ def graded(rows: list[dict], hand: dict[str, str]) -> list[dict]:
 
 def write_report(out: Path, part: str, generator: str, name: str = "") -> str:
     """OUT/<part>-<generator>[-name]/report.md: rows by kind beside the published anchors; returned too."""
-    from eval.experiments.financebench import ANCHORS
 
     folder = out / f"{part}-{generator}{'-' + name if name else ''}"
     if not (folder / "results.jsonl").is_file():

@@ -29,13 +29,6 @@ SEED = 13
 BATCH_FILES = 10
 PARTS = ("calibration", "test")
 # Published on these 150 questions (human-graded; the repository's results/, see PROVENANCE)
-ANCHORS = [("GPT-4-Turbo, shared vector store over all filings", 19, 13, 67),
-           ("GPT-4, shared vector store", 17, 9, 75),
-           ("Llama 2, shared vector store", 19, 69, 11),
-           ("GPT-4-Turbo, the right filing given (one store per filing)", 50, 11, 39),
-           ("GPT-4-Turbo, the gold evidence page given (oracle)", 85, 15, 0)]
-
-
 def read_questions(root: Path) -> list[dict]:
     path = root / "financebench_open_source.jsonl"
     if not path.is_file():
