@@ -1,7 +1,8 @@
-"""Answer: question -> passages -> prompt -> draft -> quote, support, refusal -> `Answer`.
+"""Answer: question -> passages -> prompt -> draft -> quote, support, signals -> decision -> `Answer`.
 
-Takes a retriever and a generator; gives a streamed, checked `Answer` whose sentences cite
-the passages that support them, or a refusal with its reason. The decisions are pure
-functions (`prompting`, `sentences`, `grounding`, `refusal`, `answer_types`,
-`conversation`); `pipeline` puts them in order.
+Takes a retriever, a generator and a `Decision`; gives a streamed, checked `Answer` whose
+sentences cite the passages that support them, or a refusal with its reason. The readings are
+pure functions (`prompting`, `sentences`, `grounding`, `refusal`, `answer_types`, `short_answer`,
+`conversation`, `cells`, `formulas`); `pipeline` puts them in order and measures the `Signals`;
+`decision` alone decides to answer or refuse.
 """
