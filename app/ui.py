@@ -7,6 +7,7 @@ from app import handlers
 from app.render import sources_html
 from app.state import AppState
 from app.web.uploads import UPLOAD_TYPES, upload_component
+from rag.ingest.readers import FORMAT_NAMES
 from rag.settings import MODES
 
 CSS = """
@@ -85,8 +86,8 @@ def layout(state: AppState) -> dict:
             status = gr.Markdown(state.status, elem_id="status")
             gr.Markdown("**Documents**")
             documents = gr.Markdown(state.documents_markdown(), elem_id="documents")
-            files = upload_component(label="Add documents (Markdown, text, HTML, PDF, Word)", file_count="multiple",
-                                     file_types=list(UPLOAD_TYPES), elem_id="upload")
+            files = upload_component(label=f"Add documents ({', '.join(FORMAT_NAMES.values())})",
+                                     file_count="multiple", file_types=list(UPLOAD_TYPES), elem_id="upload")
             upload_status = gr.Markdown(elem_id="upload-status")
             k = gr.Slider(1, 10, value=settings.k, step=1, label="Passages to retrieve")
             mode = gr.Radio(list(MODES), value=settings.mode, label="Retrieval")

@@ -114,3 +114,11 @@ def test_a_wrapped_paragraph_glued_to_its_heading_is_one_line():
     blocks = markdown_blocks("# Budget\nThe agency spent 350 million\ndollars in 2022.\n")
     assert [(b.kind, b.text) for b in blocks] == [("heading", "Budget"),
                                                   ("paragraph", "The agency spent 350 million dollars in 2022.")]
+
+
+def test_every_format_the_readers_read_has_the_name_the_app_shows_and_is_accepted_for_upload():
+    from app.web.uploads import UPLOAD_TYPES
+    from rag.ingest.readers import FORMAT_NAMES, SUFFIXES
+
+    assert set(FORMAT_NAMES) == set(SUFFIXES.values())
+    assert set(UPLOAD_TYPES) == set(SUFFIXES)

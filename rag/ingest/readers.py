@@ -17,6 +17,7 @@ from rag.ingest.tables import text_rows
 
 SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".txt": "text", ".text": "text",
             ".html": "html", ".htm": "html", ".pdf": "pdf", ".docx": "docx"}
+FORMAT_NAMES = {"markdown": "Markdown", "text": "text", "html": "HTML", "pdf": "PDF", "docx": "Word"}  # as a user says them
 
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _SETEXT = re.compile(r"^(=+|-+)\s*$")
