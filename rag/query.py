@@ -40,6 +40,21 @@ def check_query(query: str, k: int, mode: str) -> str:
     return query
 
 
+def is_text(value) -> bool:
+    """Text a tokenizer can take: a str of valid Unicode (a lone surrogate from JSON is not).
+
+    >>> is_text("1978"), is_text("bad " + chr(0xD800)), is_text(None)
+    (True, False, False)
+    """
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class Query:
     """A checked question with how to search for it. Build it with `checked`, not directly."""

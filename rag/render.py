@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rag.records import Answer
+from rag.records import Answer, SentenceSupport
 
 
 def source_place(passage) -> str:
@@ -41,3 +41,15 @@ def flagged_lines(answer: Answer) -> list[str]:
     """The retrieved passages set aside because they address the assistant, one line each."""
     return [f"⚠ set aside, addresses the assistant ({answer.flagged[p.chunk.chunk_id]!r}): {source_label(p)}"
             for p in answer.retrieved if p.chunk.chunk_id in answer.flagged]
+
+
+def render_answer(sentences: list[SentenceSupport]) -> str:
+    """Answer text with canonical markers: "Formed in 1978 [1]."."""
+    parts = []
+    for s in sentences:
+        marks = "".join(f"[{n}]" for n in s.citations)
+        text = s.text
+        end = text[-1] if text and text[-1] in ".!?" else ""
+        body = text[:-1] if end else text
+        parts.append(f"{body} {marks}{end or '.'}" if marks else text)
+    return " ".join(parts)

@@ -90,6 +90,7 @@ def test_the_rule_refuses_in_its_stated_order_and_only_when_enabled():
     assert "year, a date or a quantity" in decide(Signals(**{**good, "type_missing": 1.0, "cosine": 0.1})).reason
     assert "P(answerable) 0.00 < 0.50" in decide(Signals(**{**good, "cosine": 0.1, "head": 0.1})).reason
     assert "hidden states" in decide(Signals(**{**good, "head": 0.1})).reason
+    assert "another document" in decide(Signals(**{**good, "elsewhere": "a.pdf: it is X's"})).reason
     assert "no sentence" in decide(Signals(**{**good, "sentences": 0})).reason
     collecting = Decision(fitted, head, enabled=False).decide
     verdict = collecting(Signals(**{**good, "cosine": 0.1, "type_missing": 1.0, "head": 0.1}))

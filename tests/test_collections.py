@@ -256,3 +256,27 @@ def test_a_bad_card_sidecar_skips_its_file_in_one_line_and_the_build_goes_on(tmp
     assert result.returncode == 0 and "Traceback" not in result.stderr
     skipped = [line for line in result.stderr.splitlines() if "odd.md.card.json" in line]
     assert len(skipped) == 1 and "1 added" in result.stdout and "1 skipped" in result.stdout
+
+
+def test_an_answer_citing_a_document_the_question_rules_out_is_refused_by_the_decision(filings_pipeline):
+    """Retrieval searches only the documents a question names; the decision checks that it held:
+    a cited passage from a filing of a period before the one asked is refused, with the reason."""
+    from dataclasses import replace
+
+    from rag.answer.decision import Answerability, Decision, Signals
+    from rag.answer.pipeline import Reading
+    from rag.records import Passage, SentenceSupport
+
+    pipeline = filings_pipeline
+    q1 = next(c for c in pipeline.retriever.index.chunks if c.source.endswith(Q1_RELEASE.name) and c.text.strip())
+    assert pipeline.cards()[q1.source].identified
+    fitted = replace(pipeline.prepare("What were Ulta Beauty's net sales?").fitted, passages=(Passage(q1, 1.0, 1),))
+    reading = Reading([SentenceSupport("Net sales rose.", [1], 0.9, True)], "", {})
+    assert pipeline.elsewhere("What were Ulta Beauty's net sales in fiscal 2023?", fitted, reading) == ""
+    why = pipeline.elsewhere("What were Ulta Beauty's net sales in fiscal 2025?", fitted, reading)
+    assert why.startswith(Q1_RELEASE.name) and "before the FY2025" in why, why
+    always = Decision(Answerability(("cosine",), (0.0,), 5.0, (0.0,), (1.0,), 0.5))  # every score says answer
+    answered = dict(cosine=0.9, shown=1, drafted=True, sentences=1)
+    assert not always.decide(Signals(**answered)).refused
+    verdict = always.decide(Signals(**answered, elsewhere=why))
+    assert verdict.refused and "another document than the question names" in verdict.reason

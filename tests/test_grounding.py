@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rag.answer.pipeline import render_answer
+from rag.render import render_answer
 from rag.answer.grounding import (SUPPORT_THRESHOLD, SentenceSupport, answer_sentences, attribute, ground_answer,
                            lexical_support, parse_markers)
 from rag.answer.prompting import build_messages, fit_prompt

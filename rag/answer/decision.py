@@ -14,9 +14,11 @@ The rule, in order (the first that holds gives the reason):
 4. P(answerable) of the fitted model is below its threshold;
 5. the head's P is below its veto line (after the fit: the reason names the head only where it
    alone refuses);
-6. no sentence of the answer is supported by the passages.
+6. a cited passage comes from a document the question rules out (another organisation, a period
+   before the one asked: `index.scope.contradicts`), whatever the scores say;
+7. no sentence of the answer is supported by the passages.
 
-Rules 3–5 hold only when the decision is `enabled` (off while collecting signals to fit it).
+Rules 3–6 hold only when the decision is `enabled` (off while collecting signals to fit it).
 
 The fitted model: P(answerable) = sigmoid(b + sum_i w_i * (x_i - mean_i) / scale_i) over some of
 the `Signals`, fitted on labelled calibration questions from several domains
@@ -57,6 +59,8 @@ REFUSAL_WORDS = (
     ("the model's hidden states", "the model judged that the closest passages do not hold the answer"),
     ("no sentence of the answer is supported", "the model's answer is not stated in the passages, so it is "
                                                "not shown"),
+    ("the cited passage is from another document", "the passage that would answer it is from a document other "
+                                                   "than the one the question names"),
 )
 
 
@@ -104,6 +108,7 @@ class Signals:
     set_aside: int = field(default=0, metadata=_FACT)  # passages set aside as addressing the assistant
     drafted: bool = field(default=False, metadata=_FACT)  # the model wrote a draft
     sentences: int = field(default=0, metadata=_FACT)  # sentences the answer would show
+    elsewhere: str = field(default="", metadata=_FACT)  # why a cited document is not the one the question names
 
     @classmethod
     def names(cls, *kinds: str, binary: bool | None = None) -> tuple[str, ...]:
@@ -219,6 +224,8 @@ class Decision:
         if self.enabled and self.head is not None and signals.head is not None and signals.head < self.head.veto_below:
             return (f"the model's hidden states say the passages do not answer it (P {signals.head:.2f} < "
                     f"{self.head.veto_below:.2f})")
+        if self.enabled and signals.elsewhere:
+            return f"the cited passage is from another document than the question names ({signals.elsewhere})"
         if not signals.sentences:
             return "no sentence of the answer is supported by the passages"
         return ""

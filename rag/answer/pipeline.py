@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterator, NamedTuple
 
 import numpy as np
@@ -26,10 +27,11 @@ from rag.answer.refusal import coverage, model_refused, question_terms, unknown_
 from rag.generate.base import Generator, Prompt
 from rag.index.lexical import terms
 from rag.index.retrieval import Retriever
-from rag.index.scope import Scope, choose_scope
+from rag.index.scope import Scope, asked, choose_scope, contradicts
 from rag.ingest.paragraphs import split_sentences
-from rag.query import Query
+from rag.query import Query, is_text
 from rag.records import Answer, Citation, Event, Final, Notice, Passage, SentenceSupport, Token
+from rag.render import render_answer
 from rag.settings import Settings
 
 
@@ -65,33 +67,6 @@ class Reading(NamedTuple):
     sentences: list[SentenceSupport]  # what the answer would show
     short: str  # the short answer, when the quoted evidence states it
     signals: dict  # the draft's signals, by `Signals` field name
-
-
-def render_answer(sentences: list[SentenceSupport]) -> str:
-    """Answer text with canonical markers: "Formed in 1978 [1]."."""
-    parts = []
-    for s in sentences:
-        marks = "".join(f"[{n}]" for n in s.citations)
-        text = s.text
-        end = text[-1] if text and text[-1] in ".!?" else ""
-        body = text[:-1] if end else text
-        parts.append(f"{body} {marks}{end or '.'}" if marks else text)
-    return " ".join(parts)
-
-
-def is_text(value) -> bool:
-    """Text a tokenizer can take: a str of valid Unicode (a lone surrogate from JSON is not).
-
-    >>> is_text("1978"), is_text("bad " + chr(0xD800)), is_text(None)
-    (True, False, False)
-    """
-    if not isinstance(value, str):
-        return False
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 class AnswerPipeline:
@@ -295,7 +270,18 @@ class AnswerPipeline:
                        quote_score=shown[0].score if shown else 0.0,
                        head=head.probability(states) if head is not None and states else None,  # a dot product
                        shown=len(fitted.passages), set_aside=len(prepared.flagged), drafted=bool(draft.raw),
-                       sentences=len(reading.sentences))
+                       sentences=len(reading.sentences), elsewhere=self.elsewhere(question, fitted, reading))
+
+    def elsewhere(self, question: str, fitted: FittedPrompt, reading: Reading) -> str:
+        """Why a document the answer cites is not the one the question names ("" when none is):
+        retrieval searches only the named documents, so this is the check that it held."""
+        cards = self.cards()
+        cited = {fitted.passages[n - 1].chunk.source for s in reading.sentences for n in s.citations}
+        if not cited or not any(cards.get(source) and cards[source].identified for source in cited):
+            return ""
+        ask = asked(question, list(cards.values()))
+        return next((f"{Path(source).name}: {why}" for source in sorted(cited)
+                     if source in cards and (why := contradicts(ask, cards[source]))), "")
 
     def _read(self, question: str, fitted: FittedPrompt, shown: list[choose.ScoredSentence], raw: str) -> Reading:
         """The sentences to show, the short answer, and the draft's signals."""

@@ -153,6 +153,30 @@ def held_for(year: int, quarter: int | None, cards: dict[str, DocumentCard]) -> 
     return []
 
 
+def contradicts(ask: Asked, card: DocumentCard) -> str:
+    """Why a document cannot be the one the question names ("" when it may be): another
+    organisation, or a period that ends before the year asked (a filing cannot report a later year).
+    Unknown card fields never contradict.
+
+    >>> ask = Asked(organisations=("3m",), years=(2020,))
+    >>> contradicts(ask, DocumentCard(organisation="Amcor plc", kind="10-K", fiscal_year=2020))
+    "it is Amcor plc's, and the question names another organisation"
+    >>> contradicts(ask, DocumentCard(organisation="3M", kind="10-K", fiscal_year=2018, period_end="2018-12-31"))
+    'it covers FY2018, before the FY2020 the question asks for'
+    >>> contradicts(ask, DocumentCard(organisation="3M", kind="10-K", fiscal_year=2021)), contradicts(ask, DocumentCard())
+    ('', '')
+    """
+    if not card.identified:
+        return ""
+    if ask.organisations and core_name(card.organisation) not in ask.organisations:
+        return f"it is {card.organisation}'s, and the question names another organisation"
+    year = min(ask.years) if ask.years else None
+    ended = int(card.period_end[:4]) if card.period_end[:4].isdigit() else card.fiscal_year
+    if year is not None and card.fiscal_year is not None and card.fiscal_year < year and (ended or 0) < year:
+        return f"it covers {card.period or card.fiscal_year}, before the FY{year} the question asks for"
+    return ""
+
+
 def choose_scope(question: str, cards: dict[str, DocumentCard]) -> Scope:
     """The documents a question is about, by its card fields, or all (an empty scope).
 
