@@ -1,0 +1,65 @@
+"""The sentence reader's data and training plumbing (issue 34): the data builder never takes a
+test part's row, and a few training steps on a tiny encoder lower the loss."""
+from __future__ import annotations
+
+import pytest
+
+from rag.errors import UserError
+
+
+def test_the_reader_data_refuses_any_row_from_a_test_part():
+    from eval.calibrate.parts import all_parts
+    from eval.calibrate.reader_data import check_apart, part_texts
+
+    questions, texts = part_texts("test")
+    test_text = "\n".join(texts)
+    own = {"source": "squad2_train_10", "id": "ok", "question": "Who wrote a made-up training question?",
+           "title": "", "sentences": ["A sentence no test part holds, written for this test alone."], "gold": 0}
+    check_apart([own], questions, test_text)  # an ordinary row passes
+    test_part = next(p for p in all_parts() if p.dataset == "xquad" and p.role == "test")
+    asked = dict(own, id="asked", question=test_part.questions[0]["question"])
+    with pytest.raises(UserError, match="is in a test part"):
+        check_apart([own, asked], questions, test_text)
+    sentence = " ".join(next(iter(test_part.docs.values())).split("\n\n")[1].split(". ")[0].split()) + "."
+    quoted = dict(own, id="quoted", sentences=[sentence[:-1]])
+    with pytest.raises(UserError, match="quoted of squad2_train_10 is in a test part"):
+        check_apart([quoted], questions, test_text)
+
+
+def test_made_unanswerables_never_keep_the_answer_beside_the_swapped_term():
+    import random
+
+    from eval.calibrate.reader_data import Article, swapped
+
+    article = Article.of("t", "Town", ["Anna Berg founded the mill in 1901. Carl Dahl sold it in 1950. "
+                                       "Anna Berg lived in Ostby."])
+    question = "When did Anna Berg found the mill?"
+    made = swapped(question, "1901", article, random.Random(1))
+    assert made is not None and made != question and "Anna Berg" not in made
+    assert not any("1901" in s and made.split(" did ")[1].split(" found")[0] in s for s in article.sentences)
+
+
+def test_a_few_training_steps_on_a_tiny_encoder_lower_the_loss(tmp_path):
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from eval.calibrate.train_reader import batch_loss, train
+    from rag.answer.reader import base_encoder_folder, build_network
+
+    torch.manual_seed(0)
+    tokenizer = AutoTokenizer.from_pretrained(str(base_encoder_folder()))  # the bundled vocabulary, offline
+    tiny = BertModel(BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=1,
+                                num_attention_heads=2, intermediate_size=64, max_position_embeddings=128))
+    network = build_network(tiny)
+    rows = [{"question": f"When was the {thing} built?", "title": "Town",
+             "sentences": [f"The {thing} was built in {year}.", "The river floods in spring.", "Nobody lives there."],
+             "gold": 0} for thing, year in (("mill", 1901), ("bridge", 1875), ("school", 1920), ("church", 1802))]
+    rows += [{"question": "Who is the mayor?", "title": "Town", "sentences": ["The river floods in spring."], "gold": -1}]
+    with torch.no_grad():
+        before = float(batch_loss(network, tokenizer, rows))
+    network, losses = train(rows * 30, tmp_path / "run", base_encoder_folder(), batch=5, lr=3e-3,
+                            checkpoint_every=100, progress=False, network=network, tokenizer=tokenizer)
+    with torch.no_grad():
+        after = float(batch_loss(network.eval(), tokenizer, rows))
+    assert after < 0.7 * before, (before, after, losses)
+    assert (tmp_path / "run" / "checkpoint.pt").is_file()  # resumable
