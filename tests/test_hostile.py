@@ -159,7 +159,7 @@ def test_one_visitors_upload_never_changes_another_visitors_answers(hostile_app,
     assert "notice.md" in documents and "japan-us-alliance.md" in documents, (status, documents)
     assert "Mira Castell" in planter.predict(PLANTED_QUESTION, api_name="/chat")
     assert "Mira Castell" not in other.predict(PLANTED_QUESTION, api_name="/chat")
-    shared = hostile_app[0].pipeline.retriever.index.manifest.files
+    shared = {d.path for d in hostile_app[0].assistant.documents()}
     assert not any(Path(source).name == "notice.md" for source in shared), shared
     assert "1978" in other.predict("When were the first Guidelines formulated?", api_name="/chat")
 
