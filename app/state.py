@@ -65,24 +65,16 @@ class AppState:
             self.ready.set()
 
     def _open(self):
-        from rag.assemble import load_embedder, open_assistant
-        from rag.index.indexer import build_index
+        from rag.assemble import open_assistant
 
-        config = self.config
-        self.log("Preparing: loading the embedding model…")
-        embedder = load_embedder(config.settings.embedding_model)
-        self.log("Preparing: indexing the documents…")
-        report = build_index(config.docs, config.index, embedder, warn=self.log)
-        print(f"index {config.index}: {report.summary()}", file=sys.stderr)
+        config, progress = self.config, lambda step: self.log(f"Preparing: {step}")
         remote, replicas = None, 0
         if config.serve is not None:
             from rag import serving
 
-            self.log(f"Preparing: starting {config.serve.replicas} answering replica(s) on Ray Serve…")
-            remote, replicas = serving.RemoteAnswers(serving.deploy(config.serve, config.settings)), config.serve.replicas
-        else:
-            self.log("Preparing: loading the language model (the first start takes about a minute)…")
-        return open_assistant(config.settings, config.index, self.log, remote=remote, replicas=replicas)
+            remote, replicas = serving.replicas(config.serve, config.settings, progress)
+        return open_assistant(config.settings, config.index, self.log, docs=config.docs, remote=remote,
+                              replicas=replicas, progress=progress)
 
     def ready_line(self, session: str | None = None) -> str:
         """The status line for a visitor: what their questions search."""

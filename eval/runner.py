@@ -92,19 +92,19 @@ def answer_record(assistant, question: Question, settings: Settings) -> dict:
     return record
 
 
-def open_assistant(settings: Settings, index_dir: Path | None, decide: bool, serve: str | None,
-                   retrieval_only: bool):
-    """(the door the questions go through, how many to send at once): the replicas of the Ray
-    cluster at `serve`, as many at once as there are, or this process; no model for retrieval only."""
+def open_door(config: EvalRun, index_dir: Path | None, serve: str | None, retrieval_only: bool):
+    """The assistant the questions go through: the Ray cluster's replicas at `serve`, or this
+    process (with no model when only retrieval is measured)."""
     from rag import assemble
 
-    if serve is None:
-        local = replace(settings, generator="extractive", model=None) if retrieval_only else settings
-        return assemble.open_assistant(local, index_dir, decide=decide), 1
-    from rag import serving
+    settings, remote, replicas = config.settings, None, 0
+    if serve is not None:
+        from rag import serving
 
-    remote = serving.RemoteAnswers(serving.existing(serve))
-    return assemble.open_assistant(settings, index_dir, decide=decide, remote=remote), serving.replica_count()
+        remote, replicas = serving.replicas(serve, settings)
+    elif retrieval_only:
+        settings = replace(settings, generator="extractive", model=None)
+    return assemble.open_assistant(settings, index_dir, decide=config.decide, remote=remote, replicas=replicas)
 
 
 def run(questions_path: Path, out: Path, config: EvalRun, index_dir: Path | None, limit: int | None,
@@ -128,8 +128,8 @@ def run(questions_path: Path, out: Path, config: EvalRun, index_dir: Path | None
     if docs is not None:
         index_dir = index_dir or out / "index"
         build_index([docs], index_dir, assemble.load_embedder(settings.embedding_model), progress=progress)
-    assistant, workers = open_assistant(settings, index_dir, config.decide, serve,
-                                        all(q.extra.get("retrieval_only") for q in questions))
+    assistant = open_door(config, index_dir, serve, all(q.extra.get("retrieval_only") for q in questions))
+    workers = assistant.status().replicas or 1  # as many questions at once as there are replicas
     missing = unmatched_sections(questions, assistant.sections())
     if missing:
         print(f"rag: warning: gold sections not found in the index: {'; '.join(missing)}", file=sys.stderr)

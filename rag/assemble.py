@@ -171,15 +171,29 @@ def build_pipeline(settings: Settings, index_dir: Path | None, log: Log = stderr
 
 
 def open_assistant(settings: Settings, index_dir: Path | None, log: Log = stderr_log, decide: bool = True,
-                   remote=None, replicas: int = 0):
+                   docs: list[Path] | None = None, remote=None, replicas: int = 0, progress: Log | None = None):
     """The front ends' one door (`rag.assistant`) over `index_dir` (None: the sample's index).
 
-    With `remote` (a `serving.RemoteAnswers`), the replicas answer and this process loads only
-    the embedder and an extractive pipeline, for listings and uploads."""
+    `docs`: files and folders indexed into `index_dir` first (added, updated or dropped, as
+    `build_index` does; its warnings go to `log`). `remote` (`serving.replicas`' client, with how
+    many `replicas` answer at once): the replicas answer, and this process loads only the embedder
+    and an extractive pipeline, for listings and uploads. `progress` hears each step before it
+    starts (a status line), `log` what the steps say."""
     from dataclasses import replace
 
     from rag.assistant import Assistant, ServedAssistant
 
+    progress = progress or (lambda message: None)
+    if docs:
+        from rag.index.indexer import build_index
+
+        progress("loading the embedding model…")
+        embedder = load_embedder(settings.embedding_model)
+        progress("indexing the documents…")
+        report = build_index(docs, index_dir, embedder, chunker_config(settings), warn=log)
+        print(f"index {index_dir}: {report.summary()}", file=sys.stderr)
+    if remote is None:
+        progress("loading the language model (the first start takes about a minute)…")
     local = replace(settings, generator="extractive", model=None) if remote is not None else settings
     pipeline = build_pipeline(local, index_dir, log, decide)
     folder = resolve_index(index_dir, pipeline.retriever.embedder, log)

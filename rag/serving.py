@@ -206,6 +206,15 @@ def watch_cluster(address: str | None, every_s: float = 5.0, misses: int = 3) ->
     threading.Thread(target=watch, name="ray-cluster-watch", daemon=True).start()
 
 
+def replicas(serve, settings, progress=lambda message: None) -> tuple["RemoteAnswers", int]:
+    """(the client of the answering replicas, how many answer at once): `serve` a `ServeOptions`
+    starts them; a string joins those another process started on the cluster at that address."""
+    if isinstance(serve, str):
+        return RemoteAnswers(existing(serve)), replica_count()
+    progress(f"starting {serve.replicas} answering replica(s) on Ray Serve…")
+    return RemoteAnswers(deploy(serve, settings)), serve.replicas
+
+
 def replica_count() -> int:
     """Running answering replicas (at least 1): how many questions an evaluation sends at once."""
     from ray import serve

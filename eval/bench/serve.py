@@ -75,14 +75,13 @@ def measure(index: Path, client_counts: list[int], per_client: int) -> dict:
     import torch
 
     from rag import assemble, serving
-    from rag.index.retrieval import Retriever
     from rag.records import Final
     from rag.settings import Settings
 
     settings = Settings()
     embedder = assemble.load_embedder(settings.embedding_model)
     generator = assemble.load_generator(settings, embedder, log=lambda m: None)
-    pipeline = assemble.answer_pipeline(Retriever.open(index, embedder), generator, assemble.answer_config(settings))
+    pipeline = assemble.answer_pipeline(assemble.open_retriever(settings, index), generator, assemble.answer_config(settings))
     pipeline.ask(questions()[0])  # warm
     setups = {}
     for threads in (1, 2):

@@ -62,7 +62,6 @@ def main(argv=None) -> int:
     from rag.answer.reader import SentenceReader
     from rag.errors import UserError
     from rag.index.indexer import build_index
-    from rag.index.retrieval import Retriever
     from rag.settings import Settings
 
     parser = argparse.ArgumentParser(prog="python -m eval.calibrate.reader_check", description=__doc__.splitlines()[0])
@@ -81,7 +80,7 @@ def main(argv=None) -> int:
 
     def pipeline_for(folder: Path):
         build_index([folder / "docs"], folder / "index", embedder, progress=False)
-        return assemble.answer_pipeline(Retriever.open(folder / "index", embedder), generator,
+        return assemble.answer_pipeline(assemble.open_retriever(settings, folder / "index"), generator,
                                         assemble.answer_config(settings))
 
     figures = {}

@@ -234,7 +234,6 @@ def gather(args):
     from rag import assemble
     from rag.errors import UserError
     from rag.index.indexer import build_index
-    from rag.index.retrieval import Retriever
     from rag.settings import Settings
 
     out: Path = args.out
@@ -250,7 +249,7 @@ def gather(args):
 
     def pipeline_for(folder: Path):
         build_index([folder / "docs"], folder / "index", embedder, progress=False)
-        return assemble.answer_pipeline(Retriever.open(folder / "index", embedder), generator,
+        return assemble.answer_pipeline(assemble.open_retriever(settings, folder / "index"), generator,
                                         assemble.answer_config(settings), settings.answerability)
 
     examples = []

@@ -378,7 +378,6 @@ def setup(args):
     from rag import assemble
     from rag.errors import UserError
     from rag.index.indexer import build_index
-    from rag.index.retrieval import Retriever
     from rag.settings import Settings
 
     out: Path = args.out
@@ -394,7 +393,7 @@ def setup(args):
     def pipeline_for(folder: Path, gen=generator):
         build_index([folder / "docs"], folder / "index", embedder, progress=False)
         config = replace(assemble.answer_config(settings), question_first=args.question_first)
-        return assemble.answer_pipeline(Retriever.open(folder / "index", embedder), gen, config,
+        return assemble.answer_pipeline(assemble.open_retriever(settings, folder / "index"), gen, config,
                                         settings.answerability, decide=False)
 
     extractive = assemble.load_generator(replace(settings, generator="extractive", model=None), embedder)
