@@ -91,6 +91,15 @@ def test_cards_do_not_trust_a_file_name_over_the_cover(tmp_path):
     assert document_card(misnamed, read_blocks(misnamed)).period == "Q1 FY2023"
 
 
+def test_a_card_reads_only_the_cover_not_a_whole_one_line_file():
+    """A 50 MB file on one line is all "first page": the card's patterns must not run over all of it."""
+    from rag.ingest.cards import COVER_CHARS, read_card
+
+    name = "ACME CORPORATION (Exact name of registrant as specified in its charter)"
+    assert read_card(["FORM 10-K", "x" * COVER_CHARS, name], "f.txt").organisation == ""
+    assert read_card(["FORM 10-K", name], "f.txt").organisation == "ACME CORPORATION"
+
+
 @pytest.mark.parametrize("report, organisation", [("DOL2022.pdf", "Department of Labor"),
                                                   ("NARA2022.pdf", "NARA"), ("EDAPP2022.pdf", "Education")])
 def test_agency_reports_get_cards_with_their_agency_and_year(report, organisation):

@@ -19,6 +19,7 @@ from datetime import date
 
 CARD_FIELDS = ("title", "organisation", "kind", "fiscal_year", "quarter", "period_end", "date")
 SIDECAR_SUFFIX = ".card.json"
+COVER_CHARS = 30_000  # two pages of a dense filing are under 15,000 characters; the card reads no further
 _MONTHS = {m: i for i, m in enumerate(
     ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
      "november", "december"], start=1)}
@@ -252,7 +253,7 @@ def read_card(first_pages: list[str], file_name: str) -> DocumentCard:
     >>> card.organisation, card.kind, card.period_end, card.line()
     ('AMCOR PLC', '10-Q', '2022-12-31', 'AMCOR PLC · 10-Q · Q4 FY2022')
     """
-    text = "\n".join(first_pages)
+    text = "\n".join(first_pages)[:COVER_CHARS]  # a 50 MB one-line "cover" must not cost minutes of regex
     kind = next((k for k, pattern in _KINDS if re.search(pattern, text, re.IGNORECASE)), "")
     year, quarter, end = _cover_period(text, kind)
     stem = re.sub(r"\.[A-Za-z0-9]{1,5}$", "", file_name.rsplit("/", 1)[-1])
