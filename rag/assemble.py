@@ -118,7 +118,8 @@ def load_decision(generator, answerability: str = Settings.answerability, enable
 
     head = (heads.load_answerability_head(generator.states_key)
             if generator.writes_text and answerability == "auto" else None)
-    return decision.Decision(decision.load(calibration_kind(generator.name, generator.writes_text)), head, enabled)
+    kind = calibration_kind(generator.name, generator.writes_text)
+    return decision.Decision(decision.load(kind), head, enabled, decision.load_collection(kind))
 
 
 def answer_pipeline(retriever, generator, config=None, answerability: str = Settings.answerability,

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from rag.answer.decision import ANSWERABILITY_FILE, Answerability, Decision, Signals, load
+from rag.answer.decision import ANSWERABILITY_FILE, Answerability, Decision, Signals, load, load_collection, refusal_in_words
 from rag.answer.heads import AnswerabilityHead
 from rag.assemble import calibration_kind
 from rag.errors import UserError
@@ -102,3 +102,40 @@ def test_signals_record_what_was_measured_and_nothing_else():
     recorded = Signals(cosine=0.123456, model_refused=0.0, shown=4, drafted=True).recorded()
     assert recorded == {"model_refused": 0.0, "cosine": 0.1235}
     assert "shown" not in Signals.names() and "head" in Signals.names()
+
+
+def test_the_collection_model_refuses_only_questions_that_name_one_of_the_reports():
+    answers = Answerability(("cosine",), (1.0,), 5.0, (0.0,), (1.0,), 0.5)  # the general model: always answer
+    collection = Answerability(("card_match",), (4.0,), 0.0, (0.5,), (0.25,), 0.5)
+    base = dict(cosine=0.9, shown=2, drafted=True, sentences=1)
+    verdict = Decision(answers, collection=collection).decide(Signals(**base, card_match=0.0))
+    assert verdict.refused and verdict.reason.startswith("answers from this collection")
+    assert "look-alike reports" in refusal_in_words(verdict.reason)
+    assert not Decision(answers, collection=collection).decide(Signals(**base, card_match=1.0)).refused
+    assert not Decision(answers, collection=collection).decide(Signals(**base)).refused  # names no report
+    assert not Decision(answers, enabled=False, collection=collection).decide(Signals(**base, card_match=0.0)).refused
+
+
+def _finance_rows(folder, rows):
+    folder.mkdir(parents=True)
+    (folder / "results.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+
+
+def test_the_collection_model_is_fitted_on_graded_calibration_answers_and_never_on_a_test_run(tmp_path):
+    from eval.calibrate import fit_collection
+
+    rows = [{"id": f"q{i}", "company": f"C{i % 4}", "grade": "correct" if i % 3 == 0 else "incorrect",
+             "signals": {"card_match": 1.0 if i % 3 == 0 else 0.5, "cell_match": 0.3, "support": 1.0, "gain": 0.1,
+                         "cosine": 0.6 + i / 100, "coverage": 0.5}} for i in range(24)]
+    rows.append({"id": "cell", "company": "C0", "grade": "incorrect", "signals": {"cell": 0.8}})  # answered by a cell
+    rows.append({"id": "hand", "company": "C1", "grade": "hand", "signals": rows[0]["signals"]})  # never hand-graded
+    _finance_rows(tmp_path / "calibration-transformers-collect", rows)
+    assert len(fit_collection.read_rows(tmp_path / "calibration-transformers-collect")) == 24
+    write = tmp_path / "answerability.json"
+    write.write_text(ANSWERABILITY_FILE.read_text())
+    assert fit_collection.main([str(tmp_path), "--write", str(write)]) == 0
+    fitted = load_collection("model", write)
+    assert fitted.features == fit_collection.FEATURES and fitted.weights[0] > 0  # a matching card: more often right
+    assert load("model", write) == load("model")  # the general calibration untouched
+    _finance_rows(tmp_path / "test-transformers-collect", rows)
+    assert fit_collection.main([str(tmp_path), "--run", "test-transformers-collect", "--write", str(write)]) == 2

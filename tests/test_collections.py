@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from eval.datasets import dataset_dir
+from rag.answer import collection
 from rag.index.engines import document_card, read_document
 from rag.ingest.chunking import ChunkerConfig
 from rag.ingest.readers import read_blocks
@@ -189,6 +190,15 @@ def test_search_says_which_documents_it_searched_and_why(filings_index):
 
 # --- answers from cells --------------------------------------------------------------------------
 
+def test_an_answer_about_a_named_filing_records_how_its_card_and_best_cell_match(filings_pipeline):
+    """The collection model's signals (decision rule 4b): measured for a question naming its filing."""
+    answer = filings_pipeline.ask("What was Ulta Beauty's effective tax rate in the first quarter of fiscal 2023?")
+    assert answer.signals["card_match"] == 1.0  # organisation, fiscal year and quarter: the cited card states all
+    assert 0.0 < answer.signals["cell_match"] < collection.CELL_THRESHOLD  # a row, too weak to answer from
+    unnamed = filings_pipeline.ask("What does the company say about new stores?")
+    assert "card_match" not in unnamed.signals and "cell_match" not in unnamed.signals
+
+
 def test_a_value_question_is_answered_from_the_cell_with_unit_and_period(filings_pipeline):
     answer = filings_pipeline.ask("What was Ulta Beauty's net sales in the first quarter of fiscal 2023 (in millions)?")
     assert not answer.refused
@@ -281,9 +291,12 @@ def test_an_answer_citing_a_document_the_question_rules_out_is_refused_by_the_de
     assert pipeline.cards()[q1.source].identified
     fitted = replace(pipeline.prepare("What were Ulta Beauty's net sales?").fitted, passages=(Passage(q1, 1.0, 1),))
     reading = Reading([SentenceSupport("Net sales rose.", [1], 0.9, True)], "", {})
-    assert pipeline.elsewhere("What were Ulta Beauty's net sales in fiscal 2023?", fitted, reading) == ""
-    why = pipeline.elsewhere("What were Ulta Beauty's net sales in fiscal 2025?", fitted, reading)
+    held = pipeline.documents_cited("What were Ulta Beauty's net sales in fiscal 2023?", fitted, reading)
+    assert held == {"elsewhere": "", "card_match": 1.0}
+    ruled_out = pipeline.documents_cited("What were Ulta Beauty's net sales in fiscal 2025?", fitted, reading)
+    why = ruled_out["elsewhere"]
     assert why.startswith(Q1_RELEASE.name) and "before the FY2025" in why, why
+    assert ruled_out["card_match"] == 0.5  # the organisation, not the year
     always = Decision(Answerability(("cosine",), (0.0,), 5.0, (0.0,), (1.0,), 0.5))  # every score says answer
     answered = dict(cosine=0.9, shown=1, drafted=True, sentences=1)
     assert not always.decide(Signals(**answered)).refused

@@ -3,6 +3,7 @@ heads and of the injection classifier's weights. Every fit reads calibration par
 
     crossdomain.py        the protocol: calibration and test parts of several public sets
     fit_answerability.py  the answerability decision (rag/answer/answerability.json)
+    fit_collection.py     its collection model, from FinanceBench's calibration companies (same file)
     train_heads.py        the hidden-state answerability head (rag/answer/heads/)
     states.py             hidden states read from the model for the head trainers and studies
     train_injection.py    the injection classifier (rag/answer/injection_model.*)

@@ -160,6 +160,10 @@ def main(argv=None) -> int:
         calibrations[kind] = decision.to_json()
         provenance[kind] = report
         print(f"{kind}: threshold {decision.threshold}, {json.dumps(report)}", file=sys.stderr)
+    if args.write.is_file():  # the collection model (eval.calibrate.fit_collection) is fitted apart: kept
+        kept = json.loads(args.write.read_text(encoding="utf-8"))
+        calibrations.update({k: v for k, v in kept["calibrations"].items() if k.startswith("collection:")})
+        provenance.update({k: v for k, v in kept["provenance"].items() if k.startswith("collection:")})
     data = {"calibrations": calibrations,
             "provenance": {"fitted": datetime.date.today().isoformat(),
                            "by": "python -m eval.calibrate.fit_answerability (cross-domain calibration parts only)",

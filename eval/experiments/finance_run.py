@@ -31,10 +31,11 @@ def is_lookup(row: dict) -> bool:
 
 
 def answer_part(questions: list[dict], out: Path, part: str, generator: str, cell_threshold: float | None = None,
-                name: str = "") -> Path:
+                name: str = "", decide: bool = True) -> Path:
     """Every question answered into OUT/<part>-<generator>[-name]/results.jsonl (resumes).
     `cell_threshold` replaces the shipped one (0 on the calibration part: every cell answer and
-    its score is kept, to fit the threshold on)."""
+    its score is kept, to fit the threshold on); `decide` False shows every drafted answer, to
+    grade it and fit the collection model on (`eval.calibrate.fit_collection`)."""
     from dataclasses import replace
 
     from eval.runner import read_done
@@ -49,7 +50,7 @@ def answer_part(questions: list[dict], out: Path, part: str, generator: str, cel
     todo = [q for q in questions if q["financebench_id"] not in done]
     if not todo:
         return results
-    pipeline = assemble.build_pipeline(Settings(generator=generator), out / "index")
+    pipeline = assemble.build_pipeline(Settings(generator=generator), out / "index", decide=decide)
     if cell_threshold is not None:
         pipeline = type(pipeline)(pipeline.retriever, pipeline.generator, pipeline.decision,
                                   replace(pipeline.config, cell_threshold=cell_threshold))

@@ -57,8 +57,8 @@ def part_questions(rows: list[dict], part: str, pdf_dir: Path) -> list[dict]:
     return [r for r in rows if parts[r["company"].upper()] == part and r["doc_name"] in held]
 
 
-def build(pdf_dir: Path, out: Path) -> dict:
-    """The shared index over every filing, built ten files at a time (resumable); its figures."""
+def build(pdf_dir: Path, out: Path, batch_files: int = BATCH_FILES) -> dict:
+    """The shared index over every filing, built `batch_files` at a time (resumable); its figures."""
     from rag import assemble
     from rag.index import store
     from rag.index.indexer import build_index
@@ -76,8 +76,8 @@ def build(pdf_dir: Path, out: Path) -> dict:
         return figures
     settings = Settings()
     embedder = assemble.load_embedder(settings.embedding_model)
-    for start in range(0, len(todo), BATCH_FILES):
-        batch = todo[start:start + BATCH_FILES]
+    for start in range(0, len(todo), batch_files):
+        batch = todo[start:start + batch_files]
         started = time.perf_counter()
         report = build_index(batch, index_dir, embedder, assemble.chunker_config(settings),
                              progress=sys.stderr.isatty())
@@ -97,22 +97,27 @@ def main(argv=None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="the first N questions of the part")
     parser.add_argument("--generator", default="transformers", choices=("transformers", "extractive"))
     parser.add_argument("--build-only", action="store_true", help="index the filings, answer nothing")
+    parser.add_argument("--batch-files", type=int, default=BATCH_FILES,
+                        help=f"files per resumable build (default {BATCH_FILES}; each build rewrites the index)")
     parser.add_argument("--cell-threshold", type=float, default=None,
                         help="answer from a table cell at this row score (default: the shipped one; "
                              "0 on the calibration part keeps every cell answer to fit it on)")
+    parser.add_argument("--collect", action="store_true",
+                        help="refuse on no fitted signal: grade every drafted answer (calibration part, to fit on)")
     parser.add_argument("--name", default="", help="a name for this run's folder (OUT/PART-GENERATOR-NAME)")
     args = parser.parse_args(argv)
     try:
         rows = read_questions(args.pdf_dir)
         pdf_dir = args.pdf_dir / "pdfs"
         args.out.mkdir(parents=True, exist_ok=True)
-        build(pdf_dir, args.out)
+        build(pdf_dir, args.out, args.batch_files)
         if args.build_only:
             return 0
         from eval.experiments.finance_run import answer_part, write_report
 
         questions = part_questions(rows, args.part, pdf_dir)[: args.limit]
-        answer_part(questions, args.out, args.part, args.generator, args.cell_threshold, args.name)
+        answer_part(questions, args.out, args.part, args.generator, args.cell_threshold, args.name,
+                    decide=not args.collect)
         print(write_report(args.out, args.part, args.generator, args.name))
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)

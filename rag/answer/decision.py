@@ -12,13 +12,17 @@ The rule, in order (the first that holds gives the reason):
 2. the model wrote nothing;
 3. a veto signal is set (e.g. the question asks for a year and the evidence states none);
 4. P(answerable) of the fitted model is below its threshold;
+4b. in a collection of look-alike reports, for a question that names its document (`card_match`
+   measured), P(right) of the collection model is below its threshold: fitted on FinanceBench's
+   calibration companies, where the label is whether the shown answer was right
+   (`python -m eval.calibrate.fit_collection`, stored beside the others as "collection:<kind>");
 5. the head's P is below its veto line (after the fit: the reason names the head only where it
    alone refuses);
 6. a cited passage comes from a document the question rules out (another organisation, a period
    before the one asked: `index.scope.contradicts`), whatever the scores say;
 7. no sentence of the answer is supported by the passages.
 
-Rules 3–6 hold only when the decision is `enabled` (off while collecting signals to fit it).
+Rules 3–6 (4b too) hold only when the decision is `enabled` (off while collecting signals to fit it).
 
 The fitted model: P(answerable) = sigmoid(b + sum_i w_i * (x_i - mean_i) / scale_i) over some of
 the `Signals`, fitted on labelled calibration questions from several domains
@@ -59,6 +63,8 @@ REFUSAL_WORDS = (
     ("the model's hidden states", "the model judged that the closest passages do not hold the answer"),
     ("no sentence of the answer is supported", "the model's answer is not stated in the passages, so it is "
                                                "not shown"),
+    ("answers from this collection", "for questions about one of these look-alike reports, answers like this "
+                                     "one were more often wrong than right when checked"),
     ("the cited passage is from another document", "the passage that would answer it is from a document other "
                                                    "than the one the question names"),
 )
@@ -104,6 +110,9 @@ class Signals:
     gain: float | None = _signal("model")  # mean log-probability gain of the draft given the passages over none
     head: float | None = _signal("head")  # the hidden-state head's P (heads.py): a veto of its own
     cell: float | None = _signal("cell")  # a table row's match score, for an answer read from a cell (collection.py)
+    # a collection's structure (document cards, tables); None when the question names no document / asks no value
+    card_match: float | None = _signal("collection")  # share of what the question names of its document that the cited one's card states
+    cell_match: float | None = _signal("collection")  # the best table cell's match for a value question (too low to answer from)
     shown: int = field(default=0, metadata=_FACT)  # passages shown to the model
     set_aside: int = field(default=0, metadata=_FACT)  # passages set aside as addressing the assistant
     drafted: bool = field(default=False, metadata=_FACT)  # the model wrote a draft
@@ -169,6 +178,20 @@ class Answerability:
                    vetoes=vetoes)
 
 
+def load_collection(kind: str, path: Path = ANSWERABILITY_FILE) -> Answerability | None:
+    """The collection model for a generator kind (rule 4b), or None when none was fitted for it
+    (a "model:<name>" kind falls back to "model"'s, as in `load`)."""
+    try:
+        calibrations = json.loads(path.read_text(encoding="utf-8"))["calibrations"]
+        key = f"collection:{kind}"
+        if kind.startswith("model:") and key not in calibrations:
+            key = "collection:model"
+        return Answerability.from_json(calibrations[key]) if key in calibrations else None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UserError(f"the answerability calibration {path} is damaged ({exc.__class__.__name__}: "
+                        f"{str(exc)[:80]}); reinstall, or refit it with python -m eval.calibrate.fit_collection") from None
+
+
 def load(kind: str, path: Path = ANSWERABILITY_FILE) -> Answerability:
     """The calibration for a generator kind (see `kind_of`); a clear error when unusable.
 
@@ -202,6 +225,7 @@ class Decision:
     fitted: Answerability
     head: AnswerabilityHead | None = None
     enabled: bool = True  # False: never refuse on the fitted signals (collecting them to fit)
+    collection: Answerability | None = None  # P(right) for questions naming one of look-alike reports (rule 4b)
 
     def decide(self, signals: Signals) -> Verdict:
         fitted = self.fitted
@@ -221,6 +245,10 @@ class Decision:
         if self.enabled and probability < fitted.threshold:
             said_no = "; the model found no answer" if signals.value("model_refused") else ""
             return f"the passages do not appear to answer it (P(answerable) {probability:.2f} < {fitted.threshold:.2f}{said_no})"
+        if self.enabled and self.collection is not None and signals.card_match is not None \
+                and (right := self.collection.probability(signals)) < self.collection.threshold:
+            return (f"answers from this collection like this one are more often wrong (P(right) {right:.2f} < "
+                    f"{self.collection.threshold:.2f})")
         if self.enabled and self.head is not None and signals.head is not None and signals.head < self.head.veto_below:
             return (f"the model's hidden states say the passages do not answer it (P {signals.head:.2f} < "
                     f"{self.head.veto_below:.2f})")

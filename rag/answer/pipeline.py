@@ -27,7 +27,7 @@ from rag.answer.refusal import coverage, model_refused, question_terms, unknown_
 from rag.generate.base import Generator, Prompt
 from rag.index.lexical import terms
 from rag.index.retrieval import Retriever
-from rag.index.scope import Scope, asked, choose_scope, contradicts
+from rag.index.scope import Scope, asked, card_match, choose_scope, contradicts
 from rag.ingest.paragraphs import split_sentences
 from rag.query import Query, is_text
 from rag.records import Answer, Citation, Event, Final, Notice, Passage, SentenceSupport, Token
@@ -151,30 +151,31 @@ class AnswerPipeline:
             self._cards, self._cards_of = self.retriever.cards(), self.retriever.index
         return self._cards
 
-    def _from_structure(self, question: str, prepared: Prepared, timings: dict) -> Answer | None:
+    def _from_structure(self, question: str, prepared: Prepared, timings: dict) -> tuple[Answer | None, float | None]:
         """An answer the collection's structure gives without the model: a period the documents do
-        not hold (one line naming the nearest they do), or a number read from a cited table cell."""
+        not hold (one line naming the nearest they do), or a number read from a cited table cell;
+        else None and, for a value question, its best cell's score (a signal for the decision)."""
         scope, fitted = prepared.scope, prepared.fitted
         if scope.missing:
             return Answer(question, scope.missing, True, [], [], [], self.generator.name, timings,
-                          refusal_reason="the period asked for is not in the documents", scope=scope.missing)
+                          refusal_reason="the period asked for is not in the documents", scope=scope.missing), None
         if collection.is_trend_question(question):
-            return self._across_documents(question, prepared, timings)
+            return self._across_documents(question, prepared, timings), None
         if not fitted.passages or not collection.is_value_question(question):
-            return None
+            return None, None
         deeper = [p for p in self.retriever.search(collection.row_query(question), k=max(self.config.k, collection.ROW_DEPTH),
                                                    mode=self.config.mode, sources=scope.sources)
                   if p.chunk.chunk_id not in prepared.flagged]
-        found = collection.cell_answer(question, deeper, self.embed, terms, self.cards(), self.config.cell_threshold)
-        if found is None:
-            return None
+        found = collection.cell_answer(question, deeper, self.embed, terms, self.cards(), threshold=0.0)
+        if found is None or found.score < self.config.cell_threshold:  # the same cell a threshold would read
+            return None, found.score if found else 0.0
         sentences = collection.cell_sentences(found)
         text = f"{found.short} — " + render_answer(sentences) + (f" ({found.formula})" if found.formula else "")
         cited = [Citation(n, deeper[n - 1], found.score) for n in sorted({s.citations[0] for s in sentences})]
         return Answer(question, text, False, sentences, cited, deeper, self.generator.name, timings,
                       answerability=found.score, short_answer=found.short, signals=Signals(cell=found.score).recorded(),
                       scope=scope.reason, formula=found.formula, flagged=prepared.flagged,
-                      confidence="read from a table" if not found.formula else "computed from table cells")
+                      confidence="read from a table" if not found.formula else "computed from table cells"), None
 
     def _across_documents(self, question: str, prepared: Prepared, timings: dict) -> Answer | None:
         """A value across periods, one per document of the scope, each cited, ordered by period."""
@@ -212,7 +213,7 @@ class AnswerPipeline:
         started = time.perf_counter()
         prepared = self.prepare(query)
         timings = {"retrieve_s": time.perf_counter() - started}
-        structured = self._from_structure(question, prepared, timings)
+        structured, cell_match = self._from_structure(question, prepared, timings)
         if structured is not None:
             timings["total_s"] = timings["first_token_s"] = time.perf_counter() - started
             yield Final(structured)
@@ -224,7 +225,7 @@ class AnswerPipeline:
         shown = self.ranked_shown(fitted, question, prepared.passages, prepared.ranked) if fitted.passages else []
         shown = [s for s in shown if not tells_what_to_answer(s.text)]  # never evidence, whatever the detectors missed
         reading = self._read(question, fitted, shown, draft.raw)
-        signals = self.signals(question, prepared, draft, reading, shown)
+        signals = self.signals(question, prepared, draft, reading, shown, cell_match)
         verdict = self.decision.decide(signals)
         timings["total_s"] = time.perf_counter() - started
         yield Final(self._finish(question, prepared, draft.raw, reading, signals, verdict, timings, warnings))
@@ -260,7 +261,7 @@ class AnswerPipeline:
         return Draft(raw, prompt)
 
     def signals(self, question: str, prepared: Prepared, draft: Draft, reading: Reading,
-                shown: list[choose.ScoredSentence]) -> Signals:
+                shown: list[choose.ScoredSentence], cell_match: float | None = None) -> Signals:
         """Everything the decision reads of this question, measured once."""
         fitted, prompt = prepared.fitted, draft.prompt
         states = prompt.trace.get("last_token_states") if prompt is not None else None
@@ -270,18 +271,27 @@ class AnswerPipeline:
                        quote_score=shown[0].score if shown else 0.0,
                        head=head.probability(states) if head is not None and states else None,  # a dot product
                        shown=len(fitted.passages), set_aside=len(prepared.flagged), drafted=bool(draft.raw),
-                       sentences=len(reading.sentences), elsewhere=self.elsewhere(question, fitted, reading))
+                       sentences=len(reading.sentences), cell_match=cell_match,
+                       **self.documents_cited(question, fitted, reading))
 
-    def elsewhere(self, question: str, fitted: FittedPrompt, reading: Reading) -> str:
-        """Why a document the answer cites is not the one the question names ("" when none is):
-        retrieval searches only the named documents, so this is the check that it held."""
+    def documents_cited(self, question: str, fitted: FittedPrompt, reading: Reading) -> dict:
+        """Whether the documents the answer cites (else the first shown) are the one the question
+        names: `elsewhere` says why one cannot be ("" when none is; retrieval searches only the
+        named documents, so this is the check that it held), `card_match` how much of what the
+        question names the first one's card states (None: it names nothing, or there are no cards)."""
         cards = self.cards()
-        cited = {fitted.passages[n - 1].chunk.source for s in reading.sentences for n in s.citations}
-        if not cited or not any(cards.get(source) and cards[source].identified for source in cited):
-            return ""
+        cited = sorted({fitted.passages[n - 1].chunk.source for s in reading.sentences for n in s.citations}) \
+            or [p.chunk.source for p in fitted.passages[:1]]
+        if not any(cards.get(s) and cards[s].identified for s in cited):
+            return {}
         ask = asked(question, list(cards.values()))
-        return next((f"{Path(source).name}: {why}" for source in sorted(cited)
-                     if source in cards and (why := contradicts(ask, cards[source]))), "")
+        elsewhere = next((f"{Path(source).name}: {why}" for source in cited if reading.sentences
+                          and source in cards and (why := contradicts(ask, cards[source]))), "")
+        if sum(c.identified for c in cards.values()) < 2:  # not a collection of look-alikes (as choose_scope)
+            return {"elsewhere": elsewhere}
+        first = next(cards[s] for s in cited if cards.get(s) and cards[s].identified)
+        newest = max(c.sort_key()[:2] for c in cards.values() if c.organisation == first.organisation)
+        return {"elsewhere": elsewhere, "card_match": card_match(ask, first, first.sort_key()[:2] == newest)}
 
     def _read(self, question: str, fitted: FittedPrompt, shown: list[choose.ScoredSentence], raw: str) -> Reading:
         """The sentences to show, the short answer, and the draft's signals."""

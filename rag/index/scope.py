@@ -177,6 +177,32 @@ def contradicts(ask: Asked, card: DocumentCard) -> str:
     return ""
 
 
+def card_match(ask: Asked, card: DocumentCard, newest: bool = False) -> float | None:
+    """Of what the question names of its document (organisation, fiscal year, quarter, form,
+    "latest"), the share that this document's card states; None when it names nothing. A range
+    of years is about its last (its filing holds the earlier ones as comparatives). `newest`:
+    the card is its organisation's newest period in the collection.
+
+    >>> ask = Asked(organisations=("3m",), years=(2017, 2018), kinds=("10-K",))
+    >>> card_match(ask, DocumentCard(organisation="3M", kind="10-K", fiscal_year=2018))
+    1.0
+    >>> card_match(ask, DocumentCard(organisation="3M", kind="10-Q", fiscal_year=2017)), card_match(Asked(), DocumentCard())
+    (0.3333333333333333, None)
+    """
+    named = []
+    if ask.organisations:
+        named.append(core_name(card.organisation) in ask.organisations)
+    if ask.years:
+        named.append(card.fiscal_year == max(ask.years))
+    if ask.quarter:
+        named.append(card.quarter == ask.quarter)
+    if ask.kinds:
+        named.append(card.kind in ask.kinds)
+    if ask.latest:
+        named.append(newest)
+    return sum(named) / len(named) if named else None
+
+
 def choose_scope(question: str, cards: dict[str, DocumentCard]) -> Scope:
     """The documents a question is about, by its card fields, or all (an empty scope).
 
