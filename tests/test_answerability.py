@@ -139,3 +139,13 @@ def test_the_collection_model_is_fitted_on_graded_calibration_answers_and_never_
     assert load("model", write) == load("model")  # the general calibration untouched
     _finance_rows(tmp_path / "test-transformers-collect", rows)
     assert fit_collection.main([str(tmp_path), "--run", "test-transformers-collect", "--write", str(write)]) == 2
+    # a second domain: the agency reports' calibration part, labelled "answerable and right"
+    agency = [{"id": f"DOL2022-{i}", "refused": i == 0, "signals": {"card_match": 1.0, "cosine": 0.5 + i / 50},
+               "metrics": {"answerable": i % 2 == 0, "correct": i % 4 == 0}} for i in range(12)]
+    _finance_rows(tmp_path / "cd" / "agency-calibration" / "collect", agency)
+    _finance_rows(tmp_path / "cd" / "agency-test" / "collect", agency * 3)  # never read
+    read = fit_collection.crossdomain_rows(tmp_path / "cd", ("agency",))
+    assert len(read) == 11 and sum(r["right"] for r in read) == 2 and {r["group"] for r in read} == {"DOL2022"}
+    assert fit_collection.main([str(tmp_path), "--crossdomain", str(tmp_path / "cd"), "--write", str(write)]) == 0
+    provenance = json.loads(write.read_text())["provenance"]["collection:model"]
+    assert set(provenance["sets"]) == {"financebench", "agency"} and "agency reports" in provenance["by"]
