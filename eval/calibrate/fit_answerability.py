@@ -65,7 +65,7 @@ def fit(x: np.ndarray, y: np.ndarray, weights: np.ndarray):
     from sklearn.linear_model import LogisticRegression
 
     mean, scale = x.mean(axis=0), x.std(axis=0)
-    scale[scale == 0] = 1.0
+    scale[scale < 1e-6] = 1.0  # a constant signal: its float std would round to 0 when stored
     positive = weights[y == 1].sum()
     negative = weights[y == 0].sum()
     balanced = weights * np.where(y == 1, 0.5 / positive, 0.5 / negative) * len(y)
