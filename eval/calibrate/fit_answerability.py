@@ -61,7 +61,8 @@ def matrix(rows: list[dict], features: tuple[str, ...]) -> tuple[np.ndarray, np.
     return x, y, weights, sets
 
 
-def fit(x: np.ndarray, y: np.ndarray, weights: np.ndarray):
+def fit(x: np.ndarray, y: np.ndarray, weights: np.ndarray, C: float = 1.0):
+    """A logistic model on standardised signals, classes balanced within the set weights."""
     from sklearn.linear_model import LogisticRegression
 
     mean, scale = x.mean(axis=0), x.std(axis=0)
@@ -69,7 +70,7 @@ def fit(x: np.ndarray, y: np.ndarray, weights: np.ndarray):
     positive = weights[y == 1].sum()
     negative = weights[y == 0].sum()
     balanced = weights * np.where(y == 1, 0.5 / positive, 0.5 / negative) * len(y)
-    model = LogisticRegression(C=1.0, max_iter=1000).fit((x - mean) / scale, y, sample_weight=balanced)
+    model = LogisticRegression(C=C, max_iter=1000).fit((x - mean) / scale, y, sample_weight=balanced)
     return model, mean, scale
 
 

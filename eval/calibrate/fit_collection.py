@@ -88,15 +88,10 @@ def matrix(rows: list[dict]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[s
 
 
 def fit(x: np.ndarray, y: np.ndarray, weights: np.ndarray):
-    """A strongly regularised logistic model, classes balanced within the set weights: a few
-    dozen answers per set, few of them right."""
-    from sklearn.linear_model import LogisticRegression
+    """The answerability fit's model, strongly regularised: a few dozen answers per set, few right."""
+    from eval.calibrate import fit_answerability
 
-    mean, scale = x.mean(axis=0), x.std(axis=0)
-    scale[scale < 1e-6] = 1.0  # a constant signal (rounded to 0 when stored)
-    balanced = weights * np.where(y == 1, 0.5 / weights[y == 1].sum(), 0.5 / weights[y == 0].sum()) * len(y)
-    model = LogisticRegression(C=0.3, max_iter=1000).fit((x - mean) / scale, y, sample_weight=balanced)
-    return model, mean, scale
+    return fit_answerability.fit(x, y, weights, C=0.3)
 
 
 def out_of_fold(x: np.ndarray, y: np.ndarray, weights: np.ndarray, groups: list[str]) -> np.ndarray:

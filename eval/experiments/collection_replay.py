@@ -42,9 +42,14 @@ def main(argv=None) -> int:
     if len(argv) != 1 or not Path(argv[0]).is_file():
         print("usage: python -m eval.experiments.collection_replay RESULTS.jsonl (a stored run)", file=sys.stderr)
         return 2
-    rows = [json.loads(line) for line in Path(argv[0]).read_text(encoding="utf-8").splitlines() if line.strip()]
-    print(f"as run:            {figures(rows, [bool(r['refused']) for r in rows])}")
-    print(f"with rule 4b:      {figures(rows, replay(rows))}")
+    try:
+        rows = [json.loads(line) for line in Path(argv[0]).read_text(encoding="utf-8").splitlines() if line.strip()]
+        before, after = figures(rows, [bool(r["refused"]) for r in rows]), figures(rows, replay(rows))
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        print(f"error: {argv[0]}: not a stored run's results ({exc.__class__.__name__}: {str(exc)[:80]})", file=sys.stderr)
+        return 2
+    print(f"as run:            {before}")
+    print(f"with rule 4b:      {after}")
     return 0
 
 

@@ -107,6 +107,8 @@ def main(argv=None) -> int:
     parser.add_argument("--name", default="", help="a name for this run's folder (OUT/PART-GENERATOR-NAME)")
     args = parser.parse_args(argv)
     try:
+        if args.batch_files < 1:
+            raise UserError(f"--batch-files must be at least 1 (got {args.batch_files})")
         rows = read_questions(args.pdf_dir)
         pdf_dir = args.pdf_dir / "pdfs"
         args.out.mkdir(parents=True, exist_ok=True)
