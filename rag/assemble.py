@@ -35,7 +35,8 @@ def prefer_offline(settings: Settings = Settings()) -> None:
 
     from embeddings.sentence_transformer import BUNDLED_NAMES
 
-    if local(settings.embedding_model, BUNDLED_NAMES) and local(settings.model, BUNDLED):
+    if local(settings.embedding_model, BUNDLED_NAMES) and local(settings.model, BUNDLED) \
+            and local(settings.reader, ("none", "bundled")):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
@@ -78,6 +79,21 @@ def load_generator(settings: Settings, embedder, log: Log = stderr_log):
 
     return load(GeneratorConfig(model=settings.model or DEFAULT_MODEL, max_new_tokens=settings.max_new_tokens,
                                 precision=settings.precision), log=log)
+
+
+@functools.lru_cache(maxsize=2)
+def load_reader(spec: str = Settings.reader):
+    """The span reader `spec` names (once per process): None for "none", the bundled one (trained
+    here, `rag/answer/reader.safetensors`), or a SQuAD-style reader from the hub or a folder."""
+    from rag.answer.reader import BUNDLED_READER, SentenceReader
+
+    if spec == "none":
+        return None
+    if spec == "bundled":
+        if not BUNDLED_READER.is_file():
+            raise UserError(f"no bundled reader at {BUNDLED_READER}; train one with python -m eval.calibrate.train_reader")
+        return SentenceReader.load(BUNDLED_READER)
+    return SentenceReader.from_hub(spec)
 
 
 def chunker_config(settings: Settings):
@@ -123,13 +139,14 @@ def load_decision(generator, answerability: str = Settings.answerability, enable
 
 
 def answer_pipeline(retriever, generator, config=None, answerability: str = Settings.answerability,
-                    decide: bool = True):
+                    decide: bool = True, reader: str = Settings.reader):
     """A pipeline over an opened retriever, with the decision this generator reads (`decide`
-    False: never refuse on the fitted signals, to collect them for a fit)."""
+    False: never refuse on the fitted signals, to collect them for a fit) and the span reader
+    `reader` names."""
     from rag.answer.pipeline import AnswerConfig, AnswerPipeline
 
     return AnswerPipeline(retriever, generator, load_decision(generator, answerability, decide),
-                          config or AnswerConfig())
+                          config or AnswerConfig(), load_reader(reader))
 
 
 def resolve_index(index_dir: Path | None, embedder, log: Log = stderr_log) -> Path:
@@ -166,7 +183,8 @@ def build_pipeline(settings: Settings, index_dir: Path | None, log: Log = stderr
     embedder = load_embedder(settings.embedding_model)
     generator = load_generator(settings, embedder, log)
     retriever = Retriever.open(resolve_index(index_dir, embedder, log), embedder)
-    pipeline = answer_pipeline(retriever, generator, answer_config(settings), settings.answerability, decide)
+    pipeline = answer_pipeline(retriever, generator, answer_config(settings), settings.answerability, decide,
+                               settings.reader)
     pipeline.warm()
     return pipeline
 

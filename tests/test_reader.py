@@ -43,7 +43,7 @@ def test_a_few_training_steps_on_a_tiny_encoder_lower_the_loss(tmp_path):
     import torch
     from transformers import AutoTokenizer, BertConfig, BertModel
 
-    from eval.calibrate.train_reader import batch_loss, train
+    from eval.calibrate.train_reader import batch_loss, examples, train
     from rag.answer.reader import base_encoder_folder, build_network
 
     torch.manual_seed(0)
@@ -51,15 +51,85 @@ def test_a_few_training_steps_on_a_tiny_encoder_lower_the_loss(tmp_path):
     tiny = BertModel(BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=1,
                                 num_attention_heads=2, intermediate_size=64, max_position_embeddings=128))
     network = build_network(tiny)
-    rows = [{"question": f"When was the {thing} built?", "title": "Town",
+    rows = [{"question": f"When was the {thing} built?", "title": "Town", "answer": str(year),
              "sentences": [f"The {thing} was built in {year}.", "The river floods in spring.", "Nobody lives there."],
-             "gold": 0} for thing, year in (("mill", 1901), ("bridge", 1875), ("school", 1920), ("church", 1802))]
-    rows += [{"question": "Who is the mayor?", "title": "Town", "sentences": ["The river floods in spring."], "gold": -1}]
+             "gold": 0, "answer_start": len(f"The {thing} was built in ")}
+            for thing, year in (("mill", 1901), ("bridge", 1875), ("school", 1920), ("church", 1802))]
+    rows += [{"question": "Who is the mayor?", "title": "Town", "sentences": ["The river floods in spring."],
+              "gold": -1, "answer": "", "answer_start": -1}]
+    pairs = examples(rows, negatives=1)
+    assert len(pairs) == 4 * 2 + 1 and sum(p["start"] >= 0 for p in pairs) == 4
     with torch.no_grad():
-        before = float(batch_loss(network, tokenizer, rows))
-    network, losses = train(rows * 30, tmp_path / "run", base_encoder_folder(), batch=5, lr=3e-3,
+        before = float(batch_loss(network, tokenizer, pairs))
+    network, losses = train(pairs * 30, tmp_path / "run", base_encoder_folder(), batch=9, lr=3e-3,
                             checkpoint_every=100, progress=False, network=network, tokenizer=tokenizer)
     with torch.no_grad():
-        after = float(batch_loss(network.eval(), tokenizer, rows))
+        after = float(batch_loss(network.eval(), tokenizer, pairs))
     assert after < 0.7 * before, (before, after, losses)
     assert (tmp_path / "run" / "checkpoint.pt").is_file()  # resumable
+
+
+def test_the_training_targets_mark_the_answer_tokens_and_cls_for_null():
+    from transformers import AutoTokenizer
+
+    from eval.calibrate.train_reader import token_targets
+    from rag.answer.reader import base_encoder_folder, encode
+
+    tokenizer = AutoTokenizer.from_pretrained(str(base_encoder_folder()))
+    sentence = "The Stockholm Convention was adopted in 1978 by forty states."
+    chunk = [{"question": "When was it adopted?", "sentence": sentence, "start": sentence.index("1978"),
+              "end": sentence.index("1978") + 4},
+             {"question": "Who adopted it?", "sentence": sentence, "start": sentence.index("forty states"),
+              "end": sentence.index("forty states") + len("forty states")},
+             {"question": "When was it adopted?", "sentence": "Nobody knows.", "start": -1, "end": -1}]
+    batch = encode(tokenizer, [e["question"] for e in chunk], [e["sentence"] for e in chunk])
+    starts, ends = token_targets(batch, chunk)
+    for row, example in enumerate(chunk[:2]):
+        a, b = batch["offset_mapping"][row][starts[row]][0], batch["offset_mapping"][row][ends[row]][1]
+        assert sentence[a:b] == sentence[example["start"]:example["end"]]
+    assert (starts[2], ends[2]) == (0, 0)
+
+
+def _tiny_reader():
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from rag.answer.reader import SentenceReader, base_encoder_folder, build_network
+
+    torch.manual_seed(0)
+    tokenizer = AutoTokenizer.from_pretrained(str(base_encoder_folder()))
+    tiny = BertModel(BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=1,
+                                num_attention_heads=2, intermediate_size=64, max_position_embeddings=128))
+    return SentenceReader(build_network(tiny).eval(), tokenizer, {})
+
+
+def test_a_reader_in_the_pipeline_quotes_one_of_the_best_shown_sentences_and_records_its_margin(sample_retriever, embedder):
+    """Plumbing, with an untrained tiny reader: the quote is one of the formula's best sentences,
+    its span (when the margin is positive) is a piece of it, and the margin is a signal."""
+    from rag import assemble
+    from rag.answer import reader as span_reader
+    from rag.settings import Settings
+
+    settings = Settings(generator="extractive")
+    pipeline = assemble.answer_pipeline(sample_retriever, assemble.load_generator(settings, embedder),
+                                        assemble.answer_config(settings), decide=False)  # never refuse: the quote is read
+    pipeline.reader = _tiny_reader()
+    question = "When was the Stockholm Convention adopted?"
+    answer = pipeline.ask(question)
+    prepared = pipeline.prepare(question)
+    shown = pipeline.ranked_shown(prepared.fitted, question, prepared.passages, prepared.ranked)
+    assert answer.sentences[0].text in [s.text for s in shown[:span_reader.CANDIDATES]]
+    assert "reader_margin" in answer.signals
+    if answer.signals["reader_margin"] > 0:
+        assert answer.short_answer and answer.short_answer in answer.sentences[0].text
+    pipeline.reader = None
+    assert "reader_margin" not in pipeline.ask(question).signals
+
+
+def test_the_reader_setting_is_checked_and_a_missing_hub_reader_is_one_line(monkeypatch):
+    from rag import assemble
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert assemble.load_reader("none") is None
+    with pytest.raises(UserError, match="could not be loaded"):
+        assemble.load_reader("no-such-owner/no-such-reader")

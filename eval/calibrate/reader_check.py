@@ -1,15 +1,24 @@
-"""The sentence reader against today's formula on the cross-domain parts, before any model writes:
-which sentence each would quote from the passages the product shows, and how well each one's
-score separates answerable from unanswerable questions.
+"""The span reader against today's pipeline on the cross-domain parts, before anything ships: the
+three figures of the declared rule (`rag/answer/reader.py`), per part.
 
-    python -m eval.calibrate.reader_check OUT --reader R/reader.safetensors [--part calibration]
+    python -m eval.calibrate.reader_check OUT --reader R/reader.safetensors [--today collect] [--part calibration]
 
-OUT is the folder `python -m eval.calibrate.crossdomain build` wrote. Per part: the share of
-answerable questions whose quoted sentence holds the gold (`eval.judge.is_correct`), for the
-formula (`sentences.best_sentences`) and for the reader, over the same shown sentences; and the
-AUC of answerable against unanswerable for the formula's best score and for the reader's margin
-(best sentence minus null). The calibration parts are the reader's out-of-fold check (it never
-trained on them); the test parts are run once, after the rule was applied.
+OUT is the folder `python -m eval.calibrate.crossdomain build` wrote, with today's run of the
+part (`--today`, default `collect`: every question answered, its signals kept) beside each part.
+Per answerable question, scored as `eval.scoring` scores a run:
+
+- today: the run's quote holds the gold; F1 of its short answer (else its answer);
+- reader: the sentence of highest reader margin among the formula's best `--candidates` of the
+  passages shown holds the gold; F1 of its span when the margin is positive (else the sentence);
+- kept: the formula's best sentence unless the reader's margin on it is negative (then the
+  reader's choice), with the reader's span as above;
+- span on today's quote: the reader's span of the sentence today's run quoted (the sentence
+  choice unchanged, the short answer the reader's).
+
+And the decision's AUC (answerable against unanswerable), leave one set out as
+`eval.calibrate.fit_answerability` measures it, with today's signals and with the reader's best
+margin added. The calibration parts are out of fold for the reader (it never trained on them);
+the test parts are run once, after the rule was applied.
 """
 from __future__ import annotations
 
@@ -21,42 +30,77 @@ from pathlib import Path
 import numpy as np
 
 
-def auc(labels: list[int], scores: list[float]) -> float | None:
-    from sklearn.metrics import roc_auc_score
+def read_question(reader, question: str, shown: list, candidates: int) -> dict:
+    """The reader over the formula's best `candidates` sentences: its chosen sentence, span, margin."""
+    top = shown[:candidates]
+    readings = reader.read(question, [s.text for s in top])
+    best = int(np.argmax([r.margin for r in readings]))
+    kept = 0 if readings[0].margin > 0 else best  # the formula's sentence unless the reader finds no answer in it
+    return {"sentence": top[best].text, "span": readings[best].span, "margin": readings[best].margin,
+            "formula_sentence": top[0].text, "kept_sentence": top[kept].text, "kept_span": readings[kept].span,
+            "kept_margin": readings[kept].margin}
 
-    return round(float(roc_auc_score(labels, scores)), 3) if len(set(labels)) == 2 else None
 
-
-def check_part(folder: Path, reader, pipeline_for) -> dict:
-    """One part's figures: quote holds gold (formula, reader) and the AUCs."""
+def check_part(folder: Path, today: str, reader, pipeline, candidates: int) -> tuple[dict, list[dict]]:
+    """One part's figures, and its rows of today's signals with the reader's margin added."""
     from eval.judge import is_correct
+    from eval.metrics import token_f1
+    from eval.scoring import strip_markers
 
-    rows = [json.loads(line) for line in (folder / "questions.jsonl").read_text(encoding="utf-8").splitlines() if line]
-    pipeline = pipeline_for(folder)
-    held = {"formula": [], "reader": []}
-    labels, formula_scores, reader_margins = [], [], []
-    for row in rows:
-        prepared = pipeline.prepare(row["question"])
-        ranked = (pipeline.ranked_shown(prepared.fitted, prepared.fitted.question, prepared.passages, prepared.ranked)
-                  if prepared.fitted.passages else [])
-        if not ranked:
+    questions = {r["id"]: r for r in map(json.loads, (folder / "questions.jsonl").read_text(encoding="utf-8").splitlines())}
+    records = [json.loads(line) for line in (folder / today / "results.jsonl").read_text(encoding="utf-8").splitlines()]
+    figures = {k: [] for k in ("today_quote", "reader_quote", "kept_quote", "formula_quote", "today_f1", "reader_f1",
+                               "kept_f1", "span_on_today_f1", "today_correct", "reader_correct", "kept_correct")}
+    rows = []
+    for record in records:
+        gold = questions[record["id"]]["answers"]
+        prepared = pipeline.prepare(record["question"])
+        shown = (pipeline.ranked_shown(prepared.fitted, prepared.fitted.question, prepared.passages, prepared.ranked)
+                 if prepared.fitted.passages else [])
+        read = read_question(reader, record["question"], shown, candidates) if shown else None
+        if record.get("signals"):
+            rows.append({"set": folder.name.rsplit("-", 1)[0], "answerable": bool(gold),
+                         "signals": {**record["signals"], "reader_margin": read["margin"] if read else -20.0}})
+        if not gold:
             continue
-        titles = [prepared.fitted.passages[s.passage - 1].chunk.section_path for s in ranked]
-        scores, null = reader.score(row["question"], [s.text for s in ranked], titles)
-        best = int(np.argmax(scores))
-        labels.append(int(bool(row["answers"])))
-        formula_scores.append(ranked[0].score)
-        reader_margins.append(float(scores[best] - null))
-        if row["answers"]:
-            held["formula"].append(is_correct(ranked[0].text, row["answers"]))
-            held["reader"].append(is_correct(ranked[best].text, row["answers"]))
+        said = "" if record["refused"] else strip_markers(record.get("short_answer") or record["answer"])
+        quoted = " ".join(s["text"] for s in record.get("sentences", []))
+        figures["today_quote"].append(is_correct(quoted, gold))
+        figures["today_f1"].append(token_f1(said, gold))
+        figures["today_correct"].append(is_correct(said, gold))
+        reader_said = (read["span"] if read["margin"] > 0 else read["sentence"]) if read else ""
+        figures["reader_quote"].append(bool(read) and is_correct(read["sentence"], gold))
+        figures["formula_quote"].append(bool(read) and is_correct(read["formula_sentence"], gold))
+        figures["reader_f1"].append(token_f1(reader_said, gold))
+        figures["reader_correct"].append(is_correct(reader_said, gold))
+        kept_said = (read["kept_span"] if read["kept_margin"] > 0 else read["kept_sentence"]) if read else ""
+        figures["kept_quote"].append(bool(read) and is_correct(read["kept_sentence"], gold))
+        figures["kept_f1"].append(token_f1(kept_said, gold))
+        figures["kept_correct"].append(is_correct(kept_said, gold))
+        on_today = reader.read(record["question"], [record["sentences"][0]["text"]])[0] if record.get("sentences") else None
+        figures["span_on_today_f1"].append(token_f1(on_today.span if on_today and on_today.margin > 0 else said, gold))
     share = lambda values: round(100 * sum(values) / len(values), 1) if values else None
-    return {"answerable": len(held["formula"]), "unanswerable": labels.count(0),
-            "quote_holds_gold_formula": share(held["formula"]), "quote_holds_gold_reader": share(held["reader"]),
-            "auc_formula_score": auc(labels, formula_scores), "auc_reader_margin": auc(labels, reader_margins)}
+    return {"answerable": len(figures["today_quote"]), **{k: share(v) for k, v in figures.items()}}, rows
+
+
+def decision_auc(rows: list[dict], features: tuple[str, ...]) -> dict:
+    """AUC per set, leave one set out (fit on the others), as fit_answerability reports it."""
+    from eval.calibrate.fit_answerability import auc, fit, matrix
+
+    x, y, weights, sets = matrix(rows, features)
+    out = {}
+    for name in sorted(set(sets)):
+        keep = np.array([s != name for s in sets])
+        if len(set(y[~keep].tolist())) < 2:
+            continue
+        model, mean, scale = fit(x[keep], y[keep], weights[keep])
+        out[name] = auc(model.predict_proba((x[~keep] - mean) / scale)[:, 1], y[~keep])
+    out["mean"] = round(float(np.mean([v for v in out.values() if v is not None])), 3) if out else None
+    return out
 
 
 def main(argv=None) -> int:
+    from eval.calibrate.fit_answerability import WITH_MODEL
     from eval.calibrate.parts import part_folders
     from rag import assemble
     from rag.answer.reader import SentenceReader
@@ -67,26 +111,37 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval.calibrate.reader_check", description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path)
     parser.add_argument("--reader", type=Path, required=True)
+    parser.add_argument("--today", default="collect", help="the run of each part the reader is compared with")
     parser.add_argument("--part", choices=("calibration", "test"), default="calibration")
+    parser.add_argument("--candidates", type=int, default=6, help="the formula's best sentences the reader reads")
     parser.add_argument("--json", type=Path, help="write the figures here too")
     args = parser.parse_args(argv)
+    if args.candidates < 1:
+        parser.error("--candidates must be at least 1")
     folders = part_folders(args.out, args.part)
-    if not folders:
-        raise UserError(f"no {args.part} parts under {args.out}; make them with python -m eval.calibrate.crossdomain build")
+    missing = [f.name for f in folders if not (f / args.today / "results.jsonl").is_file()]
+    if missing:
+        raise UserError(f"no {args.today} run of {', '.join(missing)}; run python -m eval.calibrate.crossdomain run "
+                        f"{args.out} --part {args.part} --config eval/configs/{args.today}.toml first")
     reader = SentenceReader.load(args.reader)
-    settings = Settings(generator="extractive")
+    settings = Settings()
     embedder = assemble.load_embedder(settings.embedding_model)
     generator = assemble.load_generator(settings, embedder)
-
-    def pipeline_for(folder: Path):
-        build_index([folder / "docs"], folder / "index", embedder, progress=False)
-        return assemble.answer_pipeline(assemble.open_retriever(settings, folder / "index"), generator,
-                                        assemble.answer_config(settings))
-
-    figures = {}
+    figures, rows = {}, []
     for folder in folders:
-        figures[folder.name] = check_part(folder, reader, pipeline_for)
+        if not (folder / "index").is_dir():
+            build_index([folder / "docs"], folder / "index", embedder, progress=False)
+        pipeline = assemble.answer_pipeline(assemble.open_retriever(settings, folder / "index"), generator,
+                                            assemble.answer_config(settings))
+        figures[folder.name], part_rows = check_part(folder, args.today, reader, pipeline, args.candidates)
+        rows += part_rows
         print(folder.name, json.dumps(figures[folder.name]), file=sys.stderr, flush=True)
+    names = [n for n in figures if figures[n]["answerable"]]
+    figures["mean"] = {k: round(float(np.mean([figures[n][k] for n in names])), 1)
+                       for k in figures[names[0]] if k != "answerable"} if names else {}
+    figures["decision_auc"] = {"today": decision_auc(rows, WITH_MODEL),
+                               "with_reader": decision_auc(rows, WITH_MODEL + ("reader_margin",))}
+    print(json.dumps({"mean": figures["mean"], "decision_auc": figures["decision_auc"]}, indent=1), file=sys.stderr)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=1) + "\n", encoding="utf-8")
     return 0

@@ -103,10 +103,23 @@ def swapped(question: str, answer: str, article: Article, rng: random.Random) ->
     return None
 
 
-def row(source: str, qid: str, question: str, article: Article, chosen: list[int], gold: int, made: str = "") -> dict:
+def answer_at(article: Article, gold: int, answer: str, start: int | None) -> int:
+    """Where the answer starts in the gold sentence (-1: it crosses the sentence's end)."""
+    if gold < 0 or not answer or start is None:
+        return -1
+    sentence, at = article.sentences[gold], start - article.starts[gold]
+    if sentence[at:at + len(answer)] == answer:
+        return at
+    return sentence.find(answer)
+
+
+def row(source: str, qid: str, question: str, article: Article, chosen: list[int], gold: int, made: str = "",
+        answer: str = "", start: int | None = None) -> dict:
+    """One question's candidates; for an answerable one also its answer and where it starts in the
+    gold sentence (the span reader's target)."""
     return {"source": source, "id": qid, "question": " ".join(question.split()), "title": article.title,
             "sentences": [article.sentences[i] for i in chosen], "gold": chosen.index(gold) if gold in chosen else -1,
-            "made": made}
+            "made": made, "answer": answer if gold >= 0 else "", "answer_start": answer_at(article, gold, answer, start)}
 
 
 def squad_articles() -> list[tuple[Article, list[dict]]]:
@@ -147,7 +160,8 @@ def rows_of(articles: list[tuple[Article, list[dict]]], limit: int, count: int, 
     answerable = [(a, q) for a, qs in articles for q in qs if q["start"] is not None]
     for article, q in rng.sample(answerable, min(limit, len(answerable))):
         gold = article.at(q["start"])
-        rows.append(row(article.source, q["id"], q["question"], article, candidates(q["question"], article, gold, count, terms), gold))
+        rows.append(row(article.source, q["id"], q["question"], article, candidates(q["question"], article, gold, count, terms),
+                        gold, answer=q["answer"], start=q["start"]))
         if rng.random() < SWAP_SHARE and (other := swapped(q["question"], q["answer"], article, rng)):
             made.append(row(article.source, f"{q['id']}-swap", other, article,
                             candidates(other, article, -1, count, terms), -1, "swap"))

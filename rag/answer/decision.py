@@ -113,6 +113,7 @@ class Signals:
     # a collection's structure (document cards, tables); None when the question names no document / asks no value
     card_match: float | None = _signal("collection")  # share of what the question names of its document that the cited one's card states
     cell_match: float | None = _signal("collection")  # the best table cell's match for a value question (too low to answer from)
+    reader_margin: float | None = _signal("reader")  # the span reader's best span score over its null score (reader.py)
     shown: int = field(default=0, metadata=_FACT)  # passages shown to the model
     set_aside: int = field(default=0, metadata=_FACT)  # passages set aside as addressing the assistant
     drafted: bool = field(default=False, metadata=_FACT)  # the model wrote a draft

@@ -71,11 +71,12 @@ class Reading(NamedTuple):
 
 class AnswerPipeline:
     def __init__(self, retriever: Retriever, generator: Generator, decision: Decision,
-                 config: AnswerConfig = AnswerConfig()):
+                 config: AnswerConfig = AnswerConfig(), reader=None):
         self.retriever = retriever
         self.generator = generator
         self.decision = decision
         self.config = config
+        self.reader = reader  # a `SentenceReader`: quotes and marks the short answer; None: the formula does
 
     def warm(self) -> None:
         """Once per loaded model, before the first question: the injection classifier, the copying
@@ -299,6 +300,7 @@ class AnswerPipeline:
         signals = {"model_refused": refused, "support": 0.0, "short_ok": 0.0, "type_missing": 0.0}
         if not raw:
             return Reading([], "", signals)
+        read = self._reader_choice(question, shown) if self.config.style == "quote" and not refused else None
         if refused:
             sentences, phrase = choose.overrule(shown), ""  # shown only if the decision overrules the model
         else:
@@ -306,13 +308,17 @@ class AnswerPipeline:
             signals["support"] = max((s.support for s in grounded), default=0.0)
             # the extractive answerer's draft is a document sentence, not an answer to cut short
             phrase = short_answer.candidate(raw) if self.generator.writes_text else ""
-            if self.config.style == "quote":
+            if read is not None:  # the trained reader's sentence
+                sentences, signals["reader_margin"] = [read[0]], read[1].margin
+            elif self.config.style == "quote":
                 sentences = choose.quote(shown, grounded, self.embed)
             else:
                 sentences = grounded if any(s.supported for s in grounded) else []
         evidence_text = " ".join(s.text for s in sentences)
         short = copied = ""
-        if self.config.style == "quote" and sentences:
+        if read is not None and read[1].margin > 0:
+            short = read[1].span
+        elif self.config.style == "quote" and sentences:
             short = short_answer.accept(phrase, evidence_text, question)
             if not short and not refused and self.generator.writes_text:
                 copied = self._copied(question, raw, evidence_text)
@@ -324,6 +330,19 @@ class AnswerPipeline:
         kind = expected_answer_type(question)
         signals["type_missing"] = float(bool(kind) and not has_answer_type(f"{short} {evidence_text}", kind))
         return Reading(sentences, short, signals)
+
+    def _reader_choice(self, question: str, shown: list[choose.ScoredSentence]):
+        """(the sentence the span reader quotes, its reading) among the formula's best, or None
+        without a reader."""
+        from rag.answer import reader as span_reader
+
+        if self.reader is None or not shown:
+            return None
+        top = shown[:span_reader.CANDIDATES]
+        readings = self.reader.read(question, [s.text for s in top])
+        chosen = span_reader.choose(readings)
+        sentence, n = top[chosen].text, top[chosen].passage
+        return SentenceSupport(sentence, [n], round(top[chosen].score, 4), True, [n], {n: sentence}), readings[chosen]
 
     def _copied(self, question: str, raw: str, evidence_text: str) -> str:
         """The draft's answer phrase, copied by the model from the quoted evidence (copy_span)."""

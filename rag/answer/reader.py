@@ -1,11 +1,13 @@
-"""A trained sentence reader: the bundled MiniLM encoder fine-tuned to say which sentence of the
-passages answers a question, and when none does.
+"""A trained reader: the bundled MiniLM encoder fine-tuned, as SQuAD 2.0 readers are, to mark the
+answering phrase in a sentence, or to say with its null score that the sentence does not answer.
 
-Input: the question paired with one sentence (with its document's title or section path); the
-[CLS] state goes through a linear layer to a score. The null score comes from the question alone
-(SQuAD 2.0 readers score "no answer" against the spans; here against the sentences): training
-is a softmax over [null, sentence 1, ..., sentence n] whose target is the gold sentence, or the
-null for a question the sentences do not answer (`eval.calibrate.train_reader`).
+Input: the question paired with one candidate sentence (a sentence, not a passage: the formula in
+`sentences.best_sentences` proposes the candidates, the reader reads the best few). Output per
+token: a start and an end score (a linear layer on the encoder's states). The null score is the
+start plus end score of [CLS], as in BERT's SQuAD 2.0 reader; a sentence's reader margin is its
+best span's score minus its null score. The sentence with the highest margin is the one that
+answers; its span is the short answer; a question whose every candidate has a negative margin
+is, to the reader, unanswered (`eval.calibrate.train_reader`).
 
 Declared rule (written before the first training run, issue 34): the reader ships as the
 default only if all three hold on the calibration parts, out of fold — mean per-part "quote holds
@@ -26,8 +28,9 @@ import numpy as np
 
 from rag.errors import UserError
 
+BUNDLED_READER = Path(__file__).with_name("reader.safetensors")  # with its provenance, reader.json
 MAX_LENGTH = 96  # word pieces of question + sentence: a sentence, not a passage, is read
-TITLE_CHARS = 80
+MAX_ANSWER_TOKENS = 24  # a short answer is a phrase
 
 
 def base_encoder_folder() -> Path:
@@ -42,57 +45,114 @@ def base_encoder_sha256(folder: Path | None = None) -> str:
     return hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest()
 
 
-def sentence_text(sentence: str, title: str = "") -> str:
-    """What the reader sees of a sentence: its document's title (capped) and the sentence."""
-    return f"{title[:TITLE_CHARS]} — {sentence}" if title else sentence
-
-
 def build_network(encoder):
-    """The reader's network over an encoder: a sentence scorer and a null scorer on [CLS]."""
+    """The reader's network over an encoder: a start and an end score for every token."""
     import torch
 
     class ReaderNet(torch.nn.Module):
         def __init__(self, encoder):
             super().__init__()
             self.encoder = encoder
-            width = encoder.config.hidden_size
-            self.sentence_head = torch.nn.Linear(width, 1)
-            self.null_head = torch.nn.Linear(width, 1)
+            self.span_head = torch.nn.Linear(encoder.config.hidden_size, 2)
 
-        def cls(self, batch) -> "torch.Tensor":
-            return self.encoder(**batch).last_hidden_state[:, 0]
-
-        def forward(self, pairs, questions) -> tuple["torch.Tensor", "torch.Tensor"]:
-            """(sentence scores for the pairs, null scores for the questions)."""
-            return self.sentence_head(self.cls(pairs))[:, 0], self.null_head(self.cls(questions))[:, 0]
+        def forward(self, batch) -> tuple["torch.Tensor", "torch.Tensor"]:
+            """(start scores, end scores), each batch × tokens."""
+            logits = self.span_head(self.encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                                                 token_type_ids=batch.get("token_type_ids")).last_hidden_state)
+            return logits[..., 0], logits[..., 1]
 
     return ReaderNet(encoder)
 
 
-def encode(tokenizer, questions: list[str], texts: list[str] | None = None):
-    return tokenizer(questions, texts, truncation="longest_first" if texts is not None else True,
-                     max_length=MAX_LENGTH, padding=True, return_tensors="pt")
+def encode(tokenizer, questions: list[str], sentences: list[str]):
+    """Question-sentence pairs as the reader reads them, with each token's character offsets."""
+    return tokenizer(questions, sentences, truncation="only_second", max_length=MAX_LENGTH, padding=True,
+                     return_offsets_mapping=True, return_tensors="pt")
+
+
+@dataclass(frozen=True)
+class SpanReading:
+    """The reader's verdict on one sentence: its margin (best span minus null) and the span."""
+
+    margin: float
+    span: str
+
+
+def best_span(start: np.ndarray, end: np.ndarray, in_sentence: np.ndarray, offsets: np.ndarray,
+              sentence: str) -> SpanReading:
+    """The sentence's best span (start ≤ end, at most MAX_ANSWER_TOKENS, inside the sentence) and
+    its margin over the null ([CLS]) score.
+
+    >>> s = np.array([0.0, 0.0, 5.0, 0.0]); e = np.array([1.0, 0.0, 0.0, 4.0])
+    >>> best_span(s, e, np.array([False, True, True, True]), np.array([[0, 0], [0, 2], [3, 8], [9, 13]]), "It began 1978")
+    SpanReading(margin=8.0, span='began 1978')
+    """
+    positions = np.flatnonzero(in_sentence)
+    if positions.size == 0:
+        return SpanReading(float("-inf"), "")
+    s, e = start[positions], end[positions]
+    pair = s[:, None] + e[None, :]
+    allowed = np.triu(np.ones_like(pair, dtype=bool)) & ~np.triu(np.ones_like(pair, dtype=bool), MAX_ANSWER_TOKENS)
+    pair = np.where(allowed, pair, -np.inf)
+    i, j = np.unravel_index(int(np.argmax(pair)), pair.shape)
+    first, last = positions[i], positions[j]
+    return SpanReading(float(pair[i, j] - (start[0] + end[0])),
+                       sentence[int(offsets[first][0]):int(offsets[last][1])].strip())
+
+
+CANDIDATES = 6  # the formula's best sentences the reader reads (reader_check --candidates)
+
+
+def choose(readings: list[SpanReading]) -> int:
+    """Which candidate the answer quotes: the one of highest margin (the candidates come best first
+    by the formula; a tie keeps the formula's order)."""
+    return int(np.argmax([r.margin for r in readings])) if readings else -1
 
 
 @dataclass
 class SentenceReader:
-    """The trained reader, loaded once: scores a question's candidate sentences and its null."""
+    """The trained reader, loaded once: reads a question's candidate sentences."""
 
     network: object
     tokenizer: object
     provenance: dict
 
-    def score(self, question: str, sentences: list[str], titles: list[str] | None = None) -> tuple[np.ndarray, float]:
-        """(a score per sentence, the null score); higher is more likely the answering one."""
+    def read(self, question: str, sentences: list[str]) -> list[SpanReading]:
+        """One reading per sentence, in their order."""
         import torch
 
         if not sentences:
-            return np.zeros(0), float("inf")
-        texts = [sentence_text(s, t) for s, t in zip(sentences, titles or [""] * len(sentences))]
+            return []
+        batch = encode(self.tokenizer, [question] * len(sentences), sentences)
+        offsets = batch.pop("offset_mapping").numpy()
         with torch.inference_mode():
-            scores, null = self.network(encode(self.tokenizer, [question] * len(texts), texts),
-                                        encode(self.tokenizer, [question]))
-        return scores.float().numpy(), float(null[0])
+            start, end = self.network(batch)
+        start, end = start.float().numpy(), end.float().numpy()
+        readings = []
+        for row, sentence in enumerate(sentences):
+            in_sentence = np.array([sid == 1 for sid in batch.sequence_ids(row)])
+            readings.append(best_span(start[row], end[row], in_sentence, offsets[row], sentence))
+        return readings
+
+    @classmethod
+    def from_hub(cls, name: str) -> "SentenceReader":
+        """A SQuAD-style reader named on the Hugging Face hub (`--reader deepset/tinyroberta-squad2`),
+        read through the same interface; needs the internet the first time (then the hub's cache)."""
+        from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+        try:
+            model = AutoModelForQuestionAnswering.from_pretrained(name)
+            tokenizer = AutoTokenizer.from_pretrained(name)
+        except (OSError, ValueError) as exc:
+            raise UserError(f"the reader {name!r} could not be loaded ({str(exc).splitlines()[0][:120]}); name a "
+                            f"question-answering model on the hub, or use the bundled reader") from None
+
+        def network(batch):
+            out = model(**{k: v for k, v in batch.items() if k in ("input_ids", "attention_mask", "token_type_ids")})
+            return out.start_logits, out.end_logits
+
+        model.eval()
+        return cls(network, tokenizer, {"hub": name})
 
     @classmethod
     def load(cls, path: Path, base: Path | None = None) -> "SentenceReader":
