@@ -36,7 +36,7 @@ def prefer_offline(settings: Settings = Settings()) -> None:
     from embeddings.sentence_transformer import BUNDLED_NAMES
 
     if local(settings.embedding_model, BUNDLED_NAMES) and local(settings.model, BUNDLED) \
-            and local(settings.reader, ("none", "bundled")):
+            and local(settings.reader, ("none",)):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
@@ -83,16 +83,15 @@ def load_generator(settings: Settings, embedder, log: Log = stderr_log):
 
 @functools.lru_cache(maxsize=2)
 def load_reader(spec: str = Settings.reader):
-    """The span reader `spec` names (once per process): None for "none", the bundled one (trained
-    here, `rag/answer/reader.safetensors`), or a SQuAD-style reader from the hub or a folder."""
-    from rag.answer.reader import BUNDLED_READER, SentenceReader
+    """The span reader `spec` names (once per process): None for "none", a reader trained here
+    (`python -m eval.calibrate.train_reader` writes OUT/reader.safetensors), or a SQuAD-style
+    reader from the hub or a folder. None ships: the trained one lost under its rule (README)."""
+    from rag.answer.reader import SentenceReader
 
     if spec == "none":
         return None
-    if spec == "bundled":
-        if not BUNDLED_READER.is_file():
-            raise UserError(f"no bundled reader at {BUNDLED_READER}; train one with python -m eval.calibrate.train_reader")
-        return SentenceReader.load(BUNDLED_READER)
+    if spec.endswith(".safetensors"):
+        return SentenceReader.load(Path(spec).expanduser())
     return SentenceReader.from_hub(spec)
 
 

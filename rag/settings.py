@@ -37,7 +37,7 @@ class Settings:
     style: str = "quote"  # the passage sentence the model's answer points to, or the model's own words
     focus_sentences: int = 2  # each passage's best sentences in the prompt; 0: whole passages
     answerability: str = "auto"  # "auto": the head trained on the model's states when it has one; "signals": never
-    reader: str = "none"  # the trained span reader: "bundled", a hub id or local folder of a SQuAD-style reader, or "none"
+    reader: str = "none"  # a span reader for the short answer: a trained .safetensors, a hub id or folder of a SQuAD-style one
     max_file_mb: int = 50  # a file larger (or a .docx decompressing larger) is skipped with one line
     max_passages: int = 20_000  # a file giving more passages is skipped with one line
 
@@ -127,9 +127,10 @@ def add_settings_arguments(parser: argparse.ArgumentParser, retrieval: bool = Tr
                             help="who decides whether the passages answer: the head trained on the model's hidden "
                                  "states when there is one (auto, default), or the fitted signals (signals)")
         parser.add_argument("--reader", default=None, metavar="NAME",
-                            help=f"a span reader that picks the quoted sentence and marks the short answer: "
-                                 f"bundled (the trained MiniLM), a hub id such as deepset/tinyroberta-squad2 (needs the "
-                                 f"internet once), a local folder, or none (default {d.reader})")
+                            help=f"a span reader that marks the short answer in the quoted sentence: a file "
+                                 f"python -m eval.calibrate.train_reader wrote (OUT/reader.safetensors), a hub id such "
+                                 f"as deepset/tinyroberta-squad2 (needs the internet once), a local folder, or none "
+                                 f"(default {d.reader}; none ships, see the README)")
         parser.add_argument("--max-new-tokens", type=positive_int, default=None,
                             help=f"draft length (default {d.max_new_tokens})")
         parser.add_argument("--precision", choices=PRECISIONS, default=None,

@@ -76,7 +76,7 @@ class AnswerPipeline:
         self.generator = generator
         self.decision = decision
         self.config = config
-        self.reader = reader  # a `SentenceReader`: quotes and marks the short answer; None: the formula does
+        self.reader = reader  # a `SentenceReader` that marks the short answer the draft did not give; None: none
 
     def warm(self) -> None:
         """Once per loaded model, before the first question: the injection classifier, the copying
@@ -300,7 +300,6 @@ class AnswerPipeline:
         signals = {"model_refused": refused, "support": 0.0, "short_ok": 0.0, "type_missing": 0.0}
         if not raw:
             return Reading([], "", signals)
-        read = self._reader_choice(question, shown) if self.config.style == "quote" and not refused else None
         if refused:
             sentences, phrase = choose.overrule(shown), ""  # shown only if the decision overrules the model
         else:
@@ -308,41 +307,34 @@ class AnswerPipeline:
             signals["support"] = max((s.support for s in grounded), default=0.0)
             # the extractive answerer's draft is a document sentence, not an answer to cut short
             phrase = short_answer.candidate(raw) if self.generator.writes_text else ""
-            if read is not None:  # the trained reader's sentence
-                sentences, signals["reader_margin"] = [read[0]], read[1].margin
-            elif self.config.style == "quote":
+            if self.config.style == "quote":
                 sentences = choose.quote(shown, grounded, self.embed)
             else:
                 sentences = grounded if any(s.supported for s in grounded) else []
         evidence_text = " ".join(s.text for s in sentences)
         short = copied = ""
-        if read is not None and read[1].margin > 0:
-            short = read[1].span
-        elif self.config.style == "quote" and sentences:
+        if self.config.style == "quote" and sentences:
             short = short_answer.accept(phrase, evidence_text, question)
             if not short and not refused and self.generator.writes_text:
                 copied = self._copied(question, raw, evidence_text)
                 whole = short_answer.carries_draft(copied, short_answer.draft_sentence(raw), question, terms) \
                     or is_time_answer(copied, question)
                 short = copied if whole else ""
+            reading = self._span(question, sentences[0].text) if not short and not refused else None
+            if reading is not None:
+                signals["reader_margin"] = reading.margin
+                short = reading.span if reading.margin > 0 else ""
         # a stated phrase is evidence of an answer even when it is too narrow to show (as calibrated)
         signals["short_ok"] = float(bool(short or copied))
         kind = expected_answer_type(question)
         signals["type_missing"] = float(bool(kind) and not has_answer_type(f"{short} {evidence_text}", kind))
         return Reading(sentences, short, signals)
 
-    def _reader_choice(self, question: str, shown: list[choose.ScoredSentence]):
-        """(the sentence the span reader quotes, its reading) among the formula's best, or None
-        without a reader."""
-        from rag.answer import reader as span_reader
-
-        if self.reader is None or not shown:
-            return None
-        top = shown[:span_reader.CANDIDATES]
-        readings = self.reader.read(question, [s.text for s in top])
-        chosen = span_reader.choose(readings)
-        sentence, n = top[chosen].text, top[chosen].passage
-        return SentenceSupport(sentence, [n], round(top[chosen].score, 4), True, [n], {n: sentence}), readings[chosen]
+    def _span(self, question: str, sentence: str):
+        """The span reader's reading of the quoted sentence (None without a reader): it marks the
+        short answer the draft gave none of. It does not choose the sentence: the trained reader
+        choosing it quoted the gold less often than the formula (eval/results/reader.md)."""
+        return self.reader.read(question, [sentence])[0] if self.reader is not None else None
 
     def _copied(self, question: str, raw: str, evidence_text: str) -> str:
         """The draft's answer phrase, copied by the model from the quoted evidence (copy_span)."""

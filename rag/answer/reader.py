@@ -28,7 +28,6 @@ import numpy as np
 
 from rag.errors import UserError
 
-BUNDLED_READER = Path(__file__).with_name("reader.safetensors")  # with its provenance, reader.json
 MAX_LENGTH = 96  # word pieces of question + sentence: a sentence, not a passage, is read
 MAX_ANSWER_TOKENS = 24  # a short answer is a phrase
 
@@ -100,15 +99,6 @@ def best_span(start: np.ndarray, end: np.ndarray, in_sentence: np.ndarray, offse
                        sentence[int(offsets[first][0]):int(offsets[last][1])].strip())
 
 
-CANDIDATES = 6  # the formula's best sentences the reader reads (reader_check --candidates)
-
-
-def choose(readings: list[SpanReading]) -> int:
-    """Which candidate the answer quotes: the one of highest margin (the candidates come best first
-    by the formula; a tie keeps the formula's order)."""
-    return int(np.argmax([r.margin for r in readings])) if readings else -1
-
-
 @dataclass
 class SentenceReader:
     """The trained reader, loaded once: reads a question's candidate sentences."""
@@ -145,7 +135,7 @@ class SentenceReader:
             tokenizer = AutoTokenizer.from_pretrained(name)
         except (OSError, ValueError) as exc:
             raise UserError(f"the reader {name!r} could not be loaded ({str(exc).splitlines()[0][:120]}); name a "
-                            f"question-answering model on the hub, or use the bundled reader") from None
+                            f"question-answering model on the hub, a folder holding one, or --reader none") from None
 
         def network(batch):
             out = model(**{k: v for k, v in batch.items() if k in ("input_ids", "attention_mask", "token_type_ids")})
@@ -162,6 +152,9 @@ class SentenceReader:
         from transformers import AutoModel, AutoTokenizer
 
         base = base or base_encoder_folder()
+        if not path.is_file() or not path.with_suffix(".json").is_file():
+            raise UserError(f"no reader at {path} (with its provenance {path.with_suffix('.json').name} beside it); "
+                            f"train one with python -m eval.calibrate.train_reader") from None
         try:
             provenance = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
             if provenance.get("base_sha256") != base_encoder_sha256(base):
