@@ -8,4 +8,7 @@ heads and of the injection classifier's weights. Every fit reads calibration par
     states.py             hidden states read from the model for the head trainers and studies
     train_injection.py    the injection classifier (rag/answer/injection_model.*)
     injection_check.py    its measurement on held-out rows and document sentences
+    reader_data.py        the span reader's training rows (never a test part's)
+    train_reader.py       the span reader (OUT/reader.safetensors; none ships: README)
+    reader_check.py       the reader against today's pipeline under its declared rule
 """
