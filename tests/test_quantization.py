@@ -43,6 +43,19 @@ def test_a_cache_missing_tensors_is_refused(tmp_path):
         quantization.load_cache(tmp_path / "int8")
 
 
+def test_a_cut_cache_weights_file_is_removed_with_one_warning_not_a_traceback(tmp_path):
+    from rag.generate.transformers_load import _int8_cache
+
+    model, tokenizer = tiny_model_and_tokenizer()
+    cache = tmp_path / "int8"
+    quantization.write_cache(quantization.quantise(model), tokenizer, cache)
+    weights = cache / "model-int8.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])  # a disk that filled, a copy cut short
+    said = []
+    assert _int8_cache(cache, said.append) is None
+    assert not cache.exists() and len(said) == 1 and "damaged" in said[0]
+
+
 def test_two_processes_prepare_the_default_model_at_once_on_an_empty_cache(tmp_path, sample_index, monkeypatch):
     """The app and a CLI command started in the same minute: one prepares, the other waits for it;
     both answer, and the cache is complete with nothing half-written left beside it."""

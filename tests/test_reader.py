@@ -134,3 +134,18 @@ def test_the_reader_setting_is_checked_and_a_missing_hub_reader_is_one_line(monk
         assemble.load_reader("no-such-owner/no-such-reader")
     with pytest.raises(UserError, match="no reader at"):
         assemble.load_reader("/no/such/reader.safetensors")
+
+
+def test_a_reader_file_is_keyed_to_its_base_encoder_and_a_damaged_one_is_one_line(tmp_path):
+    import json
+
+    from rag.answer.reader import SentenceReader, base_encoder_sha256
+
+    weights = tmp_path / "reader.safetensors"
+    weights.write_bytes(b"not a safetensors file")
+    weights.with_suffix(".json").write_text(json.dumps({"base_sha256": "0" * 64}), encoding="utf-8")
+    with pytest.raises(UserError, match="trained from another encoder"):
+        SentenceReader.load(weights)
+    weights.with_suffix(".json").write_text(json.dumps({"base_sha256": base_encoder_sha256()}), encoding="utf-8")
+    with pytest.raises(UserError, match="is unusable"):
+        SentenceReader.load(weights)

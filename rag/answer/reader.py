@@ -148,6 +148,7 @@ class SentenceReader:
     def load(cls, path: Path, base: Path | None = None) -> "SentenceReader":
         """The reader at `path` (safetensors, with its provenance beside it as .json), on the base
         encoder it was trained from; a clear error when it is for another encoder or damaged."""
+        from safetensors import SafetensorError
         from safetensors.torch import load_file
         from transformers import AutoModel, AutoTokenizer
 
@@ -162,7 +163,7 @@ class SentenceReader:
                                 f"it is not used")
             network = build_network(AutoModel.from_pretrained(str(base)))
             network.load_state_dict({k: v.float() for k, v in load_file(str(path)).items()})
-        except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as exc:
             raise UserError(f"the reader {path} is unusable ({exc.__class__.__name__}: {str(exc)[:80]}); "
                             f"retrain it with python -m eval.calibrate.train_reader") from None
         network.eval()

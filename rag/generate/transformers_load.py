@@ -157,11 +157,13 @@ def _int8_cache(cache: Path, log):
     """The int8 model from its cache, or None when there is none (a damaged one is removed)."""
     from rag.generate import quantization
 
+    from safetensors import SafetensorError
+
     if not model_files.cache_is_complete(cache):
         return None
     try:
         return quantization.load_cache(cache)
-    except (OSError, ValueError, RuntimeError) as exc:
+    except (OSError, ValueError, RuntimeError, SafetensorError) as exc:  # a cut or overwritten weights file
         log(f"warning: the int8 model cache is damaged ({exc.__class__.__name__}); rebuilding it")
         shutil.rmtree(cache, ignore_errors=True)
         return None
