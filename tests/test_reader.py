@@ -149,3 +149,9 @@ def test_a_reader_file_is_keyed_to_its_base_encoder_and_a_damaged_one_is_one_lin
     weights.with_suffix(".json").write_text(json.dumps({"base_sha256": base_encoder_sha256()}), encoding="utf-8")
     with pytest.raises(UserError, match="is unusable"):
         SentenceReader.load(weights)
+
+
+def test_a_question_longer_than_the_reader_reads_is_cut_not_refused():
+    reader = _tiny_reader()
+    readings = reader.read("word " * 300 + "when?", ["It began in 1978.", "Nothing here."])
+    assert len(readings) == 2 and all(isinstance(r.margin, float) for r in readings)

@@ -1,13 +1,13 @@
 """A trained reader: the bundled MiniLM encoder fine-tuned, as SQuAD 2.0 readers are, to mark the
 answering phrase in a sentence, or to say with its null score that the sentence does not answer.
 
-Input: the question paired with one candidate sentence (a sentence, not a passage: the formula in
-`sentences.best_sentences` proposes the candidates, the reader reads the best few). Output per
-token: a start and an end score (a linear layer on the encoder's states). The null score is the
-start plus end score of [CLS], as in BERT's SQuAD 2.0 reader; a sentence's reader margin is its
-best span's score minus its null score. The sentence with the highest margin is the one that
-answers; its span is the short answer; a question whose every candidate has a negative margin
-is, to the reader, unanswered (`eval.calibrate.train_reader`).
+Input: the question paired with one sentence (a sentence, not a passage). Output per token: a
+start and an end score (a linear layer on the encoder's states). The null score is the start
+plus end score of [CLS], as in BERT's SQuAD 2.0 reader; a sentence's reader margin is its best
+span's score minus its null score, and a positive margin says the span answers
+(`eval.calibrate.train_reader`). The pipeline asks it for the short answer in the sentence the
+formula quoted (`--reader`); choosing the sentence among the formula's best ones was measured and
+lost (`eval/results/reader.md`).
 
 Declared rule (written before the first training run, issue 34): the reader ships as the
 default only if all three hold on the calibration parts, out of fold — mean per-part "quote holds
@@ -65,8 +65,8 @@ def build_network(encoder):
 
 def encode(tokenizer, questions: list[str], sentences: list[str]):
     """Question-sentence pairs as the reader reads them, with each token's character offsets."""
-    return tokenizer(questions, sentences, truncation="only_second", max_length=MAX_LENGTH, padding=True,
-                     return_offsets_mapping=True, return_tensors="pt")
+    return tokenizer(questions, sentences, truncation="longest_first", max_length=MAX_LENGTH, padding=True,
+                     return_offsets_mapping=True, return_tensors="pt")  # a long question is cut too, never refused
 
 
 @dataclass(frozen=True)
