@@ -858,15 +858,27 @@ def _current_not_utf8(generation: Path) -> None:
     (generation.parent / "CURRENT").write_bytes(b"\xff\xfe\x00garbage")
 
 
-@pytest.mark.parametrize("damage", [_corrupt_chunks_same_size, _shift_offsets, _manifest_of_the_wrong_shape,
-                                    _current_not_utf8])
-def test_a_damaged_index_is_one_line_and_rag_index_rebuilds_it_with_every_file(tmp_path, damage):
-    from rag.index import store
-
-    first, second, index = tmp_path / "first.md", tmp_path / "second.md", tmp_path / "index"
+@pytest.fixture(scope="module")
+def two_document_index(tmp_path_factory):
+    """Two documents and their index, built once by `rag index`; each test damages a copy."""
+    folder = tmp_path_factory.mktemp("two-documents")
+    first, second, index = folder / "first.md", folder / "second.md", folder / "index"
     first.write_text("# First\n\nThe harbour in Port Ellery opened in 1921.\n")
     second.write_text("# Second\n\nThe lighthouse at Cape Morrow was automated in 1987.\n")
     assert run_cli("index", str(first), str(second), "--index", str(index), "--quiet").returncode == 0
+    return first, second, index
+
+
+@pytest.mark.parametrize("damage", [_corrupt_chunks_same_size, _shift_offsets, _manifest_of_the_wrong_shape,
+                                    _current_not_utf8])
+def test_a_damaged_index_is_one_line_and_rag_index_rebuilds_it_with_every_file(tmp_path, damage, two_document_index):
+    import shutil
+
+    from rag.index import store
+
+    first, _, built = two_document_index
+    index = tmp_path / "index"
+    shutil.copytree(built, index)  # CURRENT names its generation, not a path: the copy is an index
     damage(store.live_generation(index))
     assert_one_line_error(run_cli("search", "harbour", "--index", str(index)), "is corrupt")
     rebuilt = run_cli("index", str(first), "--index", str(index), "--quiet")
