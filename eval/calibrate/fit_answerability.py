@@ -108,6 +108,18 @@ def auc(scores: np.ndarray, y: np.ndarray) -> float | None:
     return round(float(roc_auc_score(y, scores)), 3) if len(set(y.tolist())) == 2 else None
 
 
+def leave_one_set_out_auc(x: np.ndarray, y: np.ndarray, weights: np.ndarray, sets: list[str]) -> dict:
+    """Each set's AUC from a model fitted on the other sets (sets with one class left out)."""
+    held_out = {}
+    for name in sorted(set(sets)):
+        keep = np.array([s != name for s in sets])
+        if len(set(y[~keep].tolist())) < 2:
+            continue
+        other, m, sc = fit(x[keep], y[keep], weights[keep])
+        held_out[name] = auc(other.predict_proba((x[~keep] - m) / sc)[:, 1], y[~keep])
+    return held_out
+
+
 def fit_kind(out: Path, kind: str) -> tuple[Answerability, dict]:
     run_name, features = KINDS[kind]
     rows = read_rows(out, run_name)
@@ -123,13 +135,7 @@ def fit_kind(out: Path, kind: str) -> tuple[Answerability, dict]:
                              round(float(model.intercept_[0]), 5), tuple(round(float(m), 5) for m in mean),
                              tuple(round(float(s), 5) for s in scale), threshold, tuple(vetoes))
     p = np.where(vetoed, 0.0, p)
-    held_out = {}
-    for name in sorted(set(sets)):  # leave one set out: fit on the others, score the one left out
-        keep = np.array([s != name for s in sets])
-        if len(set(y[~keep].tolist())) < 2:
-            continue
-        other, m, sc = fit(x[keep], y[keep], weights[keep])
-        held_out[name] = auc(other.predict_proba((x[~keep] - m) / sc)[:, 1], y[~keep])
+    held_out = leave_one_set_out_auc(x, y, weights, sets)
     report = {
         "questions": {name: {"answerable": int(sum(y[i] for i, s in enumerate(sets) if s == name)),
                              "unanswerable": int(sum(1 - y[i] for i, s in enumerate(sets) if s == name))}

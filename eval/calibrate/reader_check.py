@@ -84,17 +84,10 @@ def check_part(folder: Path, today: str, reader, pipeline, candidates: int) -> t
 
 
 def decision_auc(rows: list[dict], features: tuple[str, ...]) -> dict:
-    """AUC per set, leave one set out (fit on the others), as fit_answerability reports it."""
-    from eval.calibrate.fit_answerability import auc, fit, matrix
+    """AUC per set, leave one set out (fit on the others), as fit_answerability reports it, and their mean."""
+    from eval.calibrate.fit_answerability import leave_one_set_out_auc, matrix
 
-    x, y, weights, sets = matrix(rows, features)
-    out = {}
-    for name in sorted(set(sets)):
-        keep = np.array([s != name for s in sets])
-        if len(set(y[~keep].tolist())) < 2:
-            continue
-        model, mean, scale = fit(x[keep], y[keep], weights[keep])
-        out[name] = auc(model.predict_proba((x[~keep] - mean) / scale)[:, 1], y[~keep])
+    out = leave_one_set_out_auc(*matrix(rows, features))
     out["mean"] = round(float(np.mean([v for v in out.values() if v is not None])), 3) if out else None
     return out
 
