@@ -76,7 +76,7 @@ def earlier_turns(assistant, questions: list) -> list:
 def answer_record(assistant, question: Question, settings: Settings) -> dict:
     if question.extra.get("retrieval_only"):
         started = time.perf_counter()
-        passages = assistant.search(question.question, k=max(settings.k, 10), mode=settings.mode)
+        passages = assistant.search(question.question, k=max(settings.k, 10), mode=settings.mode).retrieved
         return {"question": question.question, "answer": "", "refused": False, "citations": [], "sentences": [],
                 "retrieved": [p.to_json() for p in passages], "model": "retrieval only",
                 "timings": {"retrieve_s": time.perf_counter() - started}}

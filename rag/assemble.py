@@ -188,6 +188,13 @@ def build_pipeline(settings: Settings, index_dir: Path | None, log: Log = stderr
     return pipeline
 
 
+def open_searcher(settings: Settings, index_dir: Path | None, log: Log = stderr_log):
+    """The door for searching alone (`Assistant.search`, listings): no language model loads."""
+    from dataclasses import replace
+
+    return open_assistant(replace(settings, generator="extractive", model=None), index_dir, log)
+
+
 def open_assistant(settings: Settings, index_dir: Path | None, log: Log = stderr_log, decide: bool = True,
                    docs: list[Path] | None = None, remote=None, replicas: int = 0, progress: Log | None = None):
     """The front ends' one door (`rag.assistant`) over `index_dir` (None: the sample's index).

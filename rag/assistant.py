@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from rag.query import Query
-from rag.records import Answer, Event, Final, Passage
+from rag.records import Answer, Event, Final, Found
 from rag.settings import Settings
 
 
@@ -87,9 +87,11 @@ class Assistant:
     def _stream(self, query: Query) -> Iterator[Event]:
         return self._pipeline.stream(query)
 
-    def search(self, question: str | Query, k: int | None = None, mode: str | None = None) -> list[Passage]:
+    def search(self, question: str | Query, k: int | None = None, mode: str | None = None) -> Found:
+        """What an answer to the question would be read from (its scope, the passages, those set
+        aside), without a model: the same search `ask` makes."""
         query = question if isinstance(question, Query) else self.query(question, k, mode)
-        return self._pipeline.retriever.search(query, k=query.k, mode=query.mode)
+        return self._pipeline.find(query)
 
     def documents(self) -> list[Document]:
         files = self._pipeline.retriever.index.manifest.files

@@ -171,32 +171,25 @@ def cmd_search(args) -> int:
     settings = Settings.from_args(args)
     query = Query.checked(args.question, settings.k, settings.mode)  # before any model loads
     _check_index(args.index)
-    from rag.index.scope import choose_scope
-
-    retriever = assemble.open_retriever(settings, args.index)
-    scope = choose_scope(query.text, retriever.cards())
-    if scope.missing:
-        say(scope.missing)
+    found = assemble.open_searcher(settings, args.index).search(query)
+    if found.scope.missing:
+        say(found.scope.missing)
         return 0
-    passages = retriever.search(query, k=query.k, mode=query.mode, sources=scope.sources)
-    from rag.answer.injection import set_aside
-
-    _, flagged = set_aside(passages, retriever.embedder.embed_passages)  # both layers, as an answer would
-    if scope.reason and not args.json:
-        say(f"Documents: {scope.reason}\n")
+    if found.scope.reason and not args.json:
+        say(f"Documents: {found.scope.reason}\n")
     if args.json:
-        print(json.dumps({"passages": [p.to_json() for p in passages], "documents": scope.reason or None,
-                          "flagged": [{"rank": p.rank, "chunk_id": p.chunk.chunk_id, "phrase": flagged[p.chunk.chunk_id]}
-                                      for p in passages if p.chunk.chunk_id in flagged]},
+        print(json.dumps({"passages": [p.to_json() for p in found.retrieved], "documents": found.scope.reason or None,
+                          "flagged": [{"rank": p.rank, "chunk_id": p.chunk.chunk_id, "phrase": found.flagged[p.chunk.chunk_id]}
+                                      for p in found.retrieved if p.chunk.chunk_id in found.flagged]},
                          ensure_ascii=False, indent=2))
         return 0
-    if not passages:
+    if not found.retrieved:
         say("no passages matched")
-    for p in passages:
+    for p in found.retrieved:
         from rag.render import source_place
 
         say(f"[{p.rank}] {p.score:.4f}  {p.chunk.section_path or '(no section)'}  ({source_place(p)})")
-        if phrase := flagged.get(p.chunk.chunk_id):
+        if phrase := found.flagged.get(p.chunk.chunk_id):
             say(f"    set aside: addresses the assistant ({phrase!r}); never used to answer")
         text = p.chunk.text if len(p.chunk.text) <= 400 else p.chunk.text[:400] + "…"
         say("    " + text.replace("\n", "\n    ") + "\n")
@@ -204,9 +197,7 @@ def cmd_search(args) -> int:
 
 
 def _print_sources(answer) -> None:
-    from rag.render import source_place
-
-    from rag.render import flagged_lines
+    from rag.render import flagged_lines, source_place
 
     if answer.refused:
         say(f"(refused: {answer.refusal_reason})")

@@ -3,6 +3,10 @@ the answer with its citations and the events of its stream."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rag.index.scope import Scope
 
 SECTION_SEPARATOR = " › "
 
@@ -171,6 +175,17 @@ class Answer:
             "scope": self.scope,
             "formula": self.formula,
         }
+
+
+@dataclass(frozen=True)
+class Found:
+    """What a question is answered from, before any model reads it: the documents it names (its
+    scope) searched alone, and the retrieved passages less those that address the assistant."""
+
+    scope: Scope
+    retrieved: list[Passage]
+    passages: list[Passage]  # the retrieved ones fit to answer from
+    flagged: dict[str, str]  # chunk id -> the phrase that addresses the assistant
 
 
 @dataclass(frozen=True)

@@ -175,6 +175,22 @@ def test_a_question_naming_a_period_searches_only_that_filing(filings_index, emb
     assert hits and {Path(p.chunk.source).name for p in hits} == {Q1_RELEASE.name}
 
 
+def test_the_doors_search_is_the_search_an_answer_makes(filings_index, filings_pipeline):
+    """`rag search` and the runner's retrieval-only questions search through the door, as an answer
+    does: the question's filing alone, with no language model loaded."""
+    from rag.assemble import open_searcher
+    from rag.settings import Settings
+
+    question = "What were Ulta Beauty's net sales in the first quarter of fiscal 2023?"
+    searcher = open_searcher(Settings(), filings_index)
+    found = searcher.search(question, k=4, mode="hybrid")
+    assert searcher.model_name() == "extractive"
+    assert "Q1 FY2023" in found.scope.reason
+    assert {Path(p.chunk.source).name for p in found.retrieved} == {Q1_RELEASE.name}
+    answered = filings_pipeline.prepare(question, k=4, mode="hybrid")
+    assert [p.chunk.chunk_id for p in found.retrieved] == [p.chunk.chunk_id for p in answered.retrieved]
+
+
 def test_a_period_the_collection_does_not_hold_is_answered_in_one_line(filings_pipeline):
     answer = filings_pipeline.ask("What was Ulta Beauty's net income in FY2015?")
     assert answer.refused and answer.text == ("The documents hold no FY2015 filing of Ulta Beauty; the nearest "
@@ -288,7 +304,7 @@ def test_an_answer_citing_a_document_the_question_rules_out_is_refused_by_the_de
 
     pipeline = filings_pipeline
     q1 = next(c for c in pipeline.retriever.index.chunks if c.source.endswith(Q1_RELEASE.name) and c.text.strip())
-    assert pipeline.cards()[q1.source].identified
+    assert pipeline.retriever.cards()[q1.source].identified
     fitted = replace(pipeline.prepare("What were Ulta Beauty's net sales?").fitted, passages=(Passage(q1, 1.0, 1),))
     reading = Reading([SentenceSupport("Net sales rose.", [1], 0.9, True)], "", {})
     held = pipeline.documents_cited("What were Ulta Beauty's net sales in fiscal 2023?", fitted, reading)

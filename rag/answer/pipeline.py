@@ -30,7 +30,7 @@ from rag.index.retrieval import Retriever
 from rag.index.scope import Scope, asked, card_match, choose_scope, contradicts
 from rag.ingest.paragraphs import split_sentences
 from rag.query import Query, is_text
-from rag.records import Answer, Citation, Event, Final, Notice, Passage, SentenceSupport, Token
+from rag.records import Answer, Citation, Event, Final, Found, Notice, Passage, SentenceSupport, Token
 from rag.render import render_answer
 from rag.settings import Settings
 
@@ -135,22 +135,20 @@ class AnswerPipeline:
         mean = lambda values: sum(values) / len(values) if values else 0.0
         return {"draft_logprob": mean(with_passages), "gain": mean(with_passages) - mean(without)}
 
-    def prepare(self, question: str | Query, k: int | None = None, mode: str | None = None) -> Prepared:
-        """What the model is shown for a question: retrieved, set aside, ranked and fitted passages."""
-        query = Query.of(question, k or self.config.k, mode or self.config.mode)
-        question = query.text
-        scope = choose_scope(question, self.cards())
+    def find(self, query: Query) -> Found:
+        """The question's scope searched, and the passages that address the assistant set aside."""
+        scope = choose_scope(query.text, self.retriever.cards())
         retrieved = [] if scope.missing else self.retriever.search(query, k=query.k, mode=query.mode,
                                                                    sources=scope.sources)
-        passages, flagged = set_aside(retrieved, self.embed)
-        ranked = self.rank(question, passages) if passages else []
-        return Prepared(scope, retrieved, passages, flagged, ranked, self._fit(question, passages, ranked))
+        return Found(scope, retrieved, *set_aside(retrieved, self.embed))
 
-    def cards(self) -> dict:
-        """The collection's document cards, read once per opened index."""
-        if getattr(self, "_cards_of", None) is not self.retriever.index:
-            self._cards, self._cards_of = self.retriever.cards(), self.retriever.index
-        return self._cards
+    def prepare(self, question: str | Query, k: int | None = None, mode: str | None = None) -> Prepared:
+        """What the model is shown for a question: found (`find`), then ranked and fitted passages."""
+        query = Query.of(question, k or self.config.k, mode or self.config.mode)
+        found = self.find(query)
+        ranked = self.rank(query.text, found.passages) if found.passages else []
+        return Prepared(found.scope, found.retrieved, found.passages, found.flagged, ranked,
+                        self._fit(query.text, found.passages, ranked))
 
     def _from_structure(self, question: str, prepared: Prepared, timings: dict) -> tuple[Answer | None, float | None]:
         """An answer the collection's structure gives without the model: a period the documents do
@@ -167,7 +165,7 @@ class AnswerPipeline:
         deeper = [p for p in self.retriever.search(collection.row_query(question), k=max(self.config.k, collection.ROW_DEPTH),
                                                    mode=self.config.mode, sources=scope.sources)
                   if p.chunk.chunk_id not in prepared.flagged]
-        found = collection.cell_answer(question, deeper, self.embed, terms, self.cards(), threshold=0.0)
+        found = collection.cell_answer(question, deeper, self.embed, terms, self.retriever.cards(), threshold=0.0)
         if found is None or found.score < self.config.cell_threshold:  # the same cell a threshold would read
             return None, found.score if found else 0.0
         sentences = collection.cell_sentences(found)
@@ -180,7 +178,7 @@ class AnswerPipeline:
 
     def _across_documents(self, question: str, prepared: Prepared, timings: dict) -> Answer | None:
         """A value across periods, one per document of the scope, each cited, ordered by period."""
-        cards = self.cards()
+        cards = self.retriever.cards()
         sources = [s for s in (prepared.scope.sources or list(cards)) if s in cards and cards[s].identified]
         granular = collection.trend_granularity(question)  # "quarters": quarterly documents; "years": annual
         if granular:
@@ -280,7 +278,7 @@ class AnswerPipeline:
         names: `elsewhere` says why one cannot be ("" when none is; retrieval searches only the
         named documents, so this is the check that it held), `card_match` how much of what the
         question names the first one's card states (None: it names nothing, or there are no cards)."""
-        cards = self.cards()
+        cards = self.retriever.cards()
         cited = sorted({fitted.passages[n - 1].chunk.source for s in reading.sentences for n in s.citations}) \
             or [p.chunk.source for p in fitted.passages[:1]]
         if not any(cards.get(s) and cards[s].identified for s in cited):

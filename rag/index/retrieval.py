@@ -36,11 +36,14 @@ class Retriever:
         return len(self.index.chunks)
 
     def cards(self) -> dict:
-        """Each indexed file's document card (ingest.cards), in the manifest's order."""
+        """Each indexed file's document card (ingest.cards), in the manifest's order; read once
+        (a retriever holds one loaded index for its whole life)."""
         from rag.ingest.cards import DocumentCard
 
-        return {source: DocumentCard.from_json(info.get("card")) for source, info in self.index.manifest.files.items()
-                if info.get("card")}
+        if getattr(self, "_cards", None) is None:
+            self._cards = {source: DocumentCard.from_json(info.get("card"))
+                           for source, info in self.index.manifest.files.items() if info.get("card")}
+        return self._cards
 
     def rows_of(self, sources) -> np.ndarray:
         """The chunk rows of the given files: a build writes each file's chunks together, in the
