@@ -35,10 +35,28 @@ def prefer_offline(settings: Settings = Settings()) -> None:
 
     from embeddings.sentence_transformer import BUNDLED_NAMES
 
-    if local(settings.embedding_model, BUNDLED_NAMES) and local(settings.model, BUNDLED) \
-            and local(settings.reader, ("none",)):
+    if (local(settings.embedding_model, BUNDLED_NAMES) and local(settings.model, BUNDLED)
+            and local(settings.reader, ("none",))) or not hub_reachable():
+        # Out of the hub's reach, a named hub model still loads from the hub's local cache, and
+        # one that is not there is one line at once, not a minute of the libraries' retries.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def hub_reachable(timeout_s: float = 3.0) -> bool:
+    """Whether this machine can open a connection to the Hugging Face hub (HF_ENDPOINT). Behind a
+    proxy the libraries go through it, so the proxy is trusted to reach it."""
+    import socket
+    from urllib.parse import urlsplit
+
+    if any(os.environ.get(name) for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return True
+    endpoint = urlsplit(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    try:
+        socket.create_connection((endpoint.hostname, endpoint.port or 443), timeout=timeout_s).close()
+        return True
+    except (OSError, UnicodeError):
+        return False
 
 
 def quiet_library_warnings() -> None:

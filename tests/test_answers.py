@@ -91,6 +91,38 @@ def test_ask_bad_input(argv, expected, capsys, monkeypatch):
     assert len(err) == 1 and expected in err[0], err
 
 
+def test_a_hub_model_out_of_reach_is_one_line_without_the_librarys_retries(sample_index):
+    """A user names a hub model and the hub cannot be reached (this machine; or a typo on one
+    with internet): one line and exit 2, not huggingface_hub's five retries over a minute."""
+    import os
+
+    env = {name: value for name, value in os.environ.items()
+           if name not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE") and "proxy" not in name.lower()}
+    for flag, name in (("--model", "no-such-org/no-such-model"), ("--reader", "no-such-org/no-such-reader")):
+        result = subprocess.run([sys.executable, "-m", "rag", "ask", "Why?", "--index", str(sample_index), flag, name],
+                                capture_output=True, text=True, timeout=600, env=env)
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 2 and len(lines) == 1 and name in lines[0], result.stderr[-2000:]
+
+
+def test_whether_the_hub_is_reachable_is_a_connection_to_its_endpoint(monkeypatch):
+    import socket
+
+    from rag.assemble import hub_reachable
+
+    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        port = listening.getsockname()[1]
+        monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
+        assert hub_reachable()
+    assert not hub_reachable()  # the same endpoint, closed now
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")  # the proxy is trusted to reach it
+    assert hub_reachable()
+
+
 def test_a_gguf_hash_mismatch_stops_with_the_fix(tmp_path, monkeypatch):
     from rag.generate import model_files
 
