@@ -76,6 +76,13 @@ def _embedder():
     return lambda texts: model.embed_passages(texts) if texts else np.zeros((0, 384))
 
 
+def _generator():
+    """The default answering model, as shipped."""
+    from rag import assemble
+
+    return assemble.load_generator(Settings(), assemble.load_embedder(), log=lambda m: print(m, file=sys.stderr))
+
+
 def _grounded_answer(row: dict, question: str, ranked, texts: list[str], embed) -> str:
     """The supported part of the stored draft, as the pipeline reads it."""
     from rag.answer import sentences as choose
@@ -238,11 +245,10 @@ def cmd_pick(out: Path, sets: list[str], limit: int) -> None:
 
     from eval.judge import is_correct
     from rag.answer import sentences as choose
-    from rag import assemble
     from rag.index.lexical import terms
 
     embed = _embedder()
-    gen = assemble.load_generator(Settings(), assemble.load_embedder(), log=lambda m: print(m, file=sys.stderr))
+    gen = _generator()
     digits = [gen.tokenizer(str(i), add_special_tokens=False)["input_ids"][0] for i in range(4)]
     print("| part | questions | shipped quote holds gold | model's pick holds gold |\n|---|---|---|---|")
     for name in sets:
@@ -303,9 +309,8 @@ def cmd_hint(out: Path, sets: list[str]) -> None:
     from eval.questions import load_jsonl
     from rag.answer import short_answer
     from rag.answer.refusal import model_refused
-    from rag import assemble
 
-    gen = assemble.load_generator(Settings(), assemble.load_embedder(), log=lambda m: print(m, file=sys.stderr))
+    gen = _generator()
     data = []
     for name in sets:
         folder = out / f"{name}-calibration"
@@ -454,11 +459,10 @@ def cmd_reread(out: Path, sets: list[str], ways: list[str]) -> None:
     answer, alone and as a fallback."""
     from eval.questions import load_jsonl
     from rag.answer import short_answer
-    from rag import assemble
     from rag.index.lexical import terms
 
     embed = _embedder()
-    gen = assemble.load_generator(Settings(), assemble.load_embedder(), log=lambda m: print(m, file=sys.stderr))
+    gen = _generator()
     data = []
     for name in sets:
         folder = out / f"{name}-calibration"
