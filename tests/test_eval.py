@@ -165,6 +165,28 @@ def test_compare_writes_one_side_by_side_report(tmp_path, sample_index):
     assert json.loads((out / "bm25" / "summary.json").read_text())["settings"]["k"] == 2
 
 
+def test_changes_between_two_runs_are_listed_question_by_question(tmp_path, sample_index, capsys):
+    """`python -m eval.changes`: the same run in another folder is the same (exit 0); two settings
+    that retrieve differently are listed by field and question (exit 1); bad input is one line."""
+    from eval.changes import main
+    from rag.cli import main as rag
+
+    questions = _write(tmp_path / "set.jsonl", SET[:2])
+    for name, mode in (("dense", "dense"), ("bm25", "bm25"), ("dense-again", "dense")):
+        assert rag(["eval", str(questions), "--index", str(sample_index), "--out", str(tmp_path / name),
+                    "--generator", "extractive", "--mode", mode]) == 0
+    capsys.readouterr()
+    assert main([str(tmp_path / "dense"), str(tmp_path / "dense-again" / "results.jsonl")]) == 0
+    assert "every shared question is the same" in capsys.readouterr().out
+    assert main([str(tmp_path / "dense"), str(tmp_path / "bm25")]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("2 questions in both runs") and "changed retrieved: " in out
+    assert main([str(tmp_path / "dense"), str(tmp_path / "none")]) == 2
+    assert main([str(tmp_path / "dense"), str(questions)]) == 2  # a question set is not a run
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "no results at" in err[0] and "not an answer record" in err[1], err
+
+
 @pytest.mark.parametrize("case", ["missing set", "bad toml key", "unknown sections"])
 def test_eval_bad_input(tmp_path, sample_index, capsys, case):
     from rag.cli import main
