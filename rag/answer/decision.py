@@ -2,9 +2,10 @@
 
 The pipeline measures; this module decides. `Signals` names every measurement the decision may
 read (typed fields, not a string-keyed dict that four modules spell out again); `Decision` holds
-what was fitted on calibration questions (the logistic model and its vetoes, `answerability.py`;
-the optional hidden-state head, `heads.py`), loaded by `rag.assemble` and passed in; `decide`
-turns one question's signals into a `Verdict`. Changing the refusal rule means editing this file.
+what was fitted on calibration questions (the logistic model and its vetoes, `Answerability`
+below, stored in `answerability.json`; the optional hidden-state head, `heads.py`), loaded by
+`rag.assemble` and passed in; `decide` turns one question's signals into a `Verdict`. Changing
+the refusal rule means editing this file.
 
 The rule, in order (the first that holds gives the reason):
 

@@ -6,8 +6,8 @@
                unknown word is as often a paraphrase, like "first" of a text that says "the 1978
                Guidelines")
 
-They are signals, not rules: the decision to refuse weighs them with the others in
-answerability.py, fitted on labelled questions from several domains.
+They are signals, not rules: the decision to refuse (`decision.py`) weighs them with the others in
+a model fitted on labelled questions from several domains.
 """
 from __future__ import annotations
 

@@ -78,7 +78,7 @@ def weights_cache(sha256: str) -> Path:
 
 
 def quantised_cache(sha256: str, scheme: str) -> Path:
-    """Folder of a quantised cache of a GGUF, one per quantisation scheme (see `rag.quantization`)."""
+    """Folder of a quantised cache of a GGUF, one per quantisation scheme (see `rag.generate.quantization`)."""
     return models_dir() / f"cache-{sha256[:16]}-{scheme}"
 
 
