@@ -3,10 +3,6 @@ the answer with its citations and the events of its stream."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from rag.index.scope import Scope
 
 SECTION_SEPARATOR = " › "
 
@@ -182,7 +178,7 @@ class Found:
     """What a question is answered from, before any model reads it: the documents it names (its
     scope) searched alone, and the retrieved passages less those that address the assistant."""
 
-    scope: Scope
+    scope: object  # a rag.index.scope.Scope (records sit below the stages and import none of them)
     retrieved: list[Passage]
     passages: list[Passage]  # the retrieved ones fit to answer from
     flagged: dict[str, str]  # chunk id -> the phrase that addresses the assistant
