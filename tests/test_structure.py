@@ -1,0 +1,131 @@
+"""The structure the README's Layout promises, drawn from the code's own imports: arrows point one
+way (no circle, no arrow back up) and every function and module stays readable in one sitting."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("embeddings", "rag", "app", "eval")
+# Within rag/: a module may import its own level or lower ones, never a higher one.
+RAG_LEVELS = {"rag": 0, "rag.errors": 0, "rag.hashing": 0, "rag.paths": 0, "rag.settings": 0, "rag.records": 0,
+              "rag.query": 0, "rag.ingest": 1, "rag.index": 2, "rag.generate": 2, "rag.answer": 3, "rag.render": 3,
+              "rag.assemble": 4, "rag.assistant": 4, "rag.serving": 5, "rag.cli": 6, "rag.__main__": 7}
+MAX_FUNCTION_LINES, MAX_MODULE_LINES = 60, 400
+
+
+def modules() -> dict[str, Path]:
+    found = {}
+    for package in PACKAGES:
+        for path in (ROOT / package).rglob("*.py"):
+            name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+            found[name.removesuffix(".__init__")] = path
+    return found
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module -> the project's modules it imports (at any depth of the file: lazy imports count)."""
+    known, graph = modules(), {}
+    for name, path in known.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        targets = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                wanted = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join(parts + ([base] if base else []))
+                subs = [f"{base}.{alias.name}" for alias in node.names]
+                wanted = [s for s in subs if s in known] or [base]
+            else:
+                continue
+            for target in wanted:
+                while target and target not in known:
+                    target = target.rpartition(".")[0]
+                if target and target != name:
+                    targets.add(target)
+        graph[name] = targets
+    return graph
+
+
+def circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected groups of more than one module (Tarjan)."""
+    index, low, stack, on_stack, found = {}, {}, [], set(), []
+
+    def visit(v):
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = []
+            while not group or group[-1] != v:
+                group.append(stack.pop())
+                on_stack.discard(group[-1])
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for v in graph:
+        if v not in index:
+            visit(v)
+    return found
+
+
+def rag_level(name: str) -> int:
+    parts = name.split(".")
+    return next(RAG_LEVELS[".".join(parts[:i])] for i in range(len(parts), 0, -1) if ".".join(parts[:i]) in RAG_LEVELS)
+
+
+def test_there_is_no_import_circle():
+    assert circles(import_graph()) == []
+
+
+def test_arrows_point_one_way():
+    graph = import_graph()
+    back = []
+    for source, targets in graph.items():
+        top = source.split(".")[0]
+        for target in targets:
+            to = target.split(".")[0]
+            if top == "embeddings" and to != "embeddings":
+                back.append((source, target))
+            elif top == "rag" and (to in ("app", "eval") or (to == "rag" and rag_level(target) > rag_level(source))):
+                back.append((source, target))
+            elif target.startswith("eval.experiments") and not source.startswith("eval.experiments"):
+                back.append((source, target))  # studies are leaves: nothing in the tools depends on one
+            elif top in ("app", "eval") and to in ("app", "eval") and to != top:
+                back.append((source, target))
+    assert back == []
+
+
+def test_every_rag_module_has_a_level():
+    assert all(rag_level(name) is not None for name in modules() if name.startswith("rag"))
+
+
+def test_functions_and_modules_stay_readable():
+    long_functions, long_modules = [], []
+    for name, path in modules().items():
+        text = path.read_text(encoding="utf-8")
+        if len(text.splitlines()) > MAX_MODULE_LINES and not name.startswith("eval.experiments"):
+            long_modules.append((name, len(text.splitlines())))
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                if node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES:
+                    long_functions.append((f"{name}.{node.name}", node.end_lineno - node.lineno + 1))
+    assert long_modules == [] and long_functions == []
+
+
+def test_the_checks_see_a_circle_and_a_long_function():
+    """The checks above can fail: a made-up circle is found, and the graph holds known arrows
+    (lazy imports inside functions among them)."""
+    assert circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    graph = import_graph()
+    assert "rag.answer.decision" in graph["rag.answer.pipeline"] and "rag.assistant" in graph["app.handlers"]
+    assert rag_level("rag.answer.pipeline") > rag_level("rag.index.retrieval") > rag_level("rag.ingest.readers")
