@@ -9,6 +9,8 @@ the refusal rule means editing this file.
 
 The rule, in order (the first that holds gives the reason):
 
+0. the question names a period the documents do not hold (`index.scope`): nothing was searched,
+   and the answer is one line naming the nearest periods they do hold;
 1. nothing to answer from: no passage was shown to the model (all set aside, or none found);
 2. the model wrote nothing;
 3. a veto signal is set (e.g. the question asks for a year and the evidence states none);
@@ -46,6 +48,7 @@ from rag.answer.heads import AnswerabilityHead, confidence_words
 from rag.errors import UserError
 
 REFUSAL_ANSWER = "The documents do not cover this question."
+MISSING_PERIOD = "the period asked for is not in the documents"
 VETO_REASONS = {"type_missing": "the question asks for a year, a date or a quantity and the passages' answer gives none",
                 "model_refused": "the model found no answer in the passages"}
 
@@ -66,6 +69,7 @@ REFUSAL_WORDS = (
                                                "not shown"),
     ("answers from this collection", "for questions about one of these look-alike reports, answers like this "
                                      "one were more often wrong than right when checked"),
+    (MISSING_PERIOD, "the documents hold no report for the period the question names"),
     ("the cited passage is from another document", "the passage that would answer it is from a document other "
                                                    "than the one the question names"),
 )
@@ -120,6 +124,7 @@ class Signals:
     drafted: bool = field(default=False, metadata=_FACT)  # the model wrote a draft
     sentences: int = field(default=0, metadata=_FACT)  # sentences the answer would show
     elsewhere: str = field(default="", metadata=_FACT)  # why a cited document is not the one the question names
+    missing_period: str = field(default="", metadata=_FACT)  # the period the question names, held by no document
 
     @classmethod
     def names(cls, *kinds: str, binary: bool | None = None) -> tuple[str, ...]:
@@ -238,6 +243,8 @@ class Decision:
 
     def _reason(self, signals: Signals, probability: float) -> str:
         fitted = self.fitted
+        if signals.missing_period:
+            return MISSING_PERIOD
         if not signals.shown:
             return "the passages found address the assistant, not the reader" if signals.set_aside else "no passages retrieved"
         if not signals.drafted:

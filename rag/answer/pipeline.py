@@ -156,8 +156,9 @@ class AnswerPipeline:
         else None and, for a value question, its best cell's score (a signal for the decision)."""
         scope, fitted = prepared.scope, prepared.fitted
         if scope.missing:
-            return Answer(question, scope.missing, True, [], [], [], self.generator.name, timings,
-                          refusal_reason="the period asked for is not in the documents", scope=scope.missing), None
+            verdict = self.decision.decide(Signals(missing_period=scope.missing))
+            return Answer(question, scope.missing, verdict.refused, [], [], [], self.generator.name, timings,
+                          refusal_reason=verdict.reason, scope=scope.missing), None
         if collection.is_trend_question(question):
             return self._across_documents(question, prepared, timings), None
         if not fitted.passages or not collection.is_value_question(question):
