@@ -111,6 +111,8 @@ def read_run(path: Path) -> dict[str, dict]:
             rows[str(row["id"])] = row
         except (ValueError, KeyError, TypeError):
             raise UserError(f"{results}, line {number}: not an answer record with an id") from None
+    if not rows:
+        raise UserError(f"{results} holds no answer records")
     return rows
 
 
@@ -120,6 +122,8 @@ def _main(argv: list[str] | None) -> int:
     parser.add_argument("run_b", type=Path)
     parser.add_argument("--show", type=int, default=10, help="changed answers to print in full (default 10)")
     args = parser.parse_args(argv)
+    if args.show < 0:
+        parser.error("--show must be 0 or more")
     a, b = read_run(args.run_a), read_run(args.run_b)
     if not set(a) & set(b):
         from rag.errors import UserError

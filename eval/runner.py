@@ -103,7 +103,7 @@ def open_door(config: EvalRun, index_dir: Path | None, serve: str | None, retrie
 
         remote, replicas = serving.replicas(serve, settings)
     elif retrieval_only:
-        settings = replace(settings, generator="extractive", model=None)
+        settings = assemble.without_model(settings)
     return assemble.open_assistant(settings, index_dir, decide=config.decide, remote=remote, replicas=replicas)
 
 

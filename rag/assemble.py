@@ -206,11 +206,16 @@ def build_pipeline(settings: Settings, index_dir: Path | None, log: Log = stderr
     return pipeline
 
 
-def open_searcher(settings: Settings, index_dir: Path | None, log: Log = stderr_log):
-    """The door for searching alone (`Assistant.search`, listings): no language model loads."""
+def without_model(settings: Settings) -> Settings:
+    """The settings with the extractive answerer in place of a language model (nothing to load)."""
     from dataclasses import replace
 
-    return open_assistant(replace(settings, generator="extractive", model=None), index_dir, log)
+    return replace(settings, generator="extractive", model=None)
+
+
+def open_searcher(settings: Settings, index_dir: Path | None, log: Log = stderr_log):
+    """The door for searching alone (`Assistant.search`, listings): no language model loads."""
+    return open_assistant(without_model(settings), index_dir, log)
 
 
 def open_assistant(settings: Settings, index_dir: Path | None, log: Log = stderr_log, decide: bool = True,
@@ -222,8 +227,6 @@ def open_assistant(settings: Settings, index_dir: Path | None, log: Log = stderr
     many `replicas` answer at once): the replicas answer, and this process loads only the embedder
     and an extractive pipeline, for listings and uploads. `progress` hears each step before it
     starts (a status line), `log` what the steps say."""
-    from dataclasses import replace
-
     from rag.assistant import Assistant, ServedAssistant
 
     progress = progress or (lambda message: None)
@@ -237,7 +240,7 @@ def open_assistant(settings: Settings, index_dir: Path | None, log: Log = stderr
         print(f"index {index_dir}: {report.summary()}", file=sys.stderr)
     if remote is None:
         progress("loading the language model (the first start takes about a minute)…")
-    local = replace(settings, generator="extractive", model=None) if remote is not None else settings
+    local = without_model(settings) if remote is not None else settings
     pipeline = build_pipeline(local, index_dir, log, decide)
     folder = resolve_index(index_dir, pipeline.retriever.embedder, log)
     reopen = lambda other: build_pipeline(local, other, lambda message: None, decide)  # models cached

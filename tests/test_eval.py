@@ -183,8 +183,11 @@ def test_changes_between_two_runs_are_listed_question_by_question(tmp_path, samp
     assert out.startswith("2 questions in both runs") and "changed retrieved: " in out
     assert main([str(tmp_path / "dense"), str(tmp_path / "none")]) == 2
     assert main([str(tmp_path / "dense"), str(questions)]) == 2  # a question set is not a run
+    (tmp_path / "empty.jsonl").write_text("")
+    assert main([str(tmp_path / "dense"), str(tmp_path / "empty.jsonl")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 2 and "no results at" in err[0] and "not an answer record" in err[1], err
+    assert len(err) == 3 and "no results at" in err[0] and "not an answer record" in err[1], err
+    assert "holds no answer records" in err[2], err
 
 
 @pytest.mark.parametrize("case", ["missing set", "bad toml key", "unknown sections"])

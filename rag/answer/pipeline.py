@@ -27,7 +27,7 @@ from rag.answer.refusal import coverage, model_refused, question_terms, unknown_
 from rag.generate.base import Generator, Prompt
 from rag.index.lexical import terms
 from rag.index.retrieval import Retriever
-from rag.index.scope import Scope, asked, card_match, choose_scope, contradicts
+from rag.index.scope import asked, card_match, choose_scope, contradicts
 from rag.ingest.paragraphs import split_sentences
 from rag.query import Query, is_text
 from rag.records import Answer, Citation, Event, Final, Found, Notice, Passage, SentenceSupport, Token
@@ -50,12 +50,13 @@ class AnswerConfig:
 
 
 class Prepared(NamedTuple):
-    scope: Scope  # the documents the question names, searched alone (index.scope)
-    retrieved: list[Passage]
-    passages: list[Passage]  # the retrieved ones fit to answer from
-    flagged: dict[str, str]  # chunk id -> the phrase that addresses the assistant
+    found: Found  # the scope searched, the passages retrieved, fit to answer from, and set aside
     ranked: list[choose.ScoredSentence]
     fitted: FittedPrompt
+    scope = property(lambda self: self.found.scope)
+    retrieved = property(lambda self: self.found.retrieved)
+    passages = property(lambda self: self.found.passages)
+    flagged = property(lambda self: self.found.flagged)
 
 
 class Draft(NamedTuple):
@@ -147,8 +148,7 @@ class AnswerPipeline:
         query = Query.of(question, k or self.config.k, mode or self.config.mode)
         found = self.find(query)
         ranked = self.rank(query.text, found.passages) if found.passages else []
-        return Prepared(found.scope, found.retrieved, found.passages, found.flagged, ranked,
-                        self._fit(query.text, found.passages, ranked))
+        return Prepared(found, ranked, self._fit(query.text, found.passages, ranked))
 
     def _from_structure(self, question: str, prepared: Prepared, timings: dict) -> tuple[Answer | None, float | None]:
         """An answer the collection's structure gives without the model: a period the documents do
