@@ -52,7 +52,7 @@ def test_listens_on_loopback_with_analytics_off(sample_app):
 def test_chat_api_answers_with_numbered_sections(client):
     text = client.predict("When were the first Guidelines formulated?", api_name="/chat")
     answer, _, sources = text.partition("\n\nSources:\n")
-    assert "1978" in answer and "[1]" in answer or "[2]" in answer
+    assert "1978" in answer and ("[1]" in answer or "[2]" in answer)
     assert "1 Background to the Formulation of the Guidelines" in sources
     assert "japan-us-alliance.md" in sources
 

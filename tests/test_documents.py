@@ -78,7 +78,7 @@ def test_headings_come_from_font_size_and_numbering_without_an_outline(tmp_path,
     sections = {c.section for c in chunks}
     assert ("Quarter 1 Results",) in sections and ("Quarter 2 Results", "2.1 Regional Figures") in sections
     table = next(c for c in chunks if "North — Tonnes: 220" in c.text)
-    assert table.section == ("Quarter 2 Results", "2.1 Regional Figures") or table.page == 2
+    assert table.section == ("Quarter 2 Results", "2.1 Regional Figures") and table.page == 2
 
 
 def test_a_damaged_pdf_is_skipped_with_its_reason_and_the_build_goes_on(tmp_path, embedder):

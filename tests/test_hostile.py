@@ -462,22 +462,30 @@ def test_random_high_bytes_are_skipped_as_binary_and_controls_are_stripped(tmp_p
     assert "Afterthenuls" in text and "\x00" not in text and "\x1b" not in text and "\x07" not in text
 
 
-def test_an_unreadable_subfolder_is_named(tmp_path, embedder):
+def test_an_unreadable_subfolder_is_named(tmp_path, embedder, monkeypatch):
+    """A folder the user may not list is named in a warning, and the rest is indexed. Root (how CI
+    runs) lists every folder whatever its mode, so the refusal is made where the walk asks the
+    system: `os.scandir` raises for the locked folder exactly what it raises for a user without rights."""
+    import errno
+
     from rag.index.indexer import build_index
 
-    if os.geteuid() == 0:
-        pytest.skip("root reads every folder: an unreadable folder cannot be made here")
     (tmp_path / "ok.md").write_text("# A\n\nReadable.\n")
     locked = tmp_path / "locked"
     locked.mkdir()
     (locked / "b.md").write_text("# B\n\nHidden.\n")
-    locked.chmod(0)
+    real_scandir = os.scandir
+
+    def scandir(path="."):
+        if Path(os.fsdecode(path)).resolve() == locked.resolve():
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fsdecode(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
     warnings = []
-    try:
-        build_index([tmp_path], tmp_path / "index", embedder, warn=warnings.append, progress=False)
-    finally:
-        locked.chmod(0o755)
-    assert any("skipped folder" in w and "locked" in w for w in warnings)
+    report = build_index([tmp_path], tmp_path / "index", embedder, warn=warnings.append, progress=False)
+    assert any("skipped folder" in w and "locked" in w and "Permission denied" in w for w in warnings), warnings
+    assert [Path(f).name for f in report.files_added] == ["ok.md"]
 
 
 @pytest.mark.parametrize("content, expected", [(b"GGUF", "is not a usable GGUF model"),

@@ -16,7 +16,7 @@ pytest.importorskip("ray.serve", reason="the serve extra is not installed: pip i
 
 import app as chat_app  # noqa: E402
 from rag.answer.conversation import Turn  # noqa: E402
-from rag.records import Final, Token  # noqa: E402
+from rag.records import Answer, Final, Token  # noqa: E402
 from rag.errors import UserError  # noqa: E402
 from rag.paths import sample_document  # noqa: E402
 from rag.settings import Settings  # noqa: E402
@@ -123,7 +123,10 @@ def test_a_replica_killed_mid_answer_leaves_no_hung_request(served_app):
     worker.join(timeout=120)
     assert not worker.is_alive(), "the request hung after its replica died"
     last = outcome[-1]
-    assert isinstance(last, UserError) and "the answering replica stopped" in str(last) or hasattr(last, "text"), last
+    if isinstance(last, UserError):  # the request's replica died: one clear message
+        assert "the answering replica stopped" in str(last), last
+    else:  # or it was retried on the other replica: then it is the right answer, not any answer
+        assert isinstance(last, Answer) and not last.refused and "1978" in last.text, last
     deadline = time.monotonic() + 600  # Serve starts replacements; the next question is answered
     while True:
         try:
