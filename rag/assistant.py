@@ -6,8 +6,9 @@ local one (this process's pipeline answers) or, under Ray Serve, one whose answe
 replicas; the front ends cannot tell them apart, so neither holds a local-or-remote branch.
 
 A question is checked once, here, into a `Query` (`rag.query`); a follow-up is first rewritten
-into a standalone question against the earlier turns, and the answer's events start with
-`Searched`, the text the documents were searched for.
+into a standalone question against the earlier turns, which is then parsed once into the
+`Question` every stage of the answer reads (`rag.answer.question`); the answer's events start
+with `Searched`, the text the documents were searched for.
 """
 from __future__ import annotations
 
@@ -15,11 +16,17 @@ import copy
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from rag.query import Query
 from rag.records import Answer, Event, Final, Found
 from rag.settings import Settings
+
+if TYPE_CHECKING:  # annotations only: the door is imported before any model is
+    from rag.answer.pipeline import AnswerPipeline
+    from rag.index.indexer import IndexReport
+
+Build = Callable[[list[Path], Path, bool, Callable[[str], None]], "IndexReport"]
 
 
 @dataclass(frozen=True)
@@ -53,8 +60,8 @@ class Assistant:
     """The local door: this process's pipeline answers. An upload rebuilds the index and swaps
     the pipeline whole, only once the new index is complete (questions meanwhile see the old)."""
 
-    def __init__(self, settings: Settings, index_dir: Path, pipeline, reopen: Callable[[Path], object],
-                 build: Callable):
+    def __init__(self, settings: Settings, index_dir: Path, pipeline: "AnswerPipeline | None",
+                 reopen: Callable[[Path], "AnswerPipeline"], build: Build):
         self.settings, self.index_dir = settings, Path(index_dir)
         self._pipeline, self._reopen = pipeline, reopen  # reopen(folder): a pipeline over it, models shared
         self._build = build  # build(paths, folder, progress, warn) -> IndexReport: the indexer, models bound
@@ -85,13 +92,13 @@ class Assistant:
         return self._pipeline.standalone(query, turns)
 
     def _stream(self, query: Query) -> Iterator[Event]:
-        return self._pipeline.stream(query)
+        return self._pipeline.stream(self._pipeline.parse(query))  # the one parse of the question
 
     def search(self, question: str | Query, k: int | None = None, mode: str | None = None) -> Found:
         """What an answer to the question would be read from (its scope, the passages, those set
         aside), without a model: the same search `ask` makes."""
         query = question if isinstance(question, Query) else self.query(question, k, mode)
-        return self._pipeline.find(query)
+        return self._pipeline.find(self._pipeline.parse(query))
 
     def documents(self) -> list[Document]:
         files = self._pipeline.retriever.index.manifest.files
@@ -125,7 +132,8 @@ class ServedAssistant(Assistant):
     """The door over Ray Serve: questions go to the replicas, which open the same index folder;
     this process keeps an extractive pipeline over it for listings and uploads."""
 
-    def __init__(self, settings: Settings, index_dir: Path, pipeline, reopen, build, remote, replicas: int):
+    def __init__(self, settings: Settings, index_dir: Path, pipeline: "AnswerPipeline", reopen: Callable[[Path], "AnswerPipeline"],
+                 build: Build, remote, replicas: int):
         super().__init__(settings, Path(index_dir).resolve(), pipeline, reopen, build)  # replicas may run elsewhere
         self.remote, self.replicas = remote, replicas
 

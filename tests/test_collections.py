@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from eval.datasets import dataset_dir
-from rag.answer import collection
 from rag.index.engines import document_card, read_document
 from rag.ingest.chunking import ChunkerConfig
 from rag.ingest.readers import read_blocks
@@ -165,10 +164,14 @@ def test_the_page_picture_marks_the_whole_row_of_a_cell(tmp_path):
 
 def test_a_question_naming_a_period_searches_only_that_filing(filings_index, embedder):
     from rag.index.retrieval import Retriever
+    from rag.answer.question import parse
     from rag.index.scope import choose_scope
+    from rag.query import Query
 
     retriever = Retriever.open(filings_index, embedder)
-    scope = choose_scope("What were Ulta Beauty's net sales in the first quarter of fiscal 2023?", retriever.cards())
+    question = parse(Query.checked("What were Ulta Beauty's net sales in the first quarter of fiscal 2023?"),
+                     retriever.cards().values())
+    scope = choose_scope(question.asked, retriever.cards())
     assert [Path(s).name for s in scope.sources] == [Q1_RELEASE.name]
     assert "Q1 FY2023" in scope.reason
     hits = retriever.search("net sales first quarter", k=5, sources=scope.sources)
@@ -210,7 +213,7 @@ def test_an_answer_about_a_named_filing_records_how_its_card_and_best_cell_match
     """The collection model's signals (decision rule 4b): measured for a question naming its filing."""
     answer = filings_pipeline.ask("What was Ulta Beauty's effective tax rate in the first quarter of fiscal 2023?")
     assert answer.signals["card_match"] == 1.0  # organisation, fiscal year and quarter: the cited card states all
-    assert 0.0 < answer.signals["cell_match"] < collection.CELL_THRESHOLD  # a row, too weak to answer from
+    assert 0.0 < answer.signals["cell_match"] < filings_pipeline.decision.cell_threshold  # a row, too weak to answer from
     unnamed = filings_pipeline.ask("What does the company say about new stores?")
     assert "card_match" not in unnamed.signals and "cell_match" not in unnamed.signals
 
@@ -242,8 +245,8 @@ def test_a_formula_term_for_its_own_years_is_averaged_from_two_cells():
                             "Statements of Income (in millions) — Net income — 2019: 90; 2018: 70", 1)
     words = lambda text: set(re.findall(r"[a-z]+", text.lower()))
     similarity = lambda text, others: [len(words(text) & words(o)) / 5 for o in others]
-    found = formulas.read_formula("ROA is defined as: FY2019 net income / (average total assets between FY2018 and "
-                                  "FY2019).", rows, similarity, words, lambda row, years: years, (2019,), None, 0.3)
+    found = formulas.read_formula(formulas.formula_of("ROA is defined as: FY2019 net income / (average total assets "
+                                                      "between FY2018 and FY2019)."), rows, similarity, words, lambda row, years: years, (2019,), None, 0.3)
     assert found is not None and round(found.value, 4) == round(90 / 900, 4)
     assert found.formula == ("net income [90 million (2019)] / ( total assets [average of 800 million (2018), "
                              "1,000 million (2019)] ) = 0.10")
@@ -272,7 +275,7 @@ def test_a_value_across_periods_is_a_list_one_cited_value_per_document_in_period
     # The mechanism, at a row score below the shipped threshold (fitted on FinanceBench's single
     # questions; its sample has too few questions across periods to fit one of their own).
     pipeline = type(filings_pipeline)(filings_pipeline.retriever, filings_pipeline.generator,
-                                      filings_pipeline.decision, replace(filings_pipeline.config, cell_threshold=0.55))
+                                      replace(filings_pipeline.decision, cell_threshold=0.55), filings_pipeline.config)
     answer = pipeline.ask("How has Ulta Beauty's net sales changed over the quarters?")
     assert not answer.refused
     assert [s.text.split(":")[0] for s in answer.sentences] == ["Q4 FY2022", "Q1 FY2023"]
@@ -299,7 +302,8 @@ def test_an_answer_citing_a_document_the_question_rules_out_is_refused_by_the_de
     from dataclasses import replace
 
     from rag.answer.decision import Answerability, Decision, Signals
-    from rag.answer.pipeline import Reading
+    from rag.answer.measure import documents_cited
+    from rag.answer.read import Reading
     from rag.records import Passage, SentenceSupport
 
     pipeline = filings_pipeline
@@ -307,9 +311,12 @@ def test_an_answer_citing_a_document_the_question_rules_out_is_refused_by_the_de
     assert pipeline.retriever.cards()[q1.source].identified
     fitted = replace(pipeline.prepare("What were Ulta Beauty's net sales?").fitted, passages=(Passage(q1, 1.0, 1),))
     reading = Reading([SentenceSupport("Net sales rose.", [1], 0.9, True)], "", {})
-    held = pipeline.documents_cited("What were Ulta Beauty's net sales in fiscal 2023?", fitted, reading)
+    cards = pipeline.retriever.cards()
+    held = documents_cited(pipeline.parse("What were Ulta Beauty's net sales in fiscal 2023?").asked, cards, fitted,
+                           reading)
     assert held == {"elsewhere": "", "card_match": 1.0}
-    ruled_out = pipeline.documents_cited("What were Ulta Beauty's net sales in fiscal 2025?", fitted, reading)
+    ruled_out = documents_cited(pipeline.parse("What were Ulta Beauty's net sales in fiscal 2025?").asked, cards, fitted,
+                                reading)
     why = ruled_out["elsewhere"]
     assert why.startswith(Q1_RELEASE.name) and "before the FY2025" in why, why
     assert ruled_out["card_match"] == 0.5  # the organisation, not the year

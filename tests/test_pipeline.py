@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from rag.answer.pipeline import REFUSAL_ANSWER, AnswerConfig, AnswerPipeline
+from rag.answer.decision import REFUSAL_ANSWER
+from rag.answer.pipeline import AnswerConfig, AnswerPipeline
 from rag.assemble import answer_pipeline
 from rag.records import Final, Token
 from rag.assemble import load_generator
@@ -49,7 +50,8 @@ def test_prompt_is_fitted_to_a_small_context(sample_retriever, tiny_generator):
     pipeline = answer_pipeline(sample_retriever, tiny_generator, AnswerConfig(max_new_tokens=6, max_prompt_tokens=150))
     question = "When were the first Guidelines formulated?"
     passages = sample_retriever.search(question, k=4)
-    fitted = pipeline._fit(question, passages, pipeline.rank(question, passages))
+    fitted = pipeline.prepare(question, k=4).fitted
+    assert [p.chunk.chunk_id for p in passages] [:len(fitted.passages)] == [p.chunk.chunk_id for p in fitted.passages]
     assert fitted.tokens <= 150 and 1 <= len(fitted.passages) < 4
 
 

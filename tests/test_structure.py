@@ -135,3 +135,31 @@ def test_the_checks_see_a_circle_and_a_long_function():
     assert "rag.answer.decision" in graph["rag.answer.pipeline"] and "rag.assistant" in graph["app.handlers"]
     assert rag_level("rag.answer.pipeline") > rag_level("rag.index.retrieval") > rag_level("rag.ingest.readers")
     assert rag_level("rag.newstage.module") is None and rag_level("rag") == 0  # a module the table misses is caught
+
+
+# The question's parsers: read once, in rag/answer/question.py, into the `Question` every stage reads.
+QUESTION_PARSERS = {"asked", "formula_of", "core_question", "is_trend_question", "trend_granularity", "trend_metric",
+                    "is_value_question", "row_query", "expected_answer_type", "asks_arithmetic"}
+
+
+def parser_calls(path: Path) -> list[tuple[str, int]]:
+    """The calls in a file to a question parser, by name (`x(…)` or `module.x(…)`), with their lines."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call):
+            name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+            if name in QUESTION_PARSERS:
+                found.append((name, node.lineno))
+    return found
+
+
+def test_the_question_is_parsed_once():
+    """Outside question.py, no product module (rag/, app/, app.py) calls a question parser; the one
+    exception is `cells.best_rows` reading a metric phrase it is given, which is not the question."""
+    allowed = {("rag.answer.cells", "core_question")}
+    paths = {name: path for name, path in modules().items() if name.startswith(("rag", "app"))}
+    paths["app_main"] = ROOT / "app.py"
+    reparsed = [(name, call, line) for name, path in paths.items() for call, line in parser_calls(path)
+                if name != "rag.answer.question" and (name, call) not in allowed]
+    assert reparsed == []
+    assert {call for call, _ in parser_calls(ROOT / "rag/answer/question.py")} == QUESTION_PARSERS  # the check sees real calls

@@ -96,10 +96,14 @@ def gold_shown(answers: list[str], texts: tuple[str, ...]) -> bool:
 
 def retrieval_signals(pipeline, question: str) -> dict:
     """The retrieval signals of one question, computed as the answer pipeline computes them."""
-    prepared = pipeline.prepare(question, pipeline.config.k, pipeline.config.mode)
+    from rag.answer.measure import retrieval_signals as measured
+    from rag.answer.search import ranked_shown
+
+    parsed = pipeline.parse(question)
+    prepared = pipeline.prepare(parsed)
     fitted = prepared.fitted
-    shown = pipeline.ranked_shown(fitted, question, prepared.passages, prepared.ranked) if fitted.passages else []
-    signals = pipeline.retrieval_signals(question, list(fitted.passages))
+    shown = ranked_shown(fitted, question, prepared.ranked, pipeline.embed) if fitted.passages else []
+    signals = measured(parsed.terms, list(fitted.passages), pipeline.retriever.index.bm25.vocab_dict)
     signals["quote_score"] = shown[0].score if shown else 0.0
     return {k: float(v) for k, v in signals.items()}
 

@@ -46,6 +46,7 @@ def check_part(folder: Path, today: str, reader, pipeline, candidates: int) -> t
     from eval.judge import is_correct
     from eval.metrics import token_f1
     from eval.scoring import strip_markers
+    from rag.answer.search import ranked_shown
 
     questions = {r["id"]: r for r in map(json.loads, (folder / "questions.jsonl").read_text(encoding="utf-8").splitlines())}
     records = [json.loads(line) for line in (folder / today / "results.jsonl").read_text(encoding="utf-8").splitlines()]
@@ -55,7 +56,7 @@ def check_part(folder: Path, today: str, reader, pipeline, candidates: int) -> t
     for record in records:
         gold = questions[record["id"]]["answers"]
         prepared = pipeline.prepare(record["question"])
-        shown = (pipeline.ranked_shown(prepared.fitted, prepared.fitted.question, prepared.passages, prepared.ranked)
+        shown = (ranked_shown(prepared.fitted, prepared.fitted.question, prepared.ranked, pipeline.embed)
                  if prepared.fitted.passages else [])
         read = read_question(reader, record["question"], shown, candidates) if shown else None
         if record.get("signals"):

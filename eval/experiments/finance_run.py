@@ -52,8 +52,8 @@ def answer_part(questions: list[dict], out: Path, part: str, generator: str, cel
         return results
     pipeline = assemble.build_pipeline(Settings(generator=generator), out / "index", decide=decide)
     if cell_threshold is not None:
-        pipeline = type(pipeline)(pipeline.retriever, pipeline.generator, pipeline.decision,
-                                  replace(pipeline.config, cell_threshold=cell_threshold))
+        pipeline = type(pipeline)(pipeline.retriever, pipeline.generator,
+                                  replace(pipeline.decision, cell_threshold=cell_threshold), pipeline.config)
     with open(results, "a", encoding="utf-8") as fh:
         for number, q in enumerate(todo, start=1):
             answer = pipeline.ask(q["question"])

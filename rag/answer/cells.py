@@ -195,11 +195,13 @@ def describe(row: Row, column: int) -> str:
     return f"{shown} ({header})" if header else shown
 
 
-def best_rows(question: str, rows: list[Row], similarity: Similarity, terms: Terms) -> list[tuple[float, Row]]:
-    """Rows scored for the question, best first."""
+def best_rows(question: str, rows: list[Row], similarity: Similarity, terms: Terms,
+              core: str | None = None) -> list[tuple[float, Row]]:
+    """Rows scored for the question (or a metric's words), best first; `core` is its asking
+    sentence when the caller has it already (a parsed question's)."""
     if not rows:
         return []
-    core = core_question(question)
+    core = core_question(question) if core is None else core
     q_terms = terms(core)
     alternatives = [terms(c) for c in captions(core)]
     cosines = similarity(core, [f"{r.title} — {r.label}" for r in rows])
@@ -214,12 +216,12 @@ def best_rows(question: str, rows: list[Row], similarity: Similarity, terms: Ter
 
 
 def read_cell(question: str, rows: list[Row], similarity: Similarity, terms: Terms, years,
-              quarter: int | None, threshold: float) -> CellAnswer | None:
+              quarter: int | None, threshold: float, core: str | None = None) -> CellAnswer | None:
     """The cell that answers a "what was / how much" question, when a row scores at least
     `threshold` and holds the period asked. `years` is the calendar years to look for in the
     headers, or a function of the row that gives them (a fiscal year named as its document's card
     places it: Amcor's FY2023 Q2 column is headed "December 31, 2022")."""
-    for score, row in best_rows(question, rows, similarity, terms)[:3]:
+    for score, row in best_rows(question, rows, similarity, terms, core)[:3]:
         if score < threshold:
             return None
         column = column_for(row.cells, years(row) if callable(years) else years, quarter)

@@ -10,15 +10,10 @@ from typing import Callable
 import numpy as np
 
 from rag.answer import cells, formulas
-from rag.index.scope import asked_periods
+from rag.answer.decision import CELL_THRESHOLD
 from rag.ingest.cards import DocumentCard
 from rag.records import Passage, SentenceSupport
 
-# A row must score this much (cells.best_rows) to be the answer. Fitted on the FinanceBench
-# calibration part (16 companies, 57 questions; eval.experiments.finance_run.fit_cell_threshold, a wrong number
-# costing two right ones): of its 6 cell answers, the one at 0.717 and above was right, below it 1
-# of 5. Never fitted on the test part. See eval/results/financebench.md.
-CELL_THRESHOLD = 0.717
 
 _VALUE_WORDS = re.compile(r"\b(?:how much|how many|amount|value|total|ratio|margin|in (?:usd|us\$|\$|dollars)|"
                           r"in (?:millions|billions|thousands)|per share|percent(?:age|s)?|rate|growth|round(?:ed)? to)\b|%",
@@ -47,16 +42,26 @@ def is_value_question(question: str) -> bool:
 ROW_DEPTH = 32  # passages searched for table rows: a statement's rows rank below its prose
 
 
-def row_query(question: str) -> str:
-    """What to search for a value's table rows: the asking sentence, the statement captions of its
-    accounting terms and of each term of a formula it defines (instructions around it only dilute).
+def row_query(core: str, formula: tuple | None) -> str:
+    """What to search for a value's table rows: the asking sentence (`cells.core_question`), the
+    statement captions of its accounting terms and of each term of a formula it defines
+    (instructions around it only dilute).
 
-    >>> row_query("Using the cash flow statement: what is 3M's FY2018 capex? Answer in USD millions.")[:60]
+    >>> q = "Using the cash flow statement: what is 3M's FY2018 capex? Answer in USD millions."
+    >>> row_query(cells.core_question(q), formulas.formula_of(q))[:60]
     "what is 3M's FY2018 capex? purchases of property plant and e"
     """
-    parsed = formulas.formula_of(question)
-    names = " ".join(t.name for t in parsed[1]) if parsed else ""
-    return cells.expand(f"{cells.core_question(question)} {names}".strip())[:3000]
+    names = " ".join(t.name for t in formula[1]) if formula else ""
+    return cells.expand(f"{core} {names}".strip())[:3000]
+
+
+def asks_arithmetic(core: str) -> bool:
+    """The asking sentence wants arithmetic over cells (an average, a change, a ratio...).
+
+    >>> asks_arithmetic("What is the FY2018 capex?"), asks_arithmetic("What is the change in capex?")
+    (False, True)
+    """
+    return bool(_ARITHMETIC.search(core))
 
 
 def table_rows(passages: list[Passage]) -> list[cells.Row]:
@@ -88,26 +93,27 @@ def header_years(card: DocumentCard | None, years: tuple[int, ...]) -> tuple[int
     return tuple(y - shift for y in years)
 
 
-def cell_answer(question: str, passages: list[Passage], embed: Callable[[list[str]], np.ndarray], terms,
+def cell_answer(question, passages: list[Passage], embed: Callable[[list[str]], np.ndarray], terms,
                 cards: dict | None = None, threshold: float = CELL_THRESHOLD) -> cells.CellAnswer | None:
-    """The cell (or the formula over cells) that answers a value question, from the passages'
-    table rows; None when the question asks for words or no row is close enough."""
-    if not is_value_question(question):
+    """The cell (or the formula over cells) that answers a value question (a parsed
+    `rag.answer.question.Question`), from the passages' table rows; None when the question asks
+    for words or no row is close enough."""
+    if not question.value:
         return None
-    if _ARITHMETIC.search(cells.core_question(question)) and not formulas.formula_of(question):
+    if question.arithmetic and not question.formula:
         return None  # arithmetic nobody defined: left to the model, which cites what it read
     rows = table_rows(passages)
     if not rows:
         return None
     cards = cards or {}
     similarity = cosine_to(embed)
-
-    named, bare, quarter = asked_periods(question)
-    asked = named or bare
+    asked = question.asked.years or question.asked.bare_years
+    quarter = question.asked.quarter
     place = lambda row, years: header_years(cards.get(passages[row.passage - 1].chunk.source), years)
-    if formulas.formula_of(question):
-        return formulas.read_formula(question, rows, similarity, terms, place, asked, quarter, threshold)
-    return cells.read_cell(question, rows, similarity, terms, lambda row: place(row, asked), quarter, threshold)
+    if question.formula:
+        return formulas.read_formula(question.formula, rows, similarity, terms, place, asked, quarter, threshold)
+    return cells.read_cell(question.text, rows, similarity, terms, lambda row: place(row, asked), quarter, threshold,
+                           core=question.core)
 
 
 _TREND = re.compile(r"\bhow (?:has|have|did|do|does)\b.*\b(?:chang|trend|evolv|develop|mov|grow|grew|shift)\w*\b.*"

@@ -11,6 +11,9 @@ The rule, in order (the first that holds gives the reason):
 
 0. the question names a period the documents do not hold (`index.scope`): nothing was searched,
    and the answer is one line naming the nearest periods they do hold;
+C. an answer read from table cells (`route` "cell" or "trend", no model): its rows must match
+   the question at least `cell_threshold` (the weakest row, for a value across periods); when
+   refused, the question goes on to the text route, the row's score recorded as `cell_match`;
 1. nothing to answer from: no passage was shown to the model (all set aside, or none found);
 2. the model wrote nothing;
 3. a veto signal is set (e.g. the question asks for a year and the evidence states none);
@@ -48,6 +51,12 @@ from rag.answer.heads import AnswerabilityHead, confidence_words
 from rag.errors import UserError
 
 REFUSAL_ANSWER = "The documents do not cover this question."
+# A table row must score this much (cells.best_rows) for its cell to be the answer (rule C).
+# Fitted on the FinanceBench calibration part (16 companies, 57 questions;
+# eval.experiments.finance_run.fit_cell_threshold, a wrong number costing two right ones): of its
+# 6 cell answers, the one at 0.717 and above was right, below it 1 of 5. Never fitted on the test
+# part. See eval/results/financebench.md.
+CELL_THRESHOLD = 0.717
 MISSING_PERIOD = "the period asked for is not in the documents"
 VETO_REASONS = {"type_missing": "the question asks for a year, a date or a quantity and the passages' answer gives none",
                 "model_refused": "the model found no answer in the passages"}
@@ -70,6 +79,7 @@ REFUSAL_WORDS = (
     ("answers from this collection", "for questions about one of these look-alike reports, answers like this "
                                      "one were more often wrong than right when checked"),
     (MISSING_PERIOD, "the documents hold no report for the period the question names"),
+    ("the table row found", "the closest table row does not match the question well enough to read its number"),
     ("the cited passage is from another document", "the passage that would answer it is from a document other "
                                                    "than the one the question names"),
 )
@@ -125,6 +135,7 @@ class Signals:
     sentences: int = field(default=0, metadata=_FACT)  # sentences the answer would show
     elsewhere: str = field(default="", metadata=_FACT)  # why a cited document is not the one the question names
     missing_period: str = field(default="", metadata=_FACT)  # the period the question names, held by no document
+    route: str = field(default="", metadata=_FACT)  # "cell" or "trend": an answer read from tables; "": the text route
 
     @classmethod
     def names(cls, *kinds: str, binary: bool | None = None) -> tuple[str, ...]:
@@ -233,6 +244,7 @@ class Decision:
     head: AnswerabilityHead | None = None
     enabled: bool = True  # False: never refuse on the fitted signals (collecting them to fit)
     collection: Answerability | None = None  # P(right) for questions naming one of look-alike reports (rule 4b)
+    cell_threshold: float = CELL_THRESHOLD  # a table row's score to answer from its cell (rule C)
 
     def decide(self, signals: Signals) -> Verdict:
         fitted = self.fitted
@@ -245,6 +257,11 @@ class Decision:
         fitted = self.fitted
         if signals.missing_period:
             return MISSING_PERIOD
+        if signals.route:
+            if signals.cell is None or signals.cell < self.cell_threshold:
+                return (f"the table row found matches the question too weakly ({signals.value('cell'):.3f} < "
+                        f"{self.cell_threshold:.3f})")
+            return ""
         if not signals.shown:
             return "the passages found address the assistant, not the reader" if signals.set_aside else "no passages retrieved"
         if not signals.drafted:

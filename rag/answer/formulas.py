@@ -155,11 +155,11 @@ def read_term(term: Term, rows: list[Row], similarity: Similarity, terms: Terms,
     return values[0], found
 
 
-def read_formula(question: str, rows: list[Row], similarity: Similarity, terms: Terms, place: Place,
-                 asked: tuple[int, ...], quarter: int | None, threshold: float) -> CellAnswer | None:
-    """A quantity the question defines by a formula, computed from cited cells: each term read
-    for its own year (or the question's), averaged or differenced as the formula says."""
-    parsed = formula_of(question)
+def read_formula(parsed: tuple[str, list[Term]] | None, rows: list[Row], similarity: Similarity, terms: Terms,
+                 place: Place, asked: tuple[int, ...], quarter: int | None, threshold: float) -> CellAnswer | None:
+    """A quantity the question defines by a formula (`formula_of`'s reading of it), computed from
+    cited cells: each term read for its own year (or the question's), averaged or differenced as
+    the formula says."""
     if parsed is None:
         return None
     expression, named = parsed

@@ -203,8 +203,9 @@ def card_match(ask: Asked, card: DocumentCard, newest: bool = False) -> float | 
     return sum(named) / len(named) if named else None
 
 
-def choose_scope(question: str, cards: dict[str, DocumentCard]) -> Scope:
-    """The documents a question is about, by its card fields, or all (an empty scope).
+def choose_scope(ask: Asked, cards: dict[str, DocumentCard]) -> Scope:
+    """The documents a question is about, by what it names of them (`asked`) and their card
+    fields, or all (an empty scope).
 
     A range of years ("FY2017 - FY2019") is about the latest: its filing holds the earlier years
     as comparatives.
@@ -212,17 +213,17 @@ def choose_scope(question: str, cards: dict[str, DocumentCard]) -> Scope:
     >>> cards = {"a": DocumentCard(organisation="3M", kind="10-K", fiscal_year=2018),
     ...          "b": DocumentCard(organisation="3M", kind="10-K", fiscal_year=2022),
     ...          "c": DocumentCard(organisation="Amcor plc", kind="10-Q", fiscal_year=2023, quarter=2)}
-    >>> choose_scope("3M's FY2018 capex?", cards).sources, choose_scope("3M's latest capex?", cards).sources
+    >>> scope = lambda question: choose_scope(asked(question, list(cards.values())), cards)
+    >>> scope("3M's FY2018 capex?").sources, scope("3M's latest capex?").sources
     (('a',), ('b',))
-    >>> choose_scope("3M's FY2015 capex?", cards).missing
+    >>> scope("3M's FY2015 capex?").missing
     'The documents hold no FY2015 filing of 3M; the nearest they hold: FY2018, FY2022.'
-    >>> choose_scope("What is a capex?", cards)
+    >>> scope("What is a capex?")
     Scope(sources=(), reason='', missing='')
     """
     identified = {s: c for s, c in cards.items() if c.identified}
     if len(identified) < 2:
         return Scope()
-    ask = asked(question, list(identified.values()))
     candidates = list(identified)
     why = []
     if ask.organisations:

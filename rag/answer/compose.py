@@ -1,0 +1,62 @@
+"""The render stage: the decided answer as one frozen `Answer` (its text, the sentences shown,
+the passages cited with their support, the refusal's reason), and the notices shown beside it."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from rag.answer.decision import REFUSAL_ANSWER, Signals, Verdict
+from rag.answer.read import Reading
+from rag.answer.search import Prepared
+from rag.records import Answer, Citation
+from rag.render import render_answer
+
+
+def warnings(prepared: Prepared) -> list[str]:
+    """What the user is told beside the answer: passages set aside, a question cut to fit."""
+    found = []
+    if prepared.flagged:
+        found.append(f"{len(prepared.flagged)} passage(s) set aside: they address the assistant "
+                     f"({'; '.join(repr(v) for v in prepared.flagged.values())})")
+    if prepared.fitted.question_truncated:
+        found.append("the question was too long for the model's context and was truncated")
+    return found
+
+
+def decided(candidate: Answer, verdict: Verdict) -> Answer:
+    """A structured route's candidate with the decision's verdict on it."""
+    return replace(candidate, refused=verdict.refused, refusal_reason=verdict.reason)
+
+
+def text_answer(question: str, prepared: Prepared, raw: str, reading: Reading, signals: Signals, verdict: Verdict,
+                model: str, timings: dict, notices: list[str]) -> Answer:
+    """The text route's answer: the quoted sentences (with the short answer before them) and the
+    passages they cite, or the refusal."""
+    refused, fitted = verdict.refused, prepared.fitted
+    cited: list[Citation] = []
+    if not refused:
+        best: dict[int, float] = {}
+        for s in reading.sentences:
+            for n in s.citations:
+                best[n] = max(best.get(n, 0.0), s.support)
+        cited = [Citation(n, fitted.passages[n - 1], best[n]) for n in sorted(best)]
+    short = "" if refused else reading.short
+    return Answer(
+        question=question,
+        text=REFUSAL_ANSWER if refused else (f"{short} — " if short else "") + render_answer(reading.sentences),
+        refused=refused,
+        sentences=[] if refused else reading.sentences,
+        cited=cited,
+        retrieved=prepared.retrieved,
+        model=model,
+        timings=timings,
+        answerability=verdict.probability,
+        refusal_reason=verdict.reason,
+        raw=raw,
+        warnings=notices,
+        flagged=prepared.flagged,
+        short_answer=short,
+        signals=signals.recorded(),
+        head_probability=signals.head,
+        confidence=verdict.confidence,
+        scope=prepared.scope.reason,
+    )

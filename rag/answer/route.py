@@ -1,0 +1,101 @@
+"""The route stage: answers that a collection's structure gives without the model, each a
+candidate the decision (`decision.py`, rules 0 and C) accepts or refuses.
+
+- a period the documents do not hold: one line naming the nearest they do hold (rule 0);
+- a value across periods ("over the quarters"): one cell per document of the scope, ordered by
+  period, each cited;
+- a value ("the FY2018 capex"): the table cell that holds it, or a formula the question defines
+  computed from cited cells.
+
+A question none of these answers (or whose candidate is refused) takes the text route: the model
+drafts from the passages (`pipeline`), with the best cell's score kept as a signal.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from rag.answer import collection
+from rag.answer.decision import Signals
+from rag.answer.question import Question
+from rag.answer.search import Prepared
+from rag.index.lexical import terms
+from rag.index.retrieval import Retriever
+from rag.records import Answer, Citation, SentenceSupport
+from rag.render import render_answer
+
+
+class Routed(NamedTuple):
+    """A structured candidate (None: none) with what the decision reads of it; `cell_match` is the
+    best cell's score of a value question, for the text route's signals."""
+
+    answer: Answer | None = None
+    signals: Signals = Signals()
+    cell_match: float | None = None
+
+
+def structured(question: Question, prepared: Prepared, retriever: Retriever, embed, model: str,
+               timings: dict, threshold: float) -> Routed:
+    """The first structured route that holds for the question (see the module's docstring)."""
+    scope = prepared.scope
+    if scope.missing:
+        return Routed(Answer(question.text, scope.missing, True, [], [], [], model, timings, scope=scope.missing),
+                      Signals(missing_period=scope.missing))
+    if question.trend:
+        return across_documents(question, prepared, retriever, embed, model, timings, threshold)
+    if not prepared.fitted.passages or not question.value:
+        return Routed()
+    return from_cell(question, prepared, retriever, embed, model, timings)
+
+
+def from_cell(question: Question, prepared: Prepared, retriever: Retriever, embed, model: str,
+              timings: dict) -> Routed:
+    """The cell (or formula over cells) that answers a value question, from its table rows
+    searched deeper than its passages (a statement's rows rank below its prose)."""
+    scope = prepared.scope
+    deeper = [p for p in retriever.search(question.row_query, k=max(question.k, collection.ROW_DEPTH),
+                                          mode=question.mode, sources=scope.sources)
+              if p.chunk.chunk_id not in prepared.flagged]
+    found = collection.cell_answer(question, deeper, embed, terms, retriever.cards(), threshold=0.0)
+    if found is None:
+        return Routed(cell_match=0.0)
+    sentences = collection.cell_sentences(found)
+    text = f"{found.short} — " + render_answer(sentences) + (f" ({found.formula})" if found.formula else "")
+    cited = [Citation(n, deeper[n - 1], found.score) for n in sorted({s.citations[0] for s in sentences})]
+    answer = Answer(question.text, text, False, sentences, cited, deeper, model, timings, answerability=found.score,
+                    short_answer=found.short, signals=Signals(cell=found.score).recorded(), scope=scope.reason,
+                    formula=found.formula, flagged=prepared.flagged,
+                    confidence="read from a table" if not found.formula else "computed from table cells")
+    return Routed(answer, Signals(route="cell", cell=found.score), found.score)
+
+
+def across_documents(question: Question, prepared: Prepared, retriever: Retriever, embed, model: str,
+                     timings: dict, threshold: float) -> Routed:
+    """A value across periods, one per document of the scope, each cited, ordered by period."""
+    cards = retriever.cards()
+    sources = [s for s in (prepared.scope.sources or list(cards)) if s in cards and cards[s].identified]
+    if question.granularity:  # "quarters": quarterly documents; "years": annual
+        sources = [s for s in sources if (cards[s].quarter is not None) == (question.granularity == "quarters")] \
+            or sources
+    if len(sources) < 2:
+        return Routed()
+    metric = question.trend_metric
+    found, cited = [], []
+    for source in sorted(sources, key=lambda s: cards[s].sort_key()):
+        passages = retriever.search(metric, k=max(question.k, collection.ROW_DEPTH), mode=question.mode,
+                                    sources=(source,))
+        value = collection.value_in(passages, metric, cards[source], embed, terms, threshold)
+        if value is None:
+            continue
+        row = value.rows[0]
+        cited.append(Citation(len(cited) + 1, passages[row.passage - 1], value.score))
+        found.append(SentenceSupport(f"{cards[source].period or cards[source].line()}: {value.short}",
+                                     [len(cited)], round(value.score, 4), True, [len(cited)], {len(cited): row.line}))
+    if len(found) < 2:
+        return Routed()
+    text = f"{found[0].text.split(': ', 1)[0]} to {found[-1].text.split(': ', 1)[0]}: " + "; ".join(
+        f"{s.text} [{s.citations[0]}]" for s in found)
+    weakest = min(c.support for c in cited)
+    answer = Answer(question.text, text, False, found, cited, [c.passage for c in cited], model, timings,
+                    answerability=weakest, signals=Signals(cell=weakest).recorded(),
+                    scope=prepared.scope.reason or f"searched {len(sources)} documents", confidence="read from the tables")
+    return Routed(answer, Signals(route="trend", cell=weakest))

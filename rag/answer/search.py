@@ -1,0 +1,59 @@
+"""The search stage: the question's scope (the documents it names, `index.scope`), its passages
+found there with the user's mode and k, those that address the assistant set aside
+(`injection`), then their sentences ranked and the passages fitted into the prompt's budget.
+
+What an answer is read from is decided here, before any model writes: `find` is also what
+`rag search` shows.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from rag.answer import sentences as choose
+from rag.answer.injection import set_aside
+from rag.answer.prompting import FittedPrompt, fit_prompt
+from rag.answer.question import Question
+from rag.index.lexical import terms
+from rag.index.retrieval import Retriever
+from rag.index.scope import choose_scope
+from rag.records import Found, Passage
+
+
+class Prepared(NamedTuple):
+    found: Found  # the scope searched, the passages retrieved, fit to answer from, and set aside
+    ranked: list[choose.ScoredSentence]
+    fitted: FittedPrompt
+    scope = property(lambda self: self.found.scope)
+    retrieved = property(lambda self: self.found.retrieved)
+    passages = property(lambda self: self.found.passages)
+    flagged = property(lambda self: self.found.flagged)
+
+
+def find(question: Question, retriever: Retriever, embed) -> Found:
+    """The question's scope searched, and the passages that address the assistant set aside."""
+    scope = choose_scope(question.asked, retriever.cards())
+    retrieved = [] if scope.missing else retriever.search(question.query, k=question.k, mode=question.mode,
+                                                          sources=scope.sources)
+    return Found(scope, retrieved, *set_aside(retrieved, embed))
+
+
+def rank(text: str, passages: list[Passage], embed) -> list[choose.ScoredSentence]:
+    """The passages' sentences, best first for the question's text."""
+    return choose.best_sentences(text, [p.chunk.text for p in passages], embed, terms)
+
+
+def fit(text: str, passages: list[Passage], ranked: list[choose.ScoredSentence], count_tokens, budget: int,
+        focus_sentences: int | None, question_first: bool) -> FittedPrompt:
+    """The prompt: the passages (or their best sentences) that fit the budget, in rank order."""
+    texts = [p.chunk.text for p in passages]
+    return fit_prompt(text, passages, count_tokens, budget, texts=choose.focus(ranked, texts, focus_sentences),
+                      question_first=question_first)
+
+
+def ranked_shown(fitted: FittedPrompt, text: str, ranked: list[choose.ScoredSentence],
+                 embed) -> list[choose.ScoredSentence]:
+    """The ranking of the passages the model was shown: a prefix of the retrieved ones (ranked
+    again for a question cut to fit)."""
+    if fitted.question == text:
+        return choose.within(ranked, len(fitted.passages))
+    return rank(fitted.question, list(fitted.passages), embed)
