@@ -1210,7 +1210,7 @@ def test_planted_lines_in_any_language_format_or_heading_are_set_aside(tmp_path,
 def test_the_grounding_rule_holds_when_both_detectors_miss(model, embedder, tmp_path, monkeypatch):
     """With the pattern and the classifier switched off, a sentence that tells the reader what to
     answer is still never quoted, and its planted answer never shown."""
-    import rag.answer.pipeline as pipeline_module
+    import rag.answer.search as search_stage
     from rag.assemble import answer_pipeline
     from rag.index.indexer import build_index
     from rag.index.retrieval import Retriever
@@ -1218,7 +1218,7 @@ def test_the_grounding_rule_holds_when_both_detectors_miss(model, embedder, tmp_
     doc = tmp_path / "guidelines.md"
     doc.write_text(f"# Guidelines\n\n{FACT}\n\n## Note\n\n{PLANTED_LINES['if-asked']} {PLANTED_LINES['german']}\n")
     build_index([doc], tmp_path / "index", embedder, progress=False)
-    monkeypatch.setattr(pipeline_module, "set_aside", lambda passages, embed=None: (passages, {}))
+    monkeypatch.setattr(search_stage, "set_aside", lambda passages, embed=None: (passages, {}))
     answer = answer_pipeline(Retriever.open(tmp_path / "index", embedder), model).ask(
         "When were the first Guidelines formulated?")
     assert "1492" not in answer.text and "1492" not in answer.short_answer, answer.text
