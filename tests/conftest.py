@@ -56,6 +56,29 @@ def sample_retriever(sample_index, embedder):
 
 
 @pytest.fixture(scope="session")
+def tenq_index(tmp_path_factory, embedder) -> Path:
+    """Five companies' 10-Qs (eval/data/tenq_lookalikes), indexed once."""
+    from eval.datasets import dataset_dir
+    from rag.index.indexer import build_index
+
+    index = tmp_path_factory.mktemp("tenq") / "index"
+    build_index(sorted(dataset_dir("tenq_lookalikes").glob("*.pdf")), index, embedder, progress=False)
+    return index
+
+
+@pytest.fixture(scope="session")
+def tenq_pipeline(tenq_index, embedder):
+    """The extractive answerer over the 10-Qs: what is searched and quoted, without the model."""
+    from rag.answer.pipeline import AnswerConfig
+    from rag.assemble import answer_pipeline, load_generator
+    from rag.index.retrieval import Retriever
+    from rag.settings import Settings
+
+    generator = load_generator(Settings(generator="extractive"), embedder)
+    return answer_pipeline(Retriever.open(tenq_index, embedder), generator, AnswerConfig())
+
+
+@pytest.fixture(scope="session")
 def model(embedder):
     """The real default language model, loaded once for every test that needs it."""
     from rag.assemble import load_generator

@@ -93,8 +93,8 @@ def test_the_rule_refuses_in_its_stated_order_and_only_when_enabled():
     assert "another document" in decide(Signals(**{**good, "elsewhere": "a.pdf: it is X's"})).reason
     assert "no sentence" in decide(Signals(**{**good, "sentences": 0})).reason
     missing = decide(Signals(missing_period="The documents hold no FY2015 filing of Acme."))  # rule 0, before all
-    assert missing.refused and missing.reason == "the period asked for is not in the documents"
-    assert refusal_in_words(missing.reason) == "the documents hold no report for the period the question names"
+    assert missing.refused and missing.reason == "the filing asked for is not in the documents"
+    assert refusal_in_words(missing.reason) == "the documents hold no report of the organisation or period the question names"
     collecting = Decision(fitted, head, enabled=False).decide
     verdict = collecting(Signals(**{**good, "cosine": 0.1, "type_missing": 1.0, "head": 0.1}))
     assert not verdict.refused and verdict.probability < 0.5

@@ -57,7 +57,7 @@ REFUSAL_ANSWER = "The documents do not cover this question."
 # 6 cell answers, the one at 0.717 and above was right, below it 1 of 5. Never fitted on the test
 # part. See eval/results/financebench.md.
 CELL_THRESHOLD = 0.717
-MISSING_PERIOD = "the period asked for is not in the documents"
+MISSING_PERIOD = "the filing asked for is not in the documents"
 VETO_REASONS = {"type_missing": "the question asks for a year, a date or a quantity and the passages' answer gives none",
                 "model_refused": "the model found no answer in the passages"}
 
@@ -78,7 +78,7 @@ REFUSAL_WORDS = (
                                                "not shown"),
     ("answers from this collection", "for questions about one of these look-alike reports, answers like this "
                                      "one were more often wrong than right when checked"),
-    (MISSING_PERIOD, "the documents hold no report for the period the question names"),
+    (MISSING_PERIOD, "the documents hold no report of the organisation or period the question names"),
     ("the table row found", "the closest table row does not match the question well enough to read its number"),
     ("the cited passage is from another document", "the passage that would answer it is from a document other "
                                                    "than the one the question names"),

@@ -16,7 +16,8 @@ from rag.answer.refusal import coverage, question_terms, unknown_share
 from rag.answer.search import Prepared
 from rag.generate.base import Generator
 from rag.index.lexical import terms
-from rag.index.scope import Asked, card_match, contradicts
+from rag.index.asked import Asked
+from rag.index.scope import card_match, contradicts
 from rag.records import Passage
 
 

@@ -16,7 +16,7 @@ from typing import Iterable
 from rag.answer import cells, collection, formulas
 from rag.answer.answer_types import expected_answer_type
 from rag.index.lexical import terms
-from rag.index.scope import Asked, asked
+from rag.index.asked import Asked, asked
 from rag.ingest.cards import DocumentCard
 from rag.query import Query
 from rag.settings import Settings

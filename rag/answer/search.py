@@ -31,7 +31,8 @@ class Prepared(NamedTuple):
 
 def find(question: Question, retriever: Retriever, embed) -> Found:
     """The question's scope searched, and the passages that address the assistant set aside."""
-    scope = choose_scope(question.asked, retriever.cards())
+    vocabulary = retriever.index.bm25.vocab_dict
+    scope = choose_scope(question.asked, retriever.cards(), lambda name: bool(terms(name)) and terms(name) <= vocabulary.keys())
     retrieved = [] if scope.missing else retriever.search(question.query, k=question.k, mode=question.mode,
                                                           sources=scope.sources)
     return Found(scope, retrieved, *set_aside(retrieved, embed))

@@ -37,11 +37,15 @@ COVER_PAGES = 2  # a report's cover and the page after it say who, what and when
 COVER_BLOCKS = 40  # for files without pages
 
 
+BODY_CHARS = 2_000_000  # where a filing says when its fiscal year ends: a 200-page 10-Q is under 1.5 M characters
+
+
 def document_card(path: Path, blocks) -> DocumentCard:
     """The card the document's cover and file name give, with the user's sidecar corrections."""
     cover = [b.text for b in blocks if (b.page or 1) <= COVER_PAGES][:COVER_BLOCKS if blocks and blocks[0].page
                                                                        else COVER_BLOCKS // 4]
-    card = read_card(cover, path.name)
+    body = " ".join(b.text for b in blocks)[:BODY_CHARS]
+    card = read_card(cover, path.name, body)
     sidecar = sidecar_path(path)
     if sidecar.is_file():
         try:

@@ -11,36 +11,14 @@ Pure: cards in, a `Scope` out; `Retriever.search(sources=...)` does the restrict
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
+from rag.index.asked import Asked
 from rag.ingest.cards import DocumentCard, core_name
 
-_ORDINAL = {"first": 1, "second": 2, "third": 3, "fourth": 4, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4}
-_KIND_WORDS = [("10-K", r"\b10-?k\b|\bannual report\b|\bannual filing\b"),
-               ("10-Q", r"\b10-?q\b|\bquarterly report\b"),
-               ("8-K", r"\b8-?k\b"),
-               ("earnings release", r"\bearnings (?:release|report|call)\b|\bpress release\b")]
-_LATEST = re.compile(r"\b(?:latest|most recent|newest|last reported|current)\b", re.IGNORECASE)
-_TOKENS = re.compile(r"[A-Za-z0-9]+")
-# "by FY 2026", "through 2030": a deadline or a span inside a document, not the document's period
-_DEADLINE = re.compile(r"\b(?:by|through|until|till|before|after|since)\s+(?:the\s+end\s+of\s+)?"
-                       r"(?:(?:FY|fiscal(?:\s+year)?)\s*'?)?(?:(?:19|20)\d{2}\s*(?:-|to|and)\s*)?$", re.IGNORECASE)
 # Kinds of document that each cover one period: a period the collection lacks is worth saying so.
 # A plan (FY2022-2026) holds targets for years that are not its own.
 PERIODIC_KINDS = {"10-K", "10-Q", "8-K", "20-F", "earnings release", "annual report", "performance report"}
-
-
-@dataclass(frozen=True)
-class Asked:
-    """What a question names of its document."""
-
-    organisations: tuple[str, ...] = ()  # core names (cards.core_name) of the organisations matched
-    years: tuple[int, ...] = ()  # fiscal years named ("FY2018", "fiscal 2018", "Q2 2023")
-    bare_years: tuple[int, ...] = ()  # years named alone ("in 2022"): a period or only a date
-    quarter: int | None = None
-    kinds: tuple[str, ...] = ()
-    latest: bool = False
 
 
 @dataclass(frozen=True)
@@ -53,104 +31,111 @@ class Scope:
     missing: str = ""
 
 
-def _year(text: str) -> int:
-    value = int(text)
-    return value + 2000 if value < 100 else value
-
-
-def asked_periods(question: str) -> tuple[tuple[int, ...], tuple[int, ...], int | None]:
-    """(fiscal years, bare years, quarter) a question names.
-
-    >>> asked_periods("What is the FY2017 - FY19 average capex?"), asked_periods("revenue in Q2 of FY2023")
-    (((2017, 2019), (), None), ((2023,), (), 2))
-    >>> asked_periods("in the second quarter of 2023"), asked_periods("as of 2022")
-    (((2023,), (), 2), ((), (2022,), None))
-    >>> asked_periods("How many pages will NARA digitize by FY 2026?"), asked_periods("from FY21 to FY22")
-    (((), (), None), ((2021, 2022), (), None))
-    >>> asked_periods("As of FY2023Q1, why did it raise guidance?")
-    ((2023,), (), 1)
-    """
-    years, quarter = [], None
-    for found in re.finditer(r"\b(?:FY|fiscal(?:\s+year)?)\s*'?((?:19|20)\d{2}|\d{2})(?=\b|Q[1-4]\b)", question,
-                             re.IGNORECASE):
-        if not _DEADLINE.search(question[:found.start()]):
-            years.append(_year(found.group(1)))
-    found = re.search(r"(?:\b|(?<=\d))Q([1-4])\b|\b([1-4])Q\b|\b(first|second|third|fourth|1st|2nd|3rd|4th)[\s-]+quarter\b",
-                      question, re.IGNORECASE)
-    if found:
-        quarter = int(found.group(1) or found.group(2) or _ORDINAL[found.group(3).lower()])
-        near = re.search(r"(?:Q[1-4]|[1-4]Q|quarter)(?:\s+of)?(?:\s+(?:FY|fiscal(?:\s+year)?))?\s*'?((?:19|20)\d{2})\b",
-                         question, re.IGNORECASE)
-        if near:
-            years.append(int(near.group(1)))
-    named = set(years)
-    bare = [int(found.group(1)) for found in re.finditer(r"(?<![\w$.,])((?:19|20)\d{2})(?![\w%])", question)
-            if int(found.group(1)) not in named and not _DEADLINE.search(question[:found.start()])]
-    return tuple(sorted(set(years))), tuple(sorted(set(bare))), quarter
-
-
-def asked_organisations(question: str, cards: list[DocumentCard]) -> tuple[str, ...]:
-    """Core names of the organisations whose name, file-name alias or ticker the question holds.
-
-    >>> cards = [DocumentCard(organisation="BEST BUY CO., INC.", aliases=("BBY",)), DocumentCard(organisation="Ulta Beauty")]
-    >>> asked_organisations("What was Best Buy's FY2023 revenue?", cards), asked_organisations("BBY margin", cards)
-    (('bestbuy',), ('bestbuy',))
-    >>> asked_organisations("Ulta's sales", cards), asked_organisations("the best margin", cards)
-    (('ultabeauty',), ())
-    """
-    from rag.ingest.ligatures import known_words
-
-    words = _TOKENS.findall(question)
-    cores = [core_name(w) for w in words]
-    grams = {"".join(cores[i:i + n]) for n in range(1, 6) for i in range(len(cores) - n + 1)}
-    common = known_words()
-    found = []
-    for card in cards:
-        name = core_name(card.organisation)
-        if not name:
-            continue
-        # an alias matches in any case when it is a word ("ADOBE" from a file name), a short ticker
-        # ("KO", "PEP") only as written
-        names = {name} | {core_name(a) for a in card.aliases if len(core_name(a)) >= 4}
-        first = next((core_name(w) for w in _TOKENS.findall(card.organisation) if core_name(w)), "")
-        if len(first) >= 3 and first not in common and not first.isdigit():
-            names.add(first)  # "Ulta" for Ulta Beauty, Inc.; not "Best" for Best Buy
-        tickers = {a for a in card.aliases if a.isupper() and len(a) <= 5 and a.isalpha()}  # as written
-        if any(n and n in grams for n in names) or any(t in words for t in tickers):
-            found.append(name)
-    return tuple(dict.fromkeys(found))
-
-
-def asked(question: str, cards: list[DocumentCard]) -> Asked:
-    years, bare, quarter = asked_periods(question)
-    kinds = tuple(kind for kind, pattern in _KIND_WORDS if re.search(pattern, question, re.IGNORECASE))
-    return Asked(asked_organisations(question, cards), years, bare, quarter, kinds, bool(_LATEST.search(question)))
-
-
 def _names(cards: dict[str, DocumentCard], sources) -> str:
     return "; ".join(cards[s].line() or s for s in sources)
 
 
-def held_for(year: int, quarter: int | None, cards: dict[str, DocumentCard]) -> list[str]:
-    """The documents of a fiscal year (and quarter), by the organisation's own naming, else by the
-    calendar year its period ends in (a retailer's fiscal 2022 ends in January 2023, and many call
-    it FY2023). A year asked without a quarter is about the whole year: its annual documents and
-    fourth quarter, not the first three quarters' reports (unless those are all there is).
+def quarter_held(year: int, quarter: int, cards: dict[str, DocumentCard], hows=("fiscal", "file name", "calendar")
+                 ) -> list[str]:
+    """The documents whose period reads as that quarter in one of `hows` (the readings a question
+    allows, `DocumentCard.readings`); those that read so in the most ways when several do (the
+    file "2023 Q1 NVDA.pdf", calendar Q1 2023 too, wins "Q1 2023" over NVIDIA's Q1 FY2023).
+
+    >>> cards = {"a": DocumentCard(kind="10-Q", fiscal_year=2024, quarter=1, period_end="2023-04-30", file_period="2023 Q1"),
+    ...          "b": DocumentCard(kind="10-Q", fiscal_year=2023, quarter=1, period_end="2022-05-01", file_period="2022 Q1")}
+    >>> quarter_held(2023, 1, cards), quarter_held(2023, 1, cards, ("fiscal",)), quarter_held(2024, 1, cards)
+    (['a'], ['b'], ['a'])
+    """
+    ways = {s: sum(r.year == year and r.quarter == quarter and r.how in hows for r in c.readings())
+            for s, c in cards.items()}
+    most = max(ways.values(), default=0)
+    return [s for s, n in ways.items() if n and n == most]
+
+
+def held_for(year: int, quarter: int | None, cards: dict[str, DocumentCard], ask: Asked = Asked()) -> list[str]:
+    """The documents of a year (and quarter). A quarter matches any reading of a document's
+    period the question allows: its fiscal quarter, its file name's, the calendar's (`quarter_held`;
+    "FY" in the question asks for the fiscal reading first, "calendar" for the calendar's). A year
+    asked without a quarter is about the whole year, by the organisation's own naming, else its
+    file name's, else the calendar year its period ends in (a retailer's fiscal 2022 ends in
+    January 2023, and many call it FY2023): its annual documents and fourth quarter, not the first
+    three quarters' reports (unless those are all there is).
 
     >>> cards = {"k": DocumentCard(organisation="U", kind="10-K", fiscal_year=2022, period_end="2023-01-28"),
     ...          "q": DocumentCard(organisation="U", kind="10-Q", fiscal_year=2023, quarter=1)}
     >>> held_for(2022, None, cards), held_for(2023, None, cards), held_for(2023, 1, cards)
     (['k'], ['k'], ['q'])
     """
+    if quarter is not None:
+        if ask.calendar:
+            return quarter_held(year, quarter, cards, ("calendar",))
+        if ask.fiscal:
+            return quarter_held(year, quarter, cards, ("fiscal",)) or quarter_held(year, quarter, cards, ("file name",))
+        return quarter_held(year, quarter, cards)
+
     def whole_year(card: DocumentCard) -> bool:
-        return quarter is None and card.quarter in (None, 4) or quarter is not None and card.quarter == quarter
+        return card.quarter in (None, 4)
+
+    def file_year(card: DocumentCard) -> bool:
+        return any(r.how == "file name" and r.year == year and r.quarter in (None, 4) for r in card.readings())
 
     for held in ([s for s, c in cards.items() if c.fiscal_year == year and whole_year(c)],
+                 [s for s, c in cards.items() if file_year(c)],
                  [s for s, c in cards.items() if c.period_end[:4] == str(year) and whole_year(c)],
-                 [s for s, c in cards.items() if c.fiscal_year == year and quarter is None]):
+                 [s for s, c in cards.items() if c.fiscal_year == year]):
         if held:
             return held
     return []
+
+
+def ended_held(ended: str, cards: dict[str, DocumentCard]) -> list[str]:
+    """The documents whose period ends on the date named (within a week: a 52-53-week quarter
+    ends on a Saturday), or in the month named.
+
+    >>> cards = {"a": DocumentCard(period_end="2023-07-01"), "b": DocumentCard(period_end="2023-04-01")}
+    >>> ended_held("2023-06-30", cards), ended_held("2023-04", cards), ended_held("2022-12-31", cards)
+    (['a'], ['b'], [])
+    """
+    from datetime import date
+
+    held = []
+    for source, card in cards.items():
+        if not card.period_end:
+            continue
+        if len(ended) == 7:
+            held += [source] if card.period_end[:7] == ended else []
+        elif abs((date.fromisoformat(card.period_end) - date.fromisoformat(ended)).days) <= 7:
+            held.append(source)
+    return held
+
+
+def _held_line(card: DocumentCard, ask: Asked) -> str:
+    """A document's period in the question's own terms, the other readings beside it."""
+    ended = f"quarter ended {card.ended()}" if card.quarter and card.ended() else card.ended()
+    if ask.fiscal or not card.file_period:
+        return ", ".join(p for p in (card.period, ended) if p)
+    return f"{card.file_period} ({', '.join(p for p in (card.period, ended) if p)})"
+
+
+def _asked_period(ask: Asked, year: int) -> str:
+    """The period asked for, as the question writes it: "Q3 FY2023", "calendar Q3 2023", "Q3 2023"."""
+    quarter = f"Q{ask.quarter} " if ask.quarter else ""
+    if ask.fiscal or not ask.quarter:
+        return f"{quarter}FY{year}"
+    return f"{'calendar ' if ask.calendar else ''}{quarter}{year}"
+
+
+def _missing(ask: Asked, what: str, held: list[DocumentCard], year: int | None = None) -> str:
+    """The answer when the collection holds no document of the period asked: what it holds of
+    that organisation, nearest first, in the question's terms."""
+    def distance(card: DocumentCard) -> int:
+        wanted = (year or 0) * 4 + (ask.quarter or 4)
+        return min((abs(r.year * 4 + (r.quarter or 4) - wanted) for r in card.readings()), default=99)
+
+    nearest = sorted(sorted(held, key=distance)[:3], key=lambda c: c.sort_key()) if year else held[:3]
+    who = held[0].organisation if held else "it"
+    lines = "; ".join(dict.fromkeys(_held_line(c, ask) for c in nearest if _held_line(c, ask)))
+    return f"The documents hold no {what} of {who}; the nearest they hold: {lines}."
 
 
 def contradicts(ask: Asked, card: DocumentCard) -> str:
@@ -171,8 +156,8 @@ def contradicts(ask: Asked, card: DocumentCard) -> str:
     if ask.organisations and core_name(card.organisation) not in ask.organisations:
         return f"it is {card.organisation}'s, and the question names another organisation"
     year = min(ask.years) if ask.years else None
-    ended = int(card.period_end[:4]) if card.period_end[:4].isdigit() else card.fiscal_year
-    if year is not None and card.fiscal_year is not None and card.fiscal_year < year and (ended or 0) < year:
+    latest = max((r.year for r in card.readings()), default=None)
+    if year is not None and card.fiscal_year is not None and latest is not None and latest < year:
         return f"it covers {card.period or card.fiscal_year}, before the FY{year} the question asks for"
     return ""
 
@@ -192,10 +177,11 @@ def card_match(ask: Asked, card: DocumentCard, newest: bool = False) -> float | 
     named = []
     if ask.organisations:
         named.append(core_name(card.organisation) in ask.organisations)
+    readings = card.readings() if ask.years or ask.quarter else ()
     if ask.years:
-        named.append(card.fiscal_year == max(ask.years))
+        named.append(any(r.year == max(ask.years) for r in readings))
     if ask.quarter:
-        named.append(card.quarter == ask.quarter)
+        named.append(any(r.quarter == ask.quarter and (not ask.years or r.year == max(ask.years)) for r in readings))
     if ask.kinds:
         named.append(card.kind in ask.kinds)
     if ask.latest:
@@ -203,28 +189,56 @@ def card_match(ask: Asked, card: DocumentCard, newest: bool = False) -> float | 
     return sum(named) / len(named) if named else None
 
 
-def choose_scope(ask: Asked, cards: dict[str, DocumentCard]) -> Scope:
+def _by_period(ask: Asked, years: tuple[int, ...], cards: dict[str, DocumentCard]) -> tuple[list[str], str, str]:
+    """(the documents of the period asked, why, "") or, when the organisation named holds no
+    document of that period, ([], "", the answer that says so)."""
+    periodic = ask.organisations and all(c.kind in PERIODIC_KINDS for c in cards.values())
+    if ask.ended:
+        held = ended_held(ask.ended, cards)
+        if held:
+            return held, f"asks for the period ended {cards[held[0]].ended()}", ""
+        return (([], "", _missing(ask, f"period ended {ask.ended}", list(cards.values()))) if periodic
+                else (list(cards), "", ""))
+    target = max(years)
+    held = held_for(target, ask.quarter, cards, ask)
+    if held:
+        return held, f"asks for {_asked_period(ask, target)}", ""
+    if ask.years and periodic:
+        return [], "", _missing(ask, _asked_period(ask, target) + " filing", list(cards.values()), target)
+    return list(cards), "", ""
+
+
+def choose_scope(ask: Asked, cards: dict[str, DocumentCard], mentioned=lambda name: False) -> Scope:
     """The documents a question is about, by what it names of them (`asked`) and their card
     fields, or all (an empty scope).
 
     A range of years ("FY2017 - FY2019") is about the latest: its filing holds the earlier years
-    as comparatives.
+    as comparatives. An owner the question names that is no card's organisation and that the
+    documents never mention (`mentioned`, the index's vocabulary) is said not to be held, in a
+    collection of filings: a number from another company's filing would be a guess.
 
     >>> cards = {"a": DocumentCard(organisation="3M", kind="10-K", fiscal_year=2018),
     ...          "b": DocumentCard(organisation="3M", kind="10-K", fiscal_year=2022),
     ...          "c": DocumentCard(organisation="Amcor plc", kind="10-Q", fiscal_year=2023, quarter=2)}
+    >>> from rag.index.asked import asked
     >>> scope = lambda question: choose_scope(asked(question, list(cards.values())), cards)
     >>> scope("3M's FY2018 capex?").sources, scope("3M's latest capex?").sources
     (('a',), ('b',))
     >>> scope("3M's FY2015 capex?").missing
-    'The documents hold no FY2015 filing of 3M; the nearest they hold: FY2018, FY2022.'
+    'The documents hold no FY2015 filing of 3M; the nearest they hold: FY2018; FY2022.'
     >>> scope("What is a capex?")
     Scope(sources=(), reason='', missing='')
+    >>> scope("What was Microsoft's FY2018 capex?").missing
+    'The documents hold no filing of Microsoft; they hold filings of 3M, Amcor plc.'
     """
     identified = {s: c for s, c in cards.items() if c.identified}
     if len(identified) < 2:
         return Scope()
     candidates = list(identified)
+    absent = [name for name in ask.unmatched if not mentioned(name)]
+    if absent and not ask.organisations and all(c.kind in PERIODIC_KINDS for c in identified.values()):
+        held = ", ".join(dict.fromkeys(c.organisation for c in sorted(identified.values(), key=lambda c: c.organisation)))
+        return Scope((), "", f"The documents hold no filing of {absent[0]}; they hold filings of {held}.")
     why = []
     if ask.organisations:
         candidates = [s for s in candidates if core_name(identified[s].organisation) in ask.organisations]
@@ -238,19 +252,11 @@ def choose_scope(ask: Asked, cards: dict[str, DocumentCard]) -> Scope:
     several = len({core_name(identified[s].organisation) for s in candidates}) > 1
     if years and several and not ask.organisations:
         years = ()  # a year alone, in a collection of several organisations, does not say whose document
-    if years:
-        target = max(years)
-        held = held_for(target, ask.quarter, {s: identified[s] for s in candidates})
-        if held:
-            candidates = held
-            why.append(f"asks for {'Q%d ' % ask.quarter if ask.quarter else ''}FY{target}")
-        elif ask.years and ask.organisations and all(identified[s].kind in PERIODIC_KINDS for s in candidates):
-            periods = sorted({identified[s].period for s in candidates if identified[s].period},
-                             key=lambda p: (abs(int(p[-4:]) - target), p))[:3]
-            who = identified[candidates[0]].organisation if candidates else "it"
-            asked_period = f"Q{ask.quarter} FY{target}" if ask.quarter else f"FY{target}"
-            return Scope((), "", f"The documents hold no {asked_period} filing of {who}; the nearest they hold: "
-                                 f"{', '.join(sorted(periods))}.")
+    if ask.ended or years:
+        candidates, named, missing = _by_period(ask, years, {s: identified[s] for s in candidates})
+        if missing:
+            return Scope((), "", missing)
+        why += [named] if named else []
     elif ask.latest and candidates and (ask.organisations or len({core_name(identified[s].organisation)
                                                                    for s in candidates}) == 1):
         newest = max(identified[s].sort_key()[:2] for s in candidates)

@@ -15,9 +15,11 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import asdict, dataclass, fields, replace
-from datetime import date
+from datetime import date, timedelta
 
-CARD_FIELDS = ("title", "organisation", "kind", "fiscal_year", "quarter", "period_end", "date")
+from rag.ingest.naming import fiscal_year_end_month, from_file_name
+
+CARD_FIELDS = ("title", "organisation", "kind", "fiscal_year", "quarter", "period_end", "date", "file_period")
 SIDECAR_SUFFIX = ".card.json"
 COVER_CHARS = 30_000  # two pages of a dense filing are under 15,000 characters; the card reads no further
 _MONTHS = {m: i for i, m in enumerate(
@@ -42,10 +44,18 @@ _KINDS = [
     ("annual report", r"\bannual report\b"),
     ("press release", r"\bnews release\b|\bpress release\b"),
 ]
-_FILE_KINDS = [("10-K", r"10-?k"), ("10-Q", r"10-?q"), ("8-K", r"8-?k"), ("earnings release", r"earnings"),
-               ("annual report", r"annual[-_ ]?report"), ("strategic plan", r"strategic[-_ ]?plan")]
 _AGENCY = re.compile(r"\b((?:U\.\s?S\.\s+)?(?:Department|Dept\.) of (?:the )?[A-Z][a-z]+(?:(?:,? and| &)? [A-Z][a-z]+)*"
                      r"|(?:[A-Z][a-z]+ ){1,5}(?:Administration|Agency|Commission|Bureau|Service|Office|Board))\b")
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One way a person names a document's period: its fiscal year and quarter, the calendar's,
+    or what its file name says. A question's period matches a document when any reading does."""
+
+    year: int
+    quarter: int | None  # None: a whole year
+    how: str  # "fiscal", "file name" or "calendar"
 
 
 @dataclass(frozen=True)
@@ -59,6 +69,7 @@ class DocumentCard:
     quarter: int | None = None  # 1-4 within the fiscal year; None for a whole year
     period_end: str = ""  # ISO date the period ends on
     date: str = ""  # ISO date the document is dated or filed
+    file_period: str = ""  # the period its file name states: "2023 Q3", "2023" ("2023 Q3 AAPL.pdf")
     aliases: tuple[str, ...] = ()  # other names of the organisation: a ticker, the file name's
     corrected: tuple[str, ...] = ()  # fields a user set (sidecar), shown as such
 
@@ -78,6 +89,49 @@ class DocumentCard:
         if self.fiscal_year is None:
             return ""
         return f"Q{self.quarter} FY{self.fiscal_year}" if self.quarter else f"FY{self.fiscal_year}"
+
+    def readings(self) -> tuple[Reading, ...]:
+        """Every reading of the period: fiscal, file name, and the calendar's by the period end (a
+        quarter ended July 1, 2023 is calendar Q2 by the months it covers and Q3 by its end date).
+
+        >>> card = DocumentCard(kind="10-Q", fiscal_year=2023, quarter=3, period_end="2023-07-01", file_period="2023 Q3")
+        >>> sorted({(r.year, r.quarter, r.how) for r in card.readings()})
+        [(2023, 2, 'calendar'), (2023, 3, 'calendar'), (2023, 3, 'file name'), (2023, 3, 'fiscal')]
+        >>> [(r.year, r.quarter) for r in DocumentCard(kind="10-K", fiscal_year=2022, period_end="2023-01-28").readings()]
+        [(2022, None), (2023, None)]
+        """
+        found = []
+        if self.fiscal_year is not None:
+            found.append(Reading(self.fiscal_year, self.quarter, "fiscal"))
+        named = re.fullmatch(r"((?:19|20)\d{2})(?: Q([1-4]))?", self.file_period)
+        if named:
+            found.append(Reading(int(named.group(1)), int(named.group(2)) if named.group(2) else None, "file name"))
+        try:
+            end = date.fromisoformat(self.period_end)
+        except ValueError:
+            end = None
+        if end and (self.quarter is not None or self.kind == "10-Q"):
+            month, year = _month_of(end)
+            middle = end - timedelta(days=45)
+            for y, m in ((middle.year, middle.month), (year, month), (end.year, end.month)):
+                found.append(Reading(y, (m - 1) // 3 + 1, "calendar"))
+            if self.quarter:  # "NVIDIA's Q1 2023": the fiscal quarter, in the calendar year it ends in
+                found.append(Reading(year, self.quarter, "calendar"))
+        elif end:
+            found.append(Reading(_month_of(end)[1], None, "calendar"))
+        return tuple(dict.fromkeys(found))
+
+    def ended(self) -> str:
+        """The period end as written: "April 1, 2023" ("" when unknown).
+
+        >>> DocumentCard(period_end="2023-04-01").ended()
+        'April 1, 2023'
+        """
+        try:
+            end = date.fromisoformat(self.period_end)
+        except ValueError:
+            return ""
+        return f"{end.strftime('%B')} {end.day}, {end.year}"
 
     def line(self) -> str:
         """The card as one line: "3M · 10-K · FY2018" (empty when nothing is known).
@@ -182,10 +236,9 @@ def _cover_period(text: str, kind: str) -> tuple[int | None, int | None, str]:
                       r"([A-Z][a-z]+\.?\s+\d{1,2}\s*,?\s*\d{4})", text, re.IGNORECASE)
     if found:
         end = iso_date(found.group(1))
-    quarterly = re.search(r"quarterly\s+period\s+ended\s*:?\s*([A-Z][a-z]+\.?\s+\d{1,2}\s*,?\s*\d{4})", text,
-                          re.IGNORECASE)
-    if quarterly:
-        end = iso_date(quarterly.group(1))
+    quarterly = re.search(r"quarterly\s+period\s+ended\b", text, re.IGNORECASE)
+    if quarterly:  # "For the quarterly period ended Commission file\nMarch 31, 2022": the date after a column's words
+        end = iso_date(text[quarterly.end():quarterly.end() + 80]) or end
     named = re.search(r"\b(first|second|third|fourth|1st|2nd|3rd|4th)[\s-]+quarter(?:\s+of)?(?:\s+fiscal(?:\s+year)?)?"
                       r"\s+((?:19|20)\d{2})\b", text, re.IGNORECASE)
     if named:
@@ -205,36 +258,10 @@ def _cover_period(text: str, kind: str) -> tuple[int | None, int | None, str]:
     return None, None, ""
 
 
-def _from_file_name(stem: str) -> dict:
-    """What a file name says: "3M_2023Q2_10Q" -> organisation 3M, Q2 FY2023, 10-Q.
-
-    >>> _from_file_name("3M_2023Q2_10Q"), _from_file_name("japan-us-alliance")
-    ({'organisation': '3M', 'fiscal_year': 2023, 'quarter': 2, 'kind': '10-Q'}, {})
-    """
-    out: dict = {}
-    words = re.split(r"[_\s\-]+", stem)
-    lead, marked = [], False
-    for word in words:
-        if re.search(r"(?:19|20)\d{2}", word) or re.fullmatch(r"(?:10|8)[kq]|annualreport|earnings", word, re.I):
-            marked = True
-            break
-        lead.append(word)
-    lead_name = " ".join(lead) or re.sub(r"(?:19|20)\d{2}.*$", "", stem)
-    if lead_name and marked:  # "NARA2022", "3M_2018_10K"; not "japan-us-alliance"
-        out["organisation"] = lead_name.strip()
-    found = re.search(r"((?:19|20)\d{2})\s*[_-]?\s*Q([1-4])|Q([1-4])\s*[_-]?\s*(?:FY)?((?:19|20)\d{2})", stem, re.I)
-    if found:
-        out["fiscal_year"] = int(found.group(1) or found.group(4))
-        out["quarter"] = int(found.group(2) or found.group(3))
-    else:
-        found = re.search(r"(?:FY)?((?:19|20)\d{2})", stem, re.I)
-        if found:
-            out["fiscal_year"] = int(found.group(1))
-    for kind, pattern in _FILE_KINDS:
-        if re.search(rf"(?:^|[_\s\-]){pattern}(?:$|[_\s\-.])", stem, re.IGNORECASE):
-            out["kind"] = kind
-            break
-    return out
+def _names_quarter(text: str) -> bool:
+    """The cover names its quarter in words ("second quarter of fiscal 2024", "Q2 2024")."""
+    return bool(re.search(r"\b(?:first|second|third|fourth|1st|2nd|3rd|4th)[\s-]+quarter(?:\s+of)?(?:\s+fiscal(?:\s+year)?)?"
+                          r"\s+(?:19|20)\d{2}\b|\bQ[1-4]\s*(?:FY)?\s*'?(?:19|20)\d{2}\b", text, re.IGNORECASE))
 
 
 def _title(lines: list[str]) -> str:
@@ -243,8 +270,9 @@ def _title(lines: list[str]) -> str:
     return next((line[:120] for line in lines if not boilerplate.match(line) and len(line) > 3), "")
 
 
-def read_card(first_pages: list[str], file_name: str) -> DocumentCard:
-    """The card a document's first pages and file name give (pages' text as blocks' lines).
+def read_card(first_pages: list[str], file_name: str, body: str = "") -> DocumentCard:
+    """The card a document's first pages and file name give (pages' text as blocks' lines); `body`,
+    the rest of its text, may say in which month its fiscal year ends (a 10-Q's cover never does).
 
     >>> cover = ["FORM 10-Q", "QUARTERLY REPORT PURSUANT TO SECTION 13 OR 15(d) For the Quarterly Period Ended "
     ...          "December 31, 2022", "AMCOR PLC", "(Exact name of Registrant as specified in its charter)",
@@ -256,8 +284,11 @@ def read_card(first_pages: list[str], file_name: str) -> DocumentCard:
     text = "\n".join(first_pages)[:COVER_CHARS]  # a 50 MB one-line "cover" must not cost minutes of regex
     kind = next((k for k, pattern in _KINDS if re.search(pattern, text, re.IGNORECASE)), "")
     year, quarter, end = _cover_period(text, kind)
+    year_end = fiscal_year_end_month(body or text)
+    if end and quarter is not None and year_end and not _names_quarter(text):
+        year, quarter = fiscal_quarter(end, year_end) or (year, quarter)
     stem = re.sub(r"\.[A-Za-z0-9]{1,5}$", "", file_name.rsplit("/", 1)[-1])
-    named = _from_file_name(stem)
+    named = from_file_name(stem)
     organisation = _organisation(text)
     aliases = []
     ticker = re.search(r"\|\s*([A-Z]{1,5})\s*\|\s*(?:The\s+)?(?:New York|NASDAQ|Nasdaq|NYSE)", text)
@@ -277,6 +308,7 @@ def read_card(first_pages: list[str], file_name: str) -> DocumentCard:
         fiscal_year=year if year is not None else named.get("fiscal_year"),
         quarter=quarter,
         period_end=end,
+        file_period=named.get("file_period", ""),
         date=iso_date(text[:400]) if not end or iso_date(text[:400]) != end else "",
         aliases=tuple(dict.fromkeys(aliases)),
     )
