@@ -58,6 +58,7 @@ class Chunk:
     page: int | None = None
     content_hash: str = ""
     card: str = ""  # the document card's line (see ingest.cards), embedded and indexed with the text
+    boilerplate: str = ""  # a signature block, certification, contents, ... (ingest.boilerplate): never quoted
 
     @property
     def section_path(self) -> str:

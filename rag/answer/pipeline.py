@@ -32,6 +32,7 @@ from rag.answer.search import Prepared
 from rag.generate.base import Generator, Prompt
 from rag.index.lexical import terms
 from rag.index.retrieval import Retriever
+from rag.ingest.boilerplate import quotable
 from rag.query import Query, is_text
 from rag.records import Answer, Event, Final, Found, Notice
 from rag.settings import Settings
@@ -106,12 +107,14 @@ class AnswerPipeline:
         return Prepared(found, ranked, fitted)
 
     def shown(self, question: Question, prepared: Prepared) -> list[choose.ScoredSentence]:
-        """The ranked sentences of the passages the model was shown, less any that tells the
-        reader what to answer (never evidence, whatever the detectors missed)."""
+        """The ranked sentences of the passages the model was shown that may be quoted: less any
+        that tells the reader what to answer (never evidence, whatever the detectors missed) and
+        any of a filing's boilerplate (a signature block, a certification: `ingest.boilerplate`)."""
         if not prepared.fitted.passages:
             return []
         ranked = search.ranked_shown(prepared.fitted, question.text, prepared.ranked, self.embed)
-        return [s for s in ranked if not tells_what_to_answer(s.text)]
+        kinds = [p.chunk.boilerplate for p in prepared.fitted.passages]
+        return [s for s in ranked if not tells_what_to_answer(s.text) and quotable(s.text, kinds[s.passage - 1])]
 
     def _state_layers(self) -> tuple:
         return (self.decision.head.layer,) if self.decision.head else ()

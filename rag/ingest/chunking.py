@@ -9,6 +9,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Callable
 
+from rag.ingest.boilerplate import boilerplate_kind
 from rag.ingest.paragraphs import split_sentences
 from rag.records import Chunk, Paragraph, embedded_text as _embedded
 from rag.settings import Settings
@@ -184,5 +185,6 @@ def chunk_paragraphs(
             end=piece.end,
             page=piece.page,
             content_hash=content_hash(_embedded_in(piece.section, piece.text)),
+            boilerplate=boilerplate_kind(piece.text),
         ))
     return chunks
