@@ -85,6 +85,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_settings_arguments(p)
     p.add_argument("--json", action="store_true", help="print JSON")
 
+    p = sub.add_parser("facts", help="show the financial-statement facts read from a document at indexing")
+    p.add_argument("file", type=Path, metavar="FILE")
+    _add_index_option(p)
+    p.add_argument("--item", default=None, help="only this standard line item (e.g. revenue, total assets)")
+    p.add_argument("--all", action="store_true",
+                   help="also the cells of tables that are no statement and of captions that are no standard line item")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
     for command in plugin_commands():  # `rag eval` comes from the eval package: rag never imports it
         command(sub)
     return parser
@@ -256,7 +264,38 @@ def cmd_ask(args) -> int:
     return 0
 
 
-COMMANDS = {"index": cmd_index, "search": cmd_search, "ask": cmd_ask}
+def cmd_facts(args) -> int:
+    from rag import paths
+    from rag.index import store
+    from rag.index.facts_store import read_facts
+    from rag.render import facts_table
+
+    index_dir = args.index or paths.default_index_dir()
+    facts = read_facts(store.live_generation(index_dir), item=args.item)
+    sources = sorted({f.source for f in facts} | {str(s) for s in store.named_files(index_dir)})
+    source = _indexed_as(args.file, sources)
+    if source is None:
+        raise UserError(f"{args.file} is not in the index at {index_dir}; it holds: "
+                        + (", ".join(Path(s).name for s in sources) or "no documents"))
+    shown = [f for f in facts if f.source == source and (args.all or (f.item and f.statement))]
+    if args.json:
+        print(json.dumps([f.to_json() for f in shown], ensure_ascii=False, indent=2))
+    elif not shown:
+        say(f"no statement facts were read from {Path(source).name}" + ("" if args.all else " (--all shows every table cell)"))
+    else:
+        say(facts_table(shown))
+    return 0
+
+
+def _indexed_as(file: Path, sources: list[str]) -> str | None:
+    """The indexed path a user's FILE names: the same file, else the only one of that name."""
+    resolved = file.expanduser().resolve()
+    same = [s for s in sources if Path(s).expanduser().resolve() == resolved]
+    named = [s for s in sources if Path(s).name == file.name]
+    return (same or (named if len(named) == 1 else [None]))[0]
+
+
+COMMANDS = {"index": cmd_index, "search": cmd_search, "ask": cmd_ask, "facts": cmd_facts}
 
 
 def main(argv: list[str] | None = None) -> int:

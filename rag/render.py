@@ -53,3 +53,17 @@ def render_answer(sentences: list[SentenceSupport]) -> str:
         body = text[:-1] if end else text
         parts.append(f"{body} {marks}{end or '.'}" if marks else text)
     return " ".join(parts)
+
+
+def facts_table(facts) -> str:
+    """Facts (`ingest.facts.Fact`) as aligned columns, one per cell: page, statement, the line item
+    as printed and its standard name, the period column, the value as printed with its scale."""
+    scales = {1e3: "thousand", 1e6: "million", 1e9: "billion"}
+    rows = [("page", "statement", "line item", "standard", "period", "value")]
+    for f in facts:
+        value = f.text + (f" {scales[f.scale]}" if f.scale in scales else "") + (f" ({f.unit})" if f.unit else "")
+        period = f.period + (f" [{f.months} months]" if f.months else "")
+        rows.append((str(f.page or ""), f.statement or "-", " ".join(f.label.split())[:48], f.item or "-",
+                     " ".join(period.split())[:60], value))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(r, widths)) + "  " + r[-1] for r in rows)

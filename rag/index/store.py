@@ -3,7 +3,7 @@
 Layout::
 
     DIR/CURRENT              name of the live generation (replaced with os.replace)
-    DIR/gen-<id>/manifest.json, chunks.jsonl, chunks.offsets.npy, vectors.npy, dense.faiss, bm25/
+    DIR/gen-<id>/manifest.json, chunks.jsonl, chunks.offsets.npy, vectors.npy, dense.faiss, bm25/, facts.sqlite
 
 A build writes a new generation beside the live one and only then rewrites CURRENT, so a
 failed, interrupted or killed build leaves the previous index as it was.
@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from rag.errors import UserError
+from rag.index.facts_store import write_facts
+from rag.ingest.facts import document_facts
 from rag.records import Chunk
 
 FORMAT_VERSION = 1
@@ -237,6 +239,14 @@ def _fsync_tree(root: Path) -> None:
             os.fsync(fh.fileno())
 
 
+def facts_by_document(chunks: list[Chunk]) -> list:
+    """Each document's facts (`ingest.facts`), its chunks taken in the order they were read."""
+    by_source: dict[str, list[Chunk]] = {}
+    for chunk in chunks:
+        by_source.setdefault(chunk.source, []).append(chunk)
+    return [fact for source in by_source.values() for fact in document_facts(source)]
+
+
 def write_generation(directory: Path, manifest: Manifest, chunks: list[Chunk], vectors: np.ndarray,
                      dense, bm25) -> Path:
     """Write a complete generation, then make it live. Call under `write_lock`."""
@@ -256,6 +266,7 @@ def write_generation(directory: Path, manifest: Manifest, chunks: list[Chunk], v
         np.save(staging / "vectors.npy", np.asarray(vectors, dtype=np.float32))
         faiss.write_index(dense, str(staging / "dense.faiss"))
         bm25.save(str(staging / "bm25"))
+        write_facts(staging, facts_by_document(chunks))
         (staging / "manifest.json").write_text(json.dumps(asdict(manifest), indent=2), encoding="utf-8")
         _fsync_tree(staging)
         os.rename(staging, directory / name)

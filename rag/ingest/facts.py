@@ -1,0 +1,193 @@
+"""Financial statements read into facts: each cell of a statement row, with what it is.
+
+A filing's income statement, balance sheet and cash-flow statement are written by the table
+readers as rows with their title and column headers (`ingest.tables`):
+
+    Condensed Consolidated Statements of Income (Amounts in millions) — Total revenues — 2023: 152,301; 2022: 141,569
+
+Each cell becomes a `Fact`: the line item as printed and its standard name (`line_items.json`:
+"Total revenues" and "Net sales" are both `revenue`), the period column as printed with its end
+date and length when the header or title says them, the value with its sign, unit and scale, and
+the page. A standard ratio is computed from facts (`answer.metrics`), and a number read from a
+cited row at question time is confirmed against them.
+
+Pure: chunks in, facts out. The facts of an index are stored beside it (`index.facts_store`).
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from rag.ingest.cards import iso_date
+from rag.ingest.tables import ROW_SEPARATOR, parse_number, units_of
+from rag.records import Chunk
+
+LINE_ITEMS_FILE = Path(__file__).with_name("line_items.json")
+_STATEMENTS = [("income", r"statements? of (?:consolidated )?(?:income|operations|earnings)|income statements?"),
+               ("balance", r"balance sheets?|statements? of financial (?:position|condition)"),
+               ("cash flow", r"statements? of cash flows?|cash flows? statements?")]
+_SCALES = [(1e9, r"\bbillions?\b"), (1e6, r"\bmillions?\b"), (1e3, r"\bthousands?\b")]
+_MONTHS = [(3, r"three months|13 weeks|thirteen weeks|\bquarter\b|\b[1-4]Q\d{2}\b"), (6, r"six months|26 weeks"),
+           (9, r"nine months|39 weeks"), (12, r"twelve months|52 weeks|53 weeks|fiscal year|years? ended")]
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One statement cell: what it is, for which period, how much."""
+
+    source: str
+    page: int | None
+    statement: str  # "income", "balance", "cash flow", or "" for another table
+    title: str  # the table's title as printed, units included
+    label: str  # the line item as printed: "Total revenues"
+    item: str  # its standard name ("revenue"), "" when it is none of line_items.json
+    period: str  # the column header as printed: "2023", "April 30, 2023", "Three months ended June 30, 2022: 2022"
+    period_end: str  # ISO date or year the column ends, "" when the header gives none
+    months: int | None  # 3, 6, 9, 12: the period's length when the header or title says it
+    value: float  # as printed, signed ("(1,577)" is -1577), before scale
+    scale: float  # 1e6 for "(in millions)"; 1 for a per-share, percentage or unscaled value
+    unit: str  # "USD", "USD per share", "shares", "%", or ""
+    text: str  # the cell as printed: "$ 152,301"
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@lru_cache(maxsize=1)
+def line_items() -> dict[str, str]:
+    """Printed caption (normalised) -> standard line item, from line_items.json."""
+    data = json.loads(LINE_ITEMS_FILE.read_text(encoding="utf-8"))
+    return {caption: item for item, captions in data.items() if not item.startswith("_") for caption in captions}
+
+
+def normalised_label(label: str) -> str:
+    """A caption as line_items.json writes it: lower case, '&' as 'and', no footnote marks
+    ("(a)", "(1)") or punctuation.
+
+    >>> normalised_label("Receivables, net(a)"), normalised_label("Selling, general & administrative expenses")
+    ('receivables net', 'selling general and administrative expenses')
+    """
+    label = re.sub(r"\((?:[a-z]|\d{1,2})\)", " ", label.replace("&", " and "))
+    label = re.sub(r"[^a-z0-9]+", " ", label.lower().replace("’", "").replace("'", ""))
+    return " ".join(label.split())
+
+
+def standard_item(label: str) -> str:
+    """The standard line item a printed caption is, or "".
+
+    >>> standard_item("Total revenues"), standard_item("Net sales"), standard_item("Net cash provided by operating activities")
+    ('revenue', 'revenue', 'cash from operations')
+    >>> standard_item("Revenue from Hawaii")
+    ''
+    """
+    return line_items().get(normalised_label(label), "")
+
+
+def statement_of(title: str) -> str:
+    for kind, pattern in _STATEMENTS:
+        if re.search(pattern, title, re.IGNORECASE):
+            return kind
+    return ""
+
+
+def _scale(title: str, label: str, text: str) -> tuple[float, str]:
+    """(scale, unit) of a cell: a per-share value, a share count or a percentage is not in the
+    table's "(in millions)" unless its caption says so."""
+    if text.strip().endswith("%"):
+        return 1.0, "%"
+    if re.search(r"per (?:common )?share|\beps\b", label, re.IGNORECASE):
+        return 1.0, "USD per share"
+    unit = "shares" if re.search(r"\bshares\b", label, re.IGNORECASE) else "USD"
+    units = units_of(title) or title
+    for scale, pattern in _SCALES:
+        if re.search(pattern, units, re.IGNORECASE):
+            if unit == "shares" and re.search(r"except (?:per )?share", units, re.IGNORECASE):
+                return 1.0, unit
+            return scale, unit
+    return 0.0, unit  # not stated: the page's or the document's stated scale (`_completed`)
+
+
+def _period(header: str, title: str) -> tuple[str, int | None]:
+    """(end, months) of a column: "April 30, 2023" -> ("2023-04-30", None); "2022" -> ("2022", None)."""
+    end = iso_date(header)
+    if not end:
+        years = re.findall(r"\b((?:19|20)\d{2})\b", header) or [f"20{y}" for y in re.findall(r"\b[1-4]Q(\d{2})\b", header)]
+        end = years[-1] if years else ""
+    months = next((m for m, pattern in _MONTHS if re.search(pattern, header, re.IGNORECASE)), None)
+    if months is None:
+        months = next((m for m, pattern in _MONTHS if re.search(pattern, title, re.IGNORECASE)), None)
+    return end, months
+
+
+def document_facts(chunks: list[Chunk]) -> list[Fact]:
+    """The facts of a document's chunks, in order: a statement's caption printed above its table
+    ("Condensed Consolidated Statements of Income", then the rows) names the rows after it on
+    its page.
+    """
+    found, caption, page = [], "", None
+    for chunk in chunks:
+        named = statement_of(" ".join(chunk.section) + " " + chunk.text[:300])
+        if named or chunk.page != page:
+            caption, page = named, chunk.page
+        found += facts_of(chunk, caption)
+    return _completed(found)
+
+
+# A table whose caption was not read is a statement by the standard lines it holds.
+_ITEMS_OF = [("cash flow", {"cash from operations", "capital expenditure"}),
+             ("balance", {"total assets", "total current assets", "total liabilities", "total current liabilities"}),
+             ("income", {"revenue", "net income", "eps diluted", "eps basic", "operating income", "cost of revenue"})]
+
+
+def _completed(facts: list[Fact]) -> list[Fact]:
+    """Facts of an uncaptioned table (same page and row title) named by the statement whose
+    standard lines it holds (a table with "Total assets" is a balance sheet), and a scale the
+    row's title does not state (titles are cut to their last 80 characters) taken from its page,
+    else from the document: a filing states "(in millions)" once per statement."""
+    from collections import Counter
+    from dataclasses import replace
+
+    items: dict[tuple, set[str]] = {}
+    for fact in facts:
+        items.setdefault((fact.source, fact.page, fact.title), set()).add(fact.item)
+    kinds = {key: next((kind for kind, lines in _ITEMS_OF if held & lines), "") for key, held in items.items()}
+    stated = [f for f in facts if f.scale and f.unit == "USD"]
+    by_page = {(f.source, f.page): f.scale for f in stated}
+    by_document = {source: Counter(f.scale for f in stated if f.source == source).most_common(1)[0][0]
+                   for source in {f.source for f in stated}}
+    out = []
+    for fact in facts:
+        statement = fact.statement or kinds[(fact.source, fact.page, fact.title)]
+        scale = fact.scale or by_page.get((fact.source, fact.page)) or by_document.get(fact.source) or 1.0
+        out.append(replace(fact, statement=statement, scale=scale))
+    return out
+
+
+def facts_of(chunk: Chunk, caption: str = "") -> list[Fact]:
+    """The facts of a chunk's table rows (none for prose); `caption`, the statement its page
+    has named above it.
+
+    >>> chunk = Chunk("c", "wmt.pdf", (), "Condensed Consolidated Statements of Income (Amounts in millions) — "
+    ...               "Total revenues — Three Months Ended April 30, 2023: 152,301; Three Months Ended April 30, 2022: 141,569", 0, 0, 3)
+    >>> [(f.item, f.period_end, f.months, f.value, f.scale, f.statement) for f in facts_of(chunk)]
+    [('revenue', '2023-04-30', 3, 152301.0, 1000000.0, 'income'), ('revenue', '2022-04-30', 3, 141569.0, 1000000.0, 'income')]
+    """
+    found = []
+    for line in chunk.text.split("\n"):
+        parts = line.split(ROW_SEPARATOR)
+        if len(parts) < 3:
+            continue
+        title, label, pairs = parts[0].strip(), ROW_SEPARATOR.join(parts[1:-1]).strip(), parts[-1]
+        for pair in pairs.split("; "):
+            header, _, text = pair.rpartition(": ")
+            value = parse_number(text)
+            if value is None or not header:
+                continue
+            scale, unit = _scale(title, label, text)
+            end, months = _period(header, title)
+            found.append(Fact(chunk.source, chunk.page, statement_of(title) or caption, title, label, standard_item(label),
+                              header.strip(), end, months, value, scale, unit, text.strip()))
+    return found

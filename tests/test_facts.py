@@ -1,0 +1,85 @@
+"""Statements read into facts at indexing: every caption of the standard line items maps to its
+item, the vendored 10-Qs' statements give the values their filings print for their own quarter,
+and `rag facts FILE` shows them (and says in one line what it cannot)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rag.ingest.facts import LINE_ITEMS_FILE, normalised_label, standard_item
+
+CAPTIONS = [(item, caption) for item, captions in json.loads(LINE_ITEMS_FILE.read_text()).items()
+            if not item.startswith("_") for caption in captions]
+QUESTIONS = [json.loads(line) for line in
+             (Path(__file__).resolve().parent.parent / "eval/sets/tenq-lookalikes.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.parametrize("item,caption", CAPTIONS, ids=[f"{i}:{c}" for i, c in CAPTIONS])
+def test_each_caption_is_its_standard_line_item(item, caption):
+    assert normalised_label(caption) == caption  # written as the lookup normalises
+    assert standard_item(caption.title()) == item  # as a filing prints it: "Net Sales"
+
+
+def test_no_caption_belongs_to_two_items():
+    captions = [caption for _, caption in CAPTIONS]
+    assert len(captions) == len(set(captions))
+
+
+def test_a_caption_close_to_a_standard_one_is_not_taken_for_it():
+    assert standard_item("Revenue from Hawaii") == "" and standard_item("Net income per share") == ""
+    assert standard_item("Total revenues(a)") == "revenue" and standard_item("Net cash provided by (used in) operating "
+                                                                           "activities") == "cash from operations"
+
+
+@pytest.fixture(scope="module")
+def facts(tenq_index):
+    from rag.index import store
+    from rag.index.facts_store import read_facts
+
+    return read_facts(store.live_generation(tenq_index))
+
+
+# The question set's values by line item: what its filing's statement prints for its own quarter.
+ITEMS = {"total revenues": "revenue", "net sales": "revenue", "revenue": "revenue", "total revenue": "revenue",
+         "total net revenue": "revenue", "net income": "net income", "net earnings": "net income",
+         "consolidated net income": "net income", "total assets": "total assets"}
+
+
+@pytest.mark.parametrize("question", [q for q in QUESTIONS if q["answers"]], ids=lambda q: q["id"])
+def test_the_statement_facts_hold_the_value_the_filing_prints(question, facts):
+    item = next(v for k, v in sorted(ITEMS.items(), key=lambda kv: -len(kv[0])) if k in question["question"].lower())
+    value = float(question["answers"][0].replace(",", ""))
+    held = [f for f in facts if Path(f.source).name == question["document"] and f.item == item and f.statement]
+    assert held, (question["id"], item)
+    assert any(f.value == value and f.scale == 1e6 and f.unit == "USD" for f in held), [(f.period, f.value) for f in held]
+
+
+def test_facts_are_stored_in_the_generation_and_name_their_statement(tenq_index, facts):
+    from rag.index import store
+    from rag.index.facts_store import FACTS_FILE
+
+    assert (store.live_generation(tenq_index) / FACTS_FILE).is_file()
+    statements = {f.statement for f in facts if f.item}
+    assert {"income", "balance", "cash flow"} <= statements
+
+
+def _rag(*args):
+    return subprocess.run([sys.executable, "-m", "rag", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_rag_facts_prints_a_filings_facts_and_refuses_a_file_it_does_not_hold(tenq_index):
+    from eval.datasets import dataset_dir
+
+    shown = _rag("facts", str(dataset_dir("tenq_lookalikes") / "2023 Q1 WMT.pdf"), "--index", str(tenq_index),
+                 "--item", "revenue")
+    assert shown.returncode == 0, shown.stderr
+    assert "Total revenues" in shown.stdout and "152,301 million" in shown.stdout and "[3 months]" in shown.stdout
+    as_json = json.loads(_rag("facts", "2023 Q1 WMT.pdf", "--index", str(tenq_index), "--json").stdout)
+    assert {f["item"] for f in as_json} >= {"revenue", "net income", "total assets", "cash from operations"}
+    missing = _rag("facts", "nowhere.pdf", "--index", str(tenq_index))
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "2023 Q1 WMT.pdf" in missing.stderr
+    assert "Traceback" not in missing.stderr
