@@ -143,6 +143,7 @@ class Answer:
     confidence: str = ""  # that probability in words: "likely in the documents", "not found in the documents"
     scope: str = ""  # which documents were searched and why, when the question names them (index.scope)
     formula: str = ""  # the arithmetic done from cited cells, inputs shown (answer.cells)
+    candidates: dict = field(default_factory=dict)  # a number's readings by route ("cell", "facts"), when checked
 
     def to_json(self) -> dict:
         return {
@@ -171,6 +172,7 @@ class Answer:
             "flagged": [{"chunk_id": chunk_id, "phrase": phrase} for chunk_id, phrase in self.flagged.items()],
             "scope": self.scope,
             "formula": self.formula,
+            "candidates": self.candidates,
         }
 
 

@@ -77,10 +77,12 @@ def cosine_to(embed) -> cells.Similarity:
     return similarity
 
 
-def header_years(card: DocumentCard | None, years: tuple[int, ...]) -> tuple[int, ...]:
+def header_years(card: DocumentCard | None, years: tuple[int, ...], ask=None) -> tuple[int, ...]:
     """The calendar years a table's headers use for the fiscal years asked, by the document's card:
     a fiscal year that ends in a year's first months, or a quarter of it, is headed by the
-    calendar year its period ends in (Amcor's Q2 FY2023 ends December 31, 2022).
+    calendar year its period ends in (Amcor's Q2 FY2023 ends December 31, 2022). A year the
+    question (`ask`, not saying "FY") names the document by, as its file name or the calendar
+    reads it, is the document's own period: headed by the year it ends in.
 
     >>> header_years(DocumentCard(fiscal_year=2023, quarter=2, period_end="2022-12-31"), (2023,))
     (2022,)
@@ -89,8 +91,15 @@ def header_years(card: DocumentCard | None, years: tuple[int, ...]) -> tuple[int
     """
     if card is None or card.fiscal_year is None or not card.period_end[:4].isdigit():
         return years
-    shift = card.fiscal_year - int(card.period_end[:4])
-    return tuple(y - shift for y in years)
+    end_year = int(card.period_end[:4])
+    shift = card.fiscal_year - end_year
+
+    def own(year: int) -> bool:
+        return ask is not None and not ask.fiscal and any(
+            r.year == year and r.how != "fiscal" and (ask.quarter is None or r.quarter in (None, ask.quarter))
+            for r in card.readings())
+
+    return tuple(end_year if own(y) else y - shift for y in years)
 
 
 def cell_answer(question, passages: list[Passage], embed: Callable[[list[str]], np.ndarray], terms,
@@ -109,7 +118,7 @@ def cell_answer(question, passages: list[Passage], embed: Callable[[list[str]], 
     similarity = cosine_to(embed)
     asked = question.asked.years or question.asked.bare_years
     quarter = question.asked.quarter
-    place = lambda row, years: header_years(cards.get(passages[row.passage - 1].chunk.source), years)
+    place = lambda row, years: header_years(cards.get(passages[row.passage - 1].chunk.source), years, question.asked)
     if question.formula:
         return formulas.read_formula(question.formula, rows, similarity, terms, place, asked, quarter, threshold)
     return cells.read_cell(question.text, rows, similarity, terms, lambda row: place(row, asked), quarter, threshold,

@@ -22,9 +22,15 @@ def warnings(prepared: Prepared) -> list[str]:
     return found
 
 
-def decided(candidate: Answer, verdict: Verdict) -> Answer:
-    """A structured route's candidate with the decision's verdict on it."""
-    return replace(candidate, refused=verdict.refused, refusal_reason=verdict.reason)
+def decided(candidate: Answer, verdict: Verdict, signals: Signals) -> Answer:
+    """A structured route's candidate with the decision's verdict on it: a number the second
+    route did not confirm is refused in words that say what was found and why it is not shown,
+    both readings kept (`candidates`)."""
+    readings = dict(signals.candidates)
+    if verdict.refused and signals.unconfirmed and verdict.reason == signals.unconfirmed:
+        return replace(candidate, text=verdict.reason[0].upper() + verdict.reason[1:] + ".", refused=True,
+                       refusal_reason=verdict.reason, short_answer="", candidates=readings)
+    return replace(candidate, refused=verdict.refused, refusal_reason=verdict.reason, candidates=readings)
 
 
 def text_answer(question: str, prepared: Prepared, raw: str, reading: Reading, signals: Signals, verdict: Verdict,

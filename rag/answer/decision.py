@@ -14,8 +14,14 @@ The rule, in order (the first that holds gives the reason):
 C. an answer read from table cells (`route` "cell" or "trend", no model): its rows must match
    the question at least `cell_threshold` (the weakest row, for a value across periods); when
    refused, the question goes on to the text route, the row's score recorded as `cell_match`;
+   in a filing with statement facts, the cell's value must also be what the statements give for
+   the question's line item and the filing's period (`answer.confirm`): a second route. When
+   the two disagree, or only the cell answers, the number is refused with both readings named,
+   and no other route guesses it;
 1. nothing to answer from: no passage was shown to the model (all set aside, or none found);
 2. the model wrote nothing;
+2b. a value question about a filing's standard line item whose answer states no number that the
+   cited filing's statement facts give for it (`answer.confirm`);
 3. a veto signal is set (e.g. the question asks for a year and the evidence states none);
 4. P(answerable) of the fitted model is below its threshold;
 4b. in a collection of look-alike reports, for a question that names its document (`card_match`
@@ -136,6 +142,9 @@ class Signals:
     elsewhere: str = field(default="", metadata=_FACT)  # why a cited document is not the one the question names
     missing_period: str = field(default="", metadata=_FACT)  # the period the question names, held by no document
     route: str = field(default="", metadata=_FACT)  # "cell" or "trend": an answer read from tables; "": the text route
+    agreement: str = field(default="", metadata=_FACT)  # the statement facts' word on the cell's value (answer.confirm)
+    unconfirmed: str = field(default="", metadata=_FACT)  # why the value is not shown, when they do not agree
+    candidates: tuple = field(default=(), metadata=_FACT)  # (route, reading) pairs of the number: ("cell", "$1,577 million (2018)")
 
     @classmethod
     def names(cls, *kinds: str, binary: bool | None = None) -> tuple[str, ...]:
@@ -261,11 +270,15 @@ class Decision:
             if signals.cell is None or signals.cell < self.cell_threshold:
                 return (f"the table row found matches the question too weakly ({signals.value('cell'):.3f} < "
                         f"{self.cell_threshold:.3f})")
+            if self.enabled and signals.agreement in ("disagree", "unconfirmed"):
+                return signals.unconfirmed
             return ""
         if not signals.shown:
             return "the passages found address the assistant, not the reader" if signals.set_aside else "no passages retrieved"
         if not signals.drafted:
             return "the model gave no answer"
+        if self.enabled and signals.agreement in ("disagree", "unconfirmed"):
+            return signals.unconfirmed  # a number the filing's statements do not confirm (answer.confirm)
         if self.enabled and (veto := fitted.vetoed(signals)):
             return VETO_REASONS.get(veto, veto)
         if self.enabled and probability < fitted.threshold:

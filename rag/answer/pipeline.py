@@ -12,7 +12,8 @@ or the extractive answerer; `rag.assemble` builds them. Whether to answer is dec
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Iterator
 
 import numpy as np
@@ -20,6 +21,7 @@ import numpy as np
 from rag.answer import route, search
 from rag.answer import sentences as choose
 from rag.answer import short_answer
+from rag.answer.confirm import confirm_text
 from rag.answer.compose import decided, text_answer, warnings
 from rag.answer.conversation import Turn, standalone_question
 from rag.answer.decision import Decision
@@ -69,9 +71,9 @@ class AnswerPipeline:
         routed = route.structured(question, prepared, self.retriever, self.embed, self.generator.name, timings,
                                   self.decision.cell_threshold)
         if routed.answer is not None and (not (verdict := self.decision.decide(routed.signals)).refused
-                                          or routed.signals.missing_period):
+                                          or routed.signals.missing_period or verdict.reason == routed.signals.unconfirmed):
             timings["total_s"] = timings["first_token_s"] = time.perf_counter() - started
-            yield Final(decided(routed.answer, verdict))
+            yield Final(decided(routed.answer, verdict, routed.signals))
             return
         notices = warnings(prepared)
         yield from (Notice(w) for w in notices)
@@ -81,10 +83,23 @@ class AnswerPipeline:
                        self.reader)
         measured = signals(question, prepared, draft, reading, shown, self.generator, self.decision,
                            self.retriever.cards(), self.retriever.index.bm25.vocab_dict, routed.cell_match)
-        verdict = self.decision.decide(measured)
+        verdict = self.decision.decide(replace(measured, **self.confirmed(question, prepared, reading)))
         timings["total_s"] = time.perf_counter() - started
         yield Final(text_answer(question.text, prepared, draft.raw, reading, measured, verdict, self.generator.name,
                                 timings, notices))
+
+    def confirmed(self, question: Question, prepared: Prepared, reading) -> dict:
+        """A text answer to a value question about a filing's standard line item, checked against
+        the cited filing's statement facts (`confirm`): the agreement signals for the decision."""
+        if not question.value or not question.item or not reading.sentences or not reading.sentences[0].citations:
+            return {}
+        source = prepared.fitted.passages[reading.sentences[0].citations[0] - 1].chunk.source
+        said = reading.short or reading.sentences[0].text
+        checked = confirm_text(said, question.item, self.retriever.facts(source), self.retriever.cards().get(source))
+        if not checked.agreement:
+            return {}
+        found = (reading.short or "a number").strip()
+        return {"agreement": checked.agreement, "unconfirmed": checked.reason(found, f"the passage quoted ({Path(source).name})")}
 
     def parse(self, question: str | Query | Question, k: int | None = None, mode: str | None = None) -> Question:
         """The question parsed once, against this collection's cards (a parsed one as it is)."""

@@ -16,6 +16,7 @@ from typing import Iterable
 from rag.answer import cells, collection, formulas
 from rag.answer.answer_types import expected_answer_type
 from rag.index.lexical import terms
+from rag.ingest.facts import asked_item
 from rag.index.asked import Asked, asked
 from rag.ingest.cards import DocumentCard
 from rag.query import Query
@@ -48,6 +49,7 @@ class Question:
     granularity: str = ""  # "quarters", "years" or "" (any): which documents a trend compares
     trend_metric: str = ""  # the trend question without its trend words: what to read in each document
     terms: frozenset[str] = frozenset()  # its search terms (index.lexical.terms)
+    item: str = ""  # the standard line item it asks for ("revenue"; ingest.facts.asked_item), "" for none
 
     @property
     def query(self) -> Query:
@@ -74,4 +76,5 @@ def parse(query: Query, cards: Iterable[DocumentCard] = ()) -> Question:
         granularity=collection.trend_granularity(text) if trend else "",
         trend_metric=collection.trend_metric(text) if trend else "",
         terms=frozenset(terms(text)),
+        item=asked_item(core or text),
     )

@@ -12,9 +12,11 @@ drafts from the passages (`pipeline`), with the best cell's score kept as a sign
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import NamedTuple
 
 from rag.answer import collection
+from rag.answer.confirm import Confirmation, confirm
 from rag.answer.decision import Signals
 from rag.answer.question import Question
 from rag.answer.search import Prepared
@@ -58,6 +60,7 @@ def from_cell(question: Question, prepared: Prepared, retriever: Retriever, embe
     found = collection.cell_answer(question, deeper, embed, terms, retriever.cards(), threshold=0.0)
     if found is None:
         return Routed(cell_match=0.0)
+    checked = _confirmed(question, found, deeper, retriever)
     sentences = collection.cell_sentences(found)
     text = f"{found.short} — " + render_answer(sentences) + (f" ({found.formula})" if found.formula else "")
     cited = [Citation(n, deeper[n - 1], found.score) for n in sorted({s.citations[0] for s in sentences})]
@@ -65,7 +68,26 @@ def from_cell(question: Question, prepared: Prepared, retriever: Retriever, embe
                     short_answer=found.short, signals=Signals(cell=found.score).recorded(), scope=scope.reason,
                     formula=found.formula, flagged=prepared.flagged,
                     confidence="read from a table" if not found.formula else "computed from table cells")
-    return Routed(answer, Signals(route="cell", cell=found.score), found.score)
+    readings = (("cell", f"{found.short}: {_where(found, deeper)}"),) + (
+        (("facts", f"{checked.fact.text} ({checked.fact.label}, {checked.fact.period}, page {checked.fact.page})"),)
+        if checked.fact is not None else ())
+    return Routed(answer, Signals(route="cell", cell=found.score, agreement=checked.agreement, candidates=readings,
+                                  unconfirmed=checked.reason(found.short, _where(found, deeper))), found.score)
+
+
+def _confirmed(question: Question, found, passages, retriever: Retriever) -> Confirmation:
+    """The statement facts' word on a single cell's value (a formula's inputs are not checked)."""
+    if found.formula:
+        return Confirmation("")
+    source = passages[found.rows[0].passage - 1].chunk.source
+    return confirm(found.value, question.item, retriever.facts(source), retriever.cards().get(source))
+
+
+def _where(found, passages) -> str:
+    """Where a cell was read: "the row 'Total revenues' (2023 Q1 WMT.pdf, page 3)"."""
+    row = found.rows[0]
+    chunk = passages[row.passage - 1].chunk
+    return f"the row '{row.label}' ({Path(chunk.source).name}{f', page {chunk.page}' if chunk.page else ''})"
 
 
 def across_documents(question: Question, prepared: Prepared, retriever: Retriever, embed, model: str,

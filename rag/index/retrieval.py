@@ -45,6 +45,22 @@ class Retriever:
                            for source, info in self.index.manifest.files.items() if info.get("card")}
         return self._cards
 
+    def facts(self, source: str) -> list:
+        """A file's statement facts (`ingest.facts`), read at indexing; [] for an index built
+        before facts were read, and for a document with no statement."""
+        from rag.errors import UserError
+        from rag.index.facts_store import read_facts
+
+        if getattr(self, "_facts", None) is None:
+            try:
+                every = read_facts(self.index.path)
+            except UserError:
+                every = []
+            self._facts = {}
+            for fact in every:
+                self._facts.setdefault(fact.source, []).append(fact)
+        return self._facts.get(source, [])
+
     def rows_of(self, sources) -> np.ndarray:
         """The chunk rows of the given files: a build writes each file's chunks together, in the
         manifest's order, so each file is one run of rows."""

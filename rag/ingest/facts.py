@@ -63,6 +63,33 @@ def line_items() -> dict[str, str]:
     return {caption: item for item, captions in data.items() if not item.startswith("_") for caption in captions}
 
 
+def asked_item(question: str) -> str:
+    """The standard line item a question asks for, by its longest caption or name in the
+    question ("" when none): "What were total revenues ..." -> revenue.
+
+    >>> asked_item("What were Walmart's total revenues in Q1 FY2024?"), asked_item("What is its capex?")
+    ('revenue', 'capital expenditure')
+    >>> asked_item("What drove the change in gross margin?"), asked_item("Who is the CEO?")
+    ('gross profit', '')
+    """
+    text = f" {normalised_label(question)} "
+    names = dict(line_items())
+    names.update({normalised_label(item): item for item in set(line_items().values())})
+    names.update(_ANALYST_TERMS)
+    found = [(len(name), item) for name, item in names.items() if f" {name} " in text]
+    return max(found)[1] if found else ""
+
+
+# The names analysts give standard line items, beside the captions filings print.
+_ANALYST_TERMS = {"capex": "capital expenditure", "capital expenditures": "capital expenditure",
+                  "capital expenditure": "capital expenditure", "cogs": "cost of revenue",
+                  "operating cash flow": "cash from operations", "cash from operations": "cash from operations",
+                  "cash flow from operations": "cash from operations", "ppe": "property plant and equipment",
+                  "ppne": "property plant and equipment", "eps": "eps diluted", "d and a": "depreciation and amortization",
+                  "sg and a": "selling general and administrative", "r and d": "research and development",
+                  "net profit": "net income", "top line": "revenue", "accounts receivables": "accounts receivable"}
+
+
 def normalised_label(label: str) -> str:
     """A caption as line_items.json writes it: lower case, '&' as 'and', no footnote marks
     ("(a)", "(1)") or punctuation.

@@ -1,0 +1,97 @@
+"""The second route a number must pass: a value read from a table cell (or the model's number)
+is shown only when the document's statement facts, chosen by the question's standard line item
+and the document's own period, give the same value (`ingest.facts`, read at indexing by another
+reader than the cell route's ranking of rows).
+
+    agree        the facts give the value: it may be shown
+    disagree     the facts give another value: refused, both values named
+    unconfirmed  the document has statement facts but none for this item and period: refused
+    ""           not a filing (no statement facts): the check does not apply
+
+Pure: facts and values in, a `Confirmation` out.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import re
+
+from rag.ingest.cards import DocumentCard
+from rag.ingest.facts import Fact
+from rag.ingest.tables import parse_number
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    agreement: str  # "agree", "disagree", "unconfirmed" or "" (see the module's docstring)
+    fact: Fact | None = None  # the fact route's value, when it gave one
+
+    def reason(self, found: str, where: str) -> str:
+        """Why a number is not shown, in words: "found 5,409 in the balance sheet, but …"."""
+        if self.agreement == "disagree" and self.fact is not None:
+            return (f"found {found} in {where}, but the {self.fact.statement} statement's {self.fact.label} for "
+                    f"{self.fact.period} is {self.fact.text}: the two readings disagree")
+        return f"found {found} in {where}, but could not confirm it in the filing's statements"
+
+
+def period_facts(facts: list[Fact], item: str, card: DocumentCard | None) -> list[Fact]:
+    """The statement facts of a line item for the document's own period: the column that ends
+    on its period end (else in its year), a quarter's three months for a quarterly report.
+
+    >>> f = lambda end, months, value: Fact("q.pdf", 3, "income", "", "Revenue", "revenue", end, end, months, value, 1e6, "USD", str(value))
+    >>> card = DocumentCard(kind="10-Q", fiscal_year=2024, quarter=1, period_end="2023-04-30")
+    >>> [x.value for x in period_facts([f("2023-04-30", 3, 10.0), f("2022-04-30", 3, 9.0), f("2023", 6, 20.0)], "revenue", card)]
+    [10.0]
+    """
+    held = [f for f in facts if f.item == item and f.statement]
+    if card is None or not held:
+        return held
+    end = card.period_end
+    for wanted in (lambda f: f.period_end == end, lambda f: bool(end) and f.period_end == end[:4],
+                   lambda f: not end and card.fiscal_year is not None and f.period_end == str(card.fiscal_year)):
+        chosen = [f for f in held if wanted(f)]
+        if chosen:
+            if card.quarter is not None:
+                chosen = [f for f in chosen if f.months in (3, None)] or chosen
+            return chosen
+    return []
+
+
+def confirm(value: float, item: str, facts: list[Fact], card: DocumentCard | None) -> Confirmation:
+    """Whether the document's statements give `value` (as printed) for the item and its period.
+
+    >>> f = Fact("q.pdf", 3, "income", "", "Total revenues", "revenue", "2023", "2023", 3, 152301.0, 1e6, "USD", "152,301")
+    >>> confirm(152301.0, "revenue", [f], None).agreement, confirm(151004.0, "revenue", [f], None).agreement
+    ('agree', 'disagree')
+    >>> confirm(5.0, "", [f], None).agreement, confirm(5.0, "revenue", [], None).agreement
+    ('unconfirmed', '')
+    """
+    if not any(f.statement for f in facts):
+        return Confirmation("")
+    chosen = period_facts(facts, item, card) if item else []
+    if not chosen:
+        return Confirmation("unconfirmed")
+    same = [f for f in chosen if abs(f.value - value) <= 0.5e-3 * max(abs(value), 1.0)]
+    if same:
+        return Confirmation("agree", same[0])
+    values = {f.value for f in chosen}
+    return Confirmation("disagree" if len(values) == 1 else "unconfirmed", chosen[0] if len(values) == 1 else None)
+
+
+def confirm_text(text: str, item: str, facts: list[Fact], card: DocumentCard | None) -> Confirmation:
+    """The statement facts' word on a text answer to a value question: "agree" when a number it
+    states is the fact route's value, else as `confirm` says of its first number.
+
+    >>> f = Fact("q.pdf", 3, "income", "", "Total revenues", "revenue", "2023", "2023", 3, 152301.0, 1e6, "USD", "152,301")
+    >>> confirm_text("Total revenues were $152,301 million, up from 141,569.", "revenue", [f], None).agreement
+    'agree'
+    >>> confirm_text("Total cost of revenue — Three Months Ended: 572", "revenue", [f], None).agreement
+    'disagree'
+    """
+    numbers = [v for v in (parse_number(t.rstrip(".,;")) for t in re.findall(r"\(?\$?\s?\d[\d,]*(?:\.\d+)?\)?%?", text))
+               if v is not None]
+    if not numbers:
+        return Confirmation("unconfirmed" if item and any(f.statement for f in facts) else "")
+    checked = [confirm(abs(v), item, facts, card) for v in numbers] + [confirm(v, item, facts, card) for v in numbers]
+    agreed = next((c for c in checked if c.agreement == "agree"), None)
+    return agreed or checked[0]
