@@ -39,6 +39,16 @@ def is_value_question(question: str) -> bool:
     return bool(_VALUE_WORDS.search(question)) and not _NOT_VALUE.search(question)
 
 
+def asks_what_was(question: str) -> bool:
+    """A "what was / what were / how much" question (of a line item, it asks for its value).
+
+    >>> asks_what_was("What was Best Buy's revenue in calendar Q2 2023?"), asks_what_was("What drove revenue?")
+    (True, False)
+    """
+    return bool(re.match(r"\s*(?:what\s+(?:was|were|is|are)|how\s+much)\b", question, re.IGNORECASE)) \
+        and not _NOT_VALUE.search(question)
+
+
 ROW_DEPTH = 32  # passages searched for table rows: a statement's rows rank below its prose
 
 

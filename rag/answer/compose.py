@@ -27,10 +27,17 @@ def decided(candidate: Answer, verdict: Verdict, signals: Signals) -> Answer:
     route did not confirm is refused in words that say what was found and why it is not shown,
     both readings kept (`candidates`)."""
     readings = dict(signals.candidates)
-    if verdict.refused and signals.unconfirmed and verdict.reason == signals.unconfirmed:
-        return replace(candidate, text=verdict.reason[0].upper() + verdict.reason[1:] + ".", refused=True,
+    if verdict.refused and _unconfirmed(verdict, signals):
+        return replace(candidate, text=_unconfirmed(verdict, signals), refused=True,
                        refusal_reason=verdict.reason, short_answer="", candidates=readings)
     return replace(candidate, refused=verdict.refused, refusal_reason=verdict.reason, candidates=readings)
+
+
+def _unconfirmed(verdict: Verdict, signals: Signals) -> str:
+    """A refusal of a number the statements did not confirm, in words ("" for any other refusal)."""
+    if signals.unconfirmed and verdict.reason == signals.unconfirmed:
+        return verdict.reason[0].upper() + verdict.reason[1:] + "."
+    return ""
 
 
 def text_answer(question: str, prepared: Prepared, raw: str, reading: Reading, signals: Signals, verdict: Verdict,
@@ -48,7 +55,8 @@ def text_answer(question: str, prepared: Prepared, raw: str, reading: Reading, s
     short = "" if refused else reading.short
     return Answer(
         question=question,
-        text=REFUSAL_ANSWER if refused else (f"{short} — " if short else "") + render_answer(reading.sentences),
+        text=(_unconfirmed(verdict, signals) or REFUSAL_ANSWER) if refused
+        else (f"{short} — " if short else "") + render_answer(reading.sentences),
         refused=refused,
         sentences=[] if refused else reading.sentences,
         cited=cited,
@@ -57,6 +65,7 @@ def text_answer(question: str, prepared: Prepared, raw: str, reading: Reading, s
         timings=timings,
         answerability=verdict.probability,
         refusal_reason=verdict.reason,
+        candidates=dict(signals.candidates),
         raw=raw,
         warnings=notices,
         flagged=prepared.flagged,

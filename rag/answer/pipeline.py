@@ -83,23 +83,30 @@ class AnswerPipeline:
                        self.reader)
         measured = signals(question, prepared, draft, reading, shown, self.generator, self.decision,
                            self.retriever.cards(), self.retriever.index.bm25.vocab_dict, routed.cell_match)
-        verdict = self.decision.decide(replace(measured, **self.confirmed(question, prepared, reading)))
+        measured = replace(measured, **self.confirmed(question, prepared, reading))
+        verdict = self.decision.decide(measured)
         timings["total_s"] = time.perf_counter() - started
         yield Final(text_answer(question.text, prepared, draft.raw, reading, measured, verdict, self.generator.name,
                                 timings, notices))
 
     def confirmed(self, question: Question, prepared: Prepared, reading) -> dict:
-        """A text answer to a value question about a filing's standard line item, checked against
-        the cited filing's statement facts (`confirm`): the agreement signals for the decision."""
-        if not question.value or not question.item or not reading.sentences or not reading.sentences[0].citations:
+        """A text answer to a value question about a filing's standard line item (or one whose
+        short answer states a number for it), checked against the cited filing's statement facts
+        (`confirm`): the agreement signals for the decision."""
+        states_number = any(ch.isdigit() for ch in reading.short)
+        if not (question.value or states_number) or not question.item or not reading.sentences \
+                or not reading.sentences[0].citations:
             return {}
         source = prepared.fitted.passages[reading.sentences[0].citations[0] - 1].chunk.source
         said = reading.short or reading.sentences[0].text
         checked = confirm_text(said, question.item, self.retriever.facts(source), self.retriever.cards().get(source))
         if not checked.agreement:
             return {}
-        found = (reading.short or "a number").strip()
-        return {"agreement": checked.agreement, "unconfirmed": checked.reason(found, f"the passage quoted ({Path(source).name})")}
+        found = (reading.short or "the numbers of the quoted row").strip()
+        facts = (("facts", f"{checked.fact.text} ({checked.fact.label}, {checked.fact.period}, page {checked.fact.page})"),
+                 ) if checked.fact is not None else ()
+        return {"agreement": checked.agreement, "candidates": (("text", found),) + facts,
+                "unconfirmed": checked.reason(found, f"the passage quoted ({Path(source).name})")}
 
     def parse(self, question: str | Query | Question, k: int | None = None, mode: str | None = None) -> Question:
         """The question parsed once, against this collection's cards (a parsed one as it is)."""

@@ -41,7 +41,7 @@ class Question:
     asked: Asked = field(default_factory=Asked)  # the document it names: organisation, periods, form, latest
     answer_type: str | None = None  # "year", "date", "quantity" when its wording asks for one
     core: str = ""  # the asking sentence without the instructions around it (cells.core_question)
-    value: bool = False  # answered by a number, not by words (collection.is_value_question)
+    value: bool = False  # answered by a number, not by words (collection.is_value_question; "what was" a line item)
     arithmetic: bool = False  # asks for arithmetic over cells (an average, a change, a ratio)
     formula: tuple | None = None  # the formula it defines or implies: (expression, terms), formulas.formula_of
     row_query: str = ""  # what to search for its table rows (collection.row_query)
@@ -63,12 +63,13 @@ def parse(query: Query, cards: Iterable[DocumentCard] = ()) -> Question:
     formula = formulas.formula_of(text)
     core = cells.core_question(text)
     trend = collection.is_trend_question(text)
+    item = asked_item(core or text)
     return Question(
         text=text, k=query.k, mode=query.mode,
         asked=asked(text, [c for c in cards if c.identified]),
         answer_type=expected_answer_type(text),
         core=core,
-        value=collection.is_value_question(text),
+        value=collection.is_value_question(text) or bool(item) and collection.asks_what_was(core or text),
         arithmetic=collection.asks_arithmetic(core),
         formula=formula,
         row_query=collection.row_query(core, formula),
@@ -76,5 +77,5 @@ def parse(query: Query, cards: Iterable[DocumentCard] = ()) -> Question:
         granularity=collection.trend_granularity(text) if trend else "",
         trend_metric=collection.trend_metric(text) if trend else "",
         terms=frozenset(terms(text)),
-        item=asked_item(core or text),
+        item=item,
     )
