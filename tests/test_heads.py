@@ -102,23 +102,6 @@ def test_token_states_cover_every_prompt_token_and_map_back_to_its_text():
     assert inside and "".join(got["text"][a:b] for a, b in got["offsets"][inside].tolist()).strip() == "formulated"
 
 
-def test_span_helpers_find_the_gold_in_the_shown_passages_and_keep_spans_in_one_passage():
-    from eval.experiments.span_head import best_span, locate_gold, passage_tokens
-
-    texts = ("The Guidelines were formulated in 1978.", "They were revised in 1997.")
-    assert locate_gold(texts, ["1997"]) == (1, 21, 25)
-    assert locate_gold(texts, ["2015"]) is None
-    text = "sys [1]\nThe Guidelines were formulated in 1978.\n\n[2]\nThey were revised in 1997.\nQ"
-    offsets = np.array([(m.start(), m.end()) for m in __import__("re").finditer(r"\S+", text)])
-    keep, region, starts = passage_tokens(text, offsets, texts)
-    words = [text[a:b] for a, b in offsets[keep].tolist()]
-    assert words[0] == "The" and words[-1] == "1997." and region.tolist() == [0] * 6 + [1] * 5
-    start = np.zeros(len(keep)); end = np.zeros(len(keep))
-    start[5], end[6] = 5.0, 9.0  # the best start in passage 1, the best end in passage 2: not one span
-    s, e, _ = best_span(start, end, region)
-    assert region[s] == region[e] and e >= s
-
-
 def test_a_capped_training_part_keeps_a_seeded_share_of_both_labels_per_article():
     from eval.calibrate.head_data import capped
 
@@ -132,11 +115,9 @@ def test_a_capped_training_part_keeps_a_seeded_share_of_both_labels_per_article(
 
 def test_the_training_commands_refuse_bad_counts_in_one_line(capsys):
     from eval.calibrate import train_heads
-    from eval.experiments import span_head
 
     for main, argv in ((train_heads.main, ["out", "--squad-per-article", "-3"]),
-                       (train_heads.main, ["out", "--layers", "0"]),
-                       (span_head.main, ["out", "--ranks", "-1"])):
+                       (train_heads.main, ["out", "--layers", "0"])):
         with pytest.raises(SystemExit) as exit_:
             main(argv)
         assert exit_.value.code == 2

@@ -1264,7 +1264,6 @@ def test_a_request_body_over_the_limit_is_refused_with_413_and_one_line(hostile_
 
 
 @pytest.mark.parametrize("argv, expected", [
-    (["eval.experiments.when_dates", "FILE"], "is a file; name a folder"),
     (["eval.calibrate.train_injection", "--out", "NOWHERE/model.npz"], "name a file in an existing folder"),
 ])
 def test_the_new_eval_commands_refuse_a_bad_output_in_one_line(tmp_path, argv, expected):

@@ -1,4 +1,4 @@
-"""Agreement of the support checker (rag/grounding.py) with hand-labelled answer sentences.
+"""Agreement of the support checker (rag/answer/grounding.py) with hand-labelled answer sentences.
 
     python -m eval.experiments.validate_support [eval/sets/support-labels.jsonl] [--out eval/results/support-check.json]
 
