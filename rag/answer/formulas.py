@@ -52,6 +52,11 @@ _MARGIN_OF = {"gross": "gross profit", "operating": "operating income", "net": "
               "net profit": "net income", "operating profit": "operating income"}
 
 
+def defines(question: str) -> bool:
+    """Whether the question defines its own formula ("… is defined as: …")."""
+    return bool(_DEFINED.search(question))
+
+
 def implied_definition(question: str) -> str:
     """The definition a common measure implies when the question gives none: a growth rate between
     two years, a margin of one year.

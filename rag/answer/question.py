@@ -15,6 +15,7 @@ from typing import Iterable
 
 from rag.answer import cells, collection, formulas
 from rag.answer.answer_types import expected_answer_type
+from rag.answer.metrics import asked_metric
 from rag.index.lexical import terms
 from rag.ingest.facts import asked_item
 from rag.index.asked import Asked, asked
@@ -49,6 +50,7 @@ class Question:
     granularity: str = ""  # "quarters", "years" or "" (any): which documents a trend compares
     trend_metric: str = ""  # the trend question without its trend words: what to read in each document
     terms: frozenset[str] = frozenset()  # its search terms (index.lexical.terms)
+    metric: str = ""  # the standard metric it names (answer.metrics), unless it defines its own formula
     item: str = ""  # the standard line item it asks for ("revenue"; ingest.facts.asked_item), "" for none
 
     @property
@@ -78,4 +80,5 @@ def parse(query: Query, cards: Iterable[DocumentCard] = ()) -> Question:
         trend_metric=collection.trend_metric(text) if trend else "",
         terms=frozenset(terms(text)),
         item=item,
+        metric="" if formulas.defines(text) or not (found := asked_metric(core or text)) else found.name,
     )

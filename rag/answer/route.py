@@ -4,6 +4,8 @@ candidate the decision (`decision.py`, rules 0 and C) accepts or refuses.
 - a period the documents do not hold: one line naming the nearest they do hold (rule 0);
 - a value across periods ("over the quarters"): one cell per document of the scope, ordered by
   period, each cited;
+- a standard metric ("the quick ratio"): computed in code from the named filing's statement
+  facts (`metrics`), each input cited;
 - a value ("the FY2018 capex"): the table cell that holds it, or a formula the question defines
   computed from cited cells.
 
@@ -16,13 +18,14 @@ from pathlib import Path
 from typing import NamedTuple
 
 from rag.answer import collection
-from rag.answer.confirm import Confirmation, confirm
+from rag.answer import metrics
+from rag.answer.confirm import Confirmation, confirm, period_facts
 from rag.answer.decision import Signals
 from rag.answer.question import Question
 from rag.answer.search import Prepared
 from rag.index.lexical import terms
 from rag.index.retrieval import Retriever
-from rag.records import Answer, Citation, SentenceSupport
+from rag.records import Answer, Citation, Passage, SentenceSupport
 from rag.render import render_answer
 
 
@@ -44,9 +47,40 @@ def structured(question: Question, prepared: Prepared, retriever: Retriever, emb
                       Signals(missing_period=scope.missing))
     if question.trend:
         return across_documents(question, prepared, retriever, embed, model, timings, threshold)
+    if question.metric and (computed := from_metric(question, prepared, retriever, model, timings)).answer:
+        return computed
     if not prepared.fitted.passages or not question.value:
         return Routed()
     return from_cell(question, prepared, retriever, embed, model, timings)
+
+
+def from_metric(question: Question, prepared: Prepared, retriever: Retriever, model: str, timings: dict) -> Routed:
+    """A standard metric the question names, computed in code from the one filing it names
+    (`metrics`): the result, the formula, each input with its statement row cited."""
+    if len(prepared.scope.sources) != 1:
+        return Routed()
+    source = prepared.scope.sources[0]
+    facts, card = retriever.facts(source), retriever.cards().get(source)
+    chosen = lambda item: period_facts(facts, item, card)  # noqa: E731
+    found = next((value for metric in metrics.variants(question.metric)
+                  if (value := metrics.compute(metric, chosen, card))), None)
+    if found is None:
+        return _not_computed(question, prepared, facts, chosen, card, model, timings)
+    cited, sentences = [], []
+    for fact in found.inputs:
+        chunk = next((c for c in retriever.index.chunks if c.source == source and c.page == fact.page
+                      and fact.label in c.text and fact.text in c.text), None)
+        if chunk is None:
+            return Routed()
+        line = next((ln for ln in chunk.text.split("\n") if fact.label in ln and fact.text in ln), chunk.text)
+        n = len(cited) + 1
+        cited.append(Citation(n, Passage(chunk, 1.0, n), 1.0))
+        sentences.append(SentenceSupport(line, [n], 1.0, True, [n], {n: line}))
+    text = f"{found.shown()} — {found.formula()} " + " ".join(f"[{c.n}]" for c in cited)
+    answer = Answer(question.text, text, False, sentences, cited, [c.passage for c in cited], model, timings,
+                    answerability=1.0, short_answer=found.shown(), scope=prepared.scope.reason, formula=found.formula(),
+                    flagged=prepared.flagged, confidence="computed from the filing's statements")
+    return Routed(answer, Signals(route="metric"))
 
 
 def from_cell(question: Question, prepared: Prepared, retriever: Retriever, embed, model: str,
@@ -88,6 +122,20 @@ def _where(found, passages) -> str:
     row = found.rows[0]
     chunk = passages[row.passage - 1].chunk
     return f"the row '{row.label}' ({Path(chunk.source).name}{f', page {chunk.page}' if chunk.page else ''})"
+
+
+def _not_computed(question: Question, prepared: Prepared, facts, chosen, card, model: str, timings: dict) -> Routed:
+    """A metric of a filing whose statements lack an input for its period: refused in words,
+    with no other route guessing it; nothing when the document has no statements at all."""
+    if not any(f.statement for f in facts):
+        return Routed()
+    lacking = min((metrics.lacking(m, chosen) for m in metrics.variants(question.metric)), key=len)
+    period = card.period if card is not None and card.period else "its period"
+    reason = (f"the {question.metric} needs {', '.join(lacking)} for {period}, which the filing's statements do not "
+              f"give as one value each")
+    answer = Answer(question.text, reason[0].upper() + reason[1:] + ".", True, [], [], prepared.retrieved, model,
+                    timings, refusal_reason=reason, scope=prepared.scope.reason)
+    return Routed(answer, Signals(route="metric", agreement="unconfirmed", unconfirmed=reason))
 
 
 def across_documents(question: Question, prepared: Prepared, retriever: Retriever, embed, model: str,

@@ -1,0 +1,137 @@
+"""The standard financial metrics, computed in code from a filing's statement facts.
+
+Each metric is a pure function of named standard line items (`ingest.facts`, line_items.json),
+with its textbook definition. The definitions are those of Brealey, Myers & Allen, *Principles of
+Corporate Finance* (13th ed., ch. 28, "Financial Analysis"), which uses end-of-period balances
+unless an average is asked for; days measures use the period's days (365 a year, 91 a quarter).
+A question's metric is chosen from this list by name, never written by the model; a formula the
+question defines itself wins (`formulas`).
+
+Pure: facts in, a `MetricValue` (the result, the formula with each input and its cell) out.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from rag.ingest.cards import DocumentCard
+from rag.ingest.facts import Fact, normalised_label
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    names: tuple[str, ...]  # how questions name it (normalised: lower case, no punctuation)
+    inputs: tuple[str, ...]  # standard line items, in the order `compute` takes them
+    compute: Callable[..., float]
+    percent: bool = False  # shown as a percentage
+    days: bool = False  # multiplied by the period's days
+    definition: str = ""
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b
+
+
+METRICS = [
+    Metric("gross margin", ("gross margin", "gross profit margin", "gross margin percentage"),
+           ("gross profit", "revenue"), _ratio, percent=True, definition="gross profit / revenue"),
+    Metric("gross margin", ("gross margin",), ("revenue", "cost of revenue"), lambda r, c: (r - c) / r, percent=True,
+           definition="(revenue - cost of revenue) / revenue"),  # for a statement that prints no gross profit
+    Metric("operating margin", ("operating margin", "operating profit margin", "operating income margin", "ebit margin"),
+           ("operating income", "revenue"), _ratio, percent=True, definition="operating income / revenue"),
+    Metric("net margin", ("net margin", "net profit margin", "net income margin", "profit margin"),
+           ("net income", "revenue"), _ratio, percent=True, definition="net income / revenue"),
+    Metric("EBITDA", ("ebitda",), ("operating income", "depreciation and amortization"), lambda o, d: o + d,
+           definition="operating income + depreciation and amortization"),
+    Metric("EBITDA margin", ("ebitda margin",), ("operating income", "depreciation and amortization", "revenue"),
+           lambda o, d, r: (o + d) / r, percent=True,
+           definition="(operating income + depreciation and amortization) / revenue"),
+    Metric("current ratio", ("current ratio", "working capital ratio"), ("total current assets", "total current liabilities"),
+           _ratio, definition="total current assets / total current liabilities"),
+    Metric("quick ratio", ("quick ratio", "acid test ratio", "acid test"),
+           ("total current assets", "inventories", "total current liabilities"), lambda a, i, l: (a - i) / l,
+           definition="(total current assets - inventories) / total current liabilities"),
+    Metric("debt to equity", ("debt to equity", "debt to equity ratio", "debt equity ratio"),
+           ("total liabilities", "shareholders equity"), _ratio, definition="total liabilities / shareholders' equity"),
+    Metric("return on assets", ("return on assets", "roa"), ("net income", "total assets"), _ratio, percent=True,
+           definition="net income / total assets"),
+    Metric("return on equity", ("return on equity", "roe"), ("net income", "shareholders equity"), _ratio, percent=True,
+           definition="net income / shareholders' equity"),
+    Metric("asset turnover", ("asset turnover", "asset turnover ratio", "total asset turnover"),
+           ("revenue", "total assets"), _ratio, definition="revenue / total assets"),
+    Metric("inventory turnover", ("inventory turnover", "inventory turnover ratio"), ("cost of revenue", "inventories"),
+           _ratio, definition="cost of revenue / inventories"),
+    Metric("days inventory outstanding", ("days inventory outstanding", "dio", "days in inventory", "days of inventory"),
+           ("inventories", "cost of revenue"), _ratio, days=True, definition="inventories / cost of revenue x days"),
+    Metric("days sales outstanding", ("days sales outstanding", "dso", "average collection period"),
+           ("accounts receivable", "revenue"), _ratio, days=True, definition="accounts receivable / revenue x days"),
+    Metric("days payable outstanding", ("days payable outstanding", "dpo", "days payables outstanding"),
+           ("accounts payable", "cost of revenue"), _ratio, days=True, definition="accounts payable / cost of revenue x days"),
+    Metric("capital expenditure to revenue", ("capex to revenue", "capital expenditure to revenue", "capex as a percentage of revenue",
+                                              "capex as a share of revenue", "capital intensity"),
+           ("capital expenditure", "revenue"), lambda c, r: abs(c) / r, percent=True,
+           definition="capital expenditure / revenue"),
+    Metric("dividend payout ratio", ("dividend payout ratio", "payout ratio", "dividend payout"),
+           ("dividends paid", "net income"), lambda d, n: abs(d) / n, percent=True, definition="dividends paid / net income"),
+]
+
+
+@dataclass(frozen=True)
+class MetricValue:
+    metric: Metric
+    value: float
+    inputs: tuple[Fact, ...]
+
+    def shown(self) -> str:
+        """ "23.42%" or "1.37" (days: "45.2 days")."""
+        if self.metric.percent:
+            return f"{self.value * 100:.2f}%"
+        return f"{self.value:.1f} days" if self.metric.days else f"{self.value:,.2f}"
+
+    def formula(self) -> str:
+        """The formula with each input as printed and where: "gross profit / revenue = 4,127 (page 4) / 17,631 (page 4)"."""
+        cells = ", ".join(f"{f.item} {f.text} ({f.label}, {f.period}, page {f.page})" for f in self.inputs)
+        return f"{self.metric.name} = {self.metric.definition}; {cells}"
+
+
+def asked_metric(question: str) -> Metric | None:
+    """The standard metric a question names, by its longest name in the question.
+
+    >>> asked_metric("What is Best Buy's quick ratio for Q2 FY2024?").name, asked_metric("What was its ROA?").name
+    ('quick ratio', 'return on assets')
+    >>> asked_metric("What is the EBITDA margin?").name, asked_metric("What was revenue?")
+    ('EBITDA margin', None)
+    """
+    text = f" {normalised_label(question)} "
+    found = [(len(name), metric) for metric in METRICS for name in metric.names if f" {name} " in text]
+    return max(found, key=lambda pair: pair[0])[1] if found else None
+
+
+def lacking(metric: Metric, chosen: Callable[[str], list[Fact]]) -> list[str]:
+    """The inputs a metric cannot take from the facts: none for the period, or two values."""
+    return [item for item in metric.inputs if len({f.value * f.scale for f in chosen(item)}) != 1]
+
+
+def variants(name: str) -> list[Metric]:
+    """The ways to compute a metric, in order (gross margin from gross profit, else from cost of revenue)."""
+    return [metric for metric in METRICS if metric.name == name]
+
+
+def compute(metric: Metric, chosen: Callable[[str], list[Fact]], card: DocumentCard | None) -> MetricValue | None:
+    """The metric from the facts `chosen` gives for each input (the filing's own period), or None
+    when an input is missing or its facts disagree (two values for one line item and period)."""
+    inputs = []
+    for item in metric.inputs:
+        facts = chosen(item)
+        if not facts or len({f.value * f.scale for f in facts}) != 1:
+            return None
+        inputs.append(facts[0])
+    values = [f.value * f.scale for f in inputs]
+    try:
+        value = metric.compute(*values)
+    except ZeroDivisionError:
+        return None
+    if metric.days:
+        value *= 91 if card is not None and card.quarter is not None else 365
+    return MetricValue(metric, value, tuple(inputs))

@@ -1,0 +1,60 @@
+"""The standard financial metrics in code (rag/answer/metrics.py): chosen by name from a list,
+computed from a filing's statement facts with each input cited, refused in words when an input is
+missing; a formula the question defines itself still wins."""
+from __future__ import annotations
+
+import pytest
+
+from rag.answer.metrics import METRICS, asked_metric, compute, variants
+from rag.answer.question import parse
+from rag.ingest.facts import Fact
+from rag.query import Query
+
+NAMES = [(m.name, name) for m in METRICS for name in m.names]
+
+
+@pytest.mark.parametrize("metric,name", NAMES, ids=[f"{m}:{n}" for m, n in NAMES])
+def test_each_name_chooses_its_metric(metric, name):
+    assert asked_metric(f"What was the company's {name.upper()} in FY2023?").name == metric
+
+
+def _fact(item, value, scale=1e6):
+    return Fact("f.pdf", 3, "balance", "", item.title(), item, "2023", "2023", None, value, scale, "USD", f"{value:,}")
+
+
+def test_metrics_compute_their_textbook_definitions():
+    facts = {"total current assets": [_fact("total current assets", 8304.0)], "inventories": [_fact("inventories", 5651.0)],
+             "total current liabilities": [_fact("total current liabilities", 8433.0)],
+             "revenue": [_fact("revenue", 200.0)], "cost of revenue": [_fact("cost of revenue", 150.0)]}
+    chosen = lambda item: facts.get(item, [])  # noqa: E731
+    quick = compute(variants("quick ratio")[0], chosen, None)
+    assert quick.value == pytest.approx((8304 - 5651) / 8433) and quick.shown() == "0.31"
+    gross = next(v for m in variants("gross margin") if (v := compute(m, chosen, None)))  # no gross profit printed
+    assert gross.shown() == "25.00%" and "revenue - cost of revenue" in gross.formula()
+    two = {**facts, "revenue": [_fact("revenue", 200.0), _fact("revenue", 210.0)]}  # two values: no answer
+    assert all(compute(m, lambda item: two.get(item, []), None) is None for m in variants("gross margin"))
+
+
+def test_a_formula_the_question_defines_wins_over_the_list():
+    defined = parse(Query.checked("The current ratio is defined as: total current assets divided by total current "
+                                  "liabilities. What is it for FY2022?"))
+    named = parse(Query.checked("What is Best Buy's current ratio for Q2 FY2024?"))
+    assert defined.metric == "" and defined.formula is not None and named.metric == "current ratio"
+
+
+@pytest.mark.parametrize("question,expected,inputs", [
+    ("What is Best Buy's quick ratio in its Q2 FY2024 10-Q?", "0.31", ["8,304", "5,651", "8,433"]),
+    ("What is Amcor's current ratio for Q2 FY2023?", "1.33", ["5,863", "4,393"]),
+    ("What is Best Buy's days sales outstanding in Q2 FY2024?", "8.1 days", ["856", "9,583"]),
+])
+def test_a_named_metric_is_computed_from_the_filings_statements_with_its_inputs_cited(question, expected, inputs,
+                                                                                      tenq_pipeline):
+    answer = tenq_pipeline.ask(question)
+    assert not answer.refused and answer.short_answer == expected, answer.text
+    assert all(value in answer.formula for value in inputs) and len(answer.cited) == len(inputs)
+    assert all(value in " ".join(s.text for s in answer.sentences) for value in inputs)
+
+
+def test_a_metric_whose_input_the_statements_lack_is_refused_in_words(tenq_pipeline):
+    answer = tenq_pipeline.ask("What was Adobe's operating margin in Q2 FY2023?")
+    assert answer.refused and answer.text.startswith("The operating margin needs ") and "statements" in answer.text
