@@ -123,7 +123,7 @@ def test_an_incremental_ray_build_embeds_only_unseen_chunks(tmp_path, scifact_do
 
 def test_a_killed_embedding_actor_loses_no_chunk(pid_file, ray_engine, embedder):
     texts = [f"Passage {i}: the trial enrolled {i * 7} patients with condition {i % 13} over {i % 5 + 1} years."
-             for i in range(1500)]
+             for i in range(6000)]  # long enough that the kill lands mid-job on an idle machine (1,500 once ended first)
     pid_file.write_text("")
     result: dict = {}
     worker = threading.Thread(target=lambda: result.update(vectors=ray_engine.embed(texts, embedder)))
@@ -131,8 +131,9 @@ def test_a_killed_embedding_actor_loses_no_chunk(pid_file, ray_engine, embedder)
     deadline = time.time() + 120
     while not pid_file.read_text().split() and time.time() < deadline:
         time.sleep(0.2)
-    time.sleep(3)  # let the actor take batches, so that the kill lands mid-job
+    time.sleep(1)  # let the actor take batches, so that the kill lands mid-job
     victim = int(pid_file.read_text().split()[0])
+    assert worker.is_alive(), "the job ended before the kill: the test needs more texts"
     os.kill(victim, signal.SIGKILL)
     worker.join(timeout=600)
     assert not worker.is_alive()
