@@ -83,3 +83,20 @@ def test_rag_facts_prints_a_filings_facts_and_refuses_a_file_it_does_not_hold(te
     missing = _rag("facts", "nowhere.pdf", "--index", str(tenq_index))
     assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "2023 Q1 WMT.pdf" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+def test_damaged_facts_are_one_line_for_rag_facts_and_no_crash_for_an_answer(tmp_path, embedder):
+    """A facts file that is not a database: `rag facts` says so in one line (exit 2), and answering
+    goes on without facts (the numbers then go unconfirmed, never a traceback)."""
+    from eval.datasets import dataset_dir
+    from rag.index import store
+    from rag.index.facts_store import FACTS_FILE
+    from rag.index.indexer import build_index
+    from rag.index.retrieval import Retriever
+
+    filing = dataset_dir("tenq_lookalikes") / "2023 Q1 WMT.pdf"
+    build_index([filing], tmp_path / "index", embedder, progress=False)
+    (store.live_generation(tmp_path / "index") / FACTS_FILE).write_text("not a database")
+    shown = _rag("facts", str(filing), "--index", str(tmp_path / "index"))
+    assert shown.returncode == 2 and "damaged" in shown.stderr and "Traceback" not in shown.stderr, shown.stderr
+    assert Retriever.open(tmp_path / "index", embedder).facts(str(filing)) == []

@@ -50,4 +50,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    import sys
+
+    from rag.errors import UserError
+
+    try:
+        raise SystemExit(main())
+    except UserError as exc:
+        print(f"tenq_lookalikes: error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -37,8 +37,12 @@ def read_facts(generation: Path, source: str | None = None, item: str | None = N
             where.append(f"{column} = ?")
             args.append(value)
     query = f"SELECT {', '.join(_COLUMNS)} FROM facts" + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY rowid"
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        return [Fact(*row) for row in db.execute(query, args)]
-    finally:
-        db.close()
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            return [Fact(*row) for row in db.execute(query, args)]
+        finally:
+            db.close()
+    except (sqlite3.Error, TypeError) as exc:  # a damaged file, or one of another shape: one line, never a traceback
+        raise UserError(f"the facts of the index at {generation.parent} are damaged ({exc}); rebuild it with "
+                        f"rag index") from None
