@@ -21,6 +21,17 @@ def _table(runs) -> list[list[str]]:
     return [["metric"] + [name for name, _, _ in runs]] + [[k] + [_fmt(s.get(k)) for _, s, _ in runs] for k in keys]
 
 
+def _funnel(runs) -> list[list[str]]:
+    """Questions by the first stage that failed, one column per run ([] when no run has a funnel)."""
+    from eval.funnel import RIGHT, STAGES, UNJUDGED
+
+    if not any(s.get("funnel") for _, s, _ in runs):
+        return []
+    stages = list(STAGES) + [RIGHT, UNJUDGED]
+    rows = [[stage] + [str((s.get("funnel") or {}).get(stage, 0)) for _, s, _ in runs] for stage in stages]
+    return [["first stage that failed"] + [name for name, _, _ in runs]] + rows
+
+
 def _plot(out: Path, runs) -> str | None:
     import matplotlib
 
@@ -59,6 +70,12 @@ def write_report(out: Path, runs, questions) -> None:
     md += ["| " + " | ".join(row) + " |" for row in table[1:]]
     if plot:
         md += ["", f"![metrics]({plot})"]
+    funnel = _funnel(runs)
+    if funnel:
+        md += ["", "## Where questions were lost", "",
+               "The first stage of the answer's way that failed (`eval/funnel.py`; a stage the set gives no gold for is passed over):", "",
+               "| " + " | ".join(funnel[0]) + " |", "|" + "---|" * len(funnel[0])]
+        md += ["| " + " | ".join(row) + " |" for row in funnel[1:]]
     md += ["", "## Questions", ""]
     html = ["<!doctype html><meta charset='utf-8'><title>Evaluation report</title>",
             "<style>body{font-family:system-ui,sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse}"
@@ -69,6 +86,10 @@ def write_report(out: Path, runs, questions) -> None:
     html.append("</table>")
     if plot:
         html.append(f"<p><img src='{plot}' alt='metrics by configuration'></p>")
+    if funnel:
+        html.append("<h2>Where questions were lost</h2><table>"
+                    + "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in funnel)
+                    + "</table>")
     html.append("<h2>Questions</h2><table><tr><th>id</th><th>question</th><th>reference</th>"
                 + "".join(f"<th>{escape(name)}</th>" for name, _, _ in runs) + "</tr>")
     by_run = [{row["id"]: row for row in rows} for _, _, rows in runs]

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from eval.questions import Question, load_question_set
-from eval.scoring import score, summarise
+from eval.scoring import funnel_stage, score, summarise
 from rag.errors import UserError
 from rag.settings import Settings
 
@@ -151,6 +151,8 @@ def run(questions_path: Path, out: Path, config: EvalRun, index_dir: Path | None
         for question, record in tqdm(zip(todo, records), total=len(todo), desc=config.name, unit="q",
                                      disable=not progress, file=sys.stderr):
             row = {"id": question.id, **record, "metrics": score(record, question, settings.k)}
+            if not question.extra.get("retrieval_only"):
+                row["funnel"] = funnel_stage(record, question)
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
             fh.flush()
             done[question.id] = row

@@ -78,6 +78,19 @@ def score(record: dict, question: Question, k: int) -> dict:
     return metrics
 
 
+def funnel_stage(record: dict, question: Question) -> str:
+    """The first stage of the answer's way that failed for this question (`eval.funnel`), from
+    the gold the set gives: its document (`document` or `sources`), pages (`pages`: [[stem, page]]),
+    sections and answers."""
+    from eval import funnel
+
+    documents = {Path(d).stem for d in [question.extra.get("document") or ""] + list(question.extra.get("sources", ())) if d}
+    pages = {(Path(doc).stem, int(page)) for doc, page in question.extra.get("pages", ())}
+    gold = funnel.Gold(answerable=question.answerable, documents=frozenset(documents), pages=frozenset(pages),
+                       sections=question.sections, section_matches=section_matches)
+    return funnel.first_failure(record, gold, lambda text: is_correct(strip_markers(text), question.answers))
+
+
 def strip_markers(text: str) -> str:
     import re
 
@@ -111,6 +124,10 @@ def summarise(rows: list[dict]) -> dict:
         values = [r["timings"][timing] for r in rows if timing in r.get("timings", {})]
         summary[f"{timing}_p50"] = percentile(values, 0.5)
         summary[f"{timing}_p95"] = percentile(values, 0.95)
+    if any("funnel" in r for r in rows):
+        from eval.funnel import counts
+
+        summary["funnel"] = dict(counts([r["funnel"] for r in rows if "funnel" in r]))
     rates = [r["tokens_per_s"] for r in rows if r.get("tokens_per_s")]
     summary["tokens_per_s_p50"] = percentile(rates, 0.5)
     return summary

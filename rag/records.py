@@ -144,6 +144,7 @@ class Answer:
     scope: str = ""  # which documents were searched and why, when the question names them (index.scope)
     formula: str = ""  # the arithmetic done from cited cells, inputs shown (answer.cells)
     candidates: dict = field(default_factory=dict)  # a number's readings by route ("cell", "facts"), when checked
+    withheld: dict = field(default_factory=dict)  # a refused text answer's draft: what was read and where (not shown)
 
     def to_json(self) -> dict:
         return {
@@ -173,6 +174,7 @@ class Answer:
             "scope": self.scope,
             "formula": self.formula,
             "candidates": self.candidates,
+            "withheld": self.withheld,
         }
 
 

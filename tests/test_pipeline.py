@@ -115,6 +115,9 @@ def test_a_question_asking_for_a_year_reads_whether_the_answer_has_one(tmp_path,
     assert not untyped.refused and "cornerstone" in untyped.text and untyped.signals["type_missing"] == 0
     typed = pipeline.ask("In which year was the cornerstone of the alliance signed?")
     assert typed.refused and typed.signals["type_missing"] == 1, typed.text
+    # what the refusal withheld is kept for --json and the funnel: the sentence read, and where
+    assert "cornerstone" in typed.withheld["sentence"] and typed.withheld["source"].endswith("treaty.md")
+    assert typed.to_json()["withheld"] == typed.withheld and untyped.withheld == {}
     counted = pipeline.ask("How many annexes does the treaty have?")
     assert not counted.refused and "three annexes" in counted.text and counted.signals["type_missing"] == 0
 

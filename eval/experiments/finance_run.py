@@ -69,6 +69,10 @@ def answer_part(questions: list[dict], out: Path, part: str, generator: str, cel
                 "right_filing_retrieved": any(Path(p.chunk.source).stem == doc for p in answer.retrieved),
                 "timings": {k: round(v, 3) for k, v in answer.timings.items()},
                 "signals": answer.signals,
+                "candidates": answer.candidates, "withheld": answer.withheld,
+                "retrieved": [_place(p.chunk) for p in answer.retrieved],
+                "citations": [_place(c.passage.chunk) for c in answer.cited],
+                "gold_pages": [[e["doc_name"], e["evidence_page_num"] + 1] for e in q.get("evidence", [])],
             }
             row["grade"] = grade(answer.text, answer.short_answer, answer.refused, q["answer"], terms)
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -76,6 +80,20 @@ def answer_part(questions: list[dict], out: Path, part: str, generator: str, cel
             print(f"[{number}/{len(todo)}] {row['grade']:9s} {answer.timings.get('total_s', 0):5.1f}s "
                   f"{q['question'][:70]}", file=sys.stderr)
     return results
+
+
+def _place(chunk) -> dict:
+    return {"source": chunk.source, "page": chunk.page, "section": chunk.section_path}
+
+
+def funnel_stage(row: dict, terms) -> str:
+    """The question's first failed stage (`eval.funnel`), FinanceBench's gold page standing for the row's place."""
+    from eval import funnel
+
+    gold = funnel.Gold(documents=frozenset({row["doc_name"]}),
+                       pages=frozenset((doc, page) for doc, page in row.get("gold_pages", [])))
+    verdict = {"correct": True, "incorrect": False, "refused": False, "hand": None}
+    return funnel.first_failure(row, gold, lambda text: verdict[grade(text, text, False, row["gold"], terms)])
 
 
 def _share(rows: list[dict], grade_name: str) -> str:
@@ -121,6 +139,12 @@ def write_report(out: Path, part: str, generator: str, name: str = "") -> str:
               f"computed by a formula from cells: {sum(bool(r['formula']) for r in rows)}.",
               f"- Answer time p50 {statistics.median(totals):.2f} s, p90 "
               f"{sorted(totals)[int(0.9 * (len(totals) - 1))]:.2f} s." if totals else "- no answers"]
+    if all("gold_pages" in r for r in rows):
+        from eval import funnel
+
+        stages = [funnel_stage(r, terms) for r in rows]
+        lines += ["", "Where each question was lost (`eval.funnel`: the first stage that failed, the gold page "
+                      "standing for the row's place):", ""] + funnel.table(stages)
     text = "\n".join(lines) + "\n"
     (folder / "report.md").write_text(text)
     return text

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from rag.answer.decision import REFUSAL_ANSWER, Signals, Verdict
+from rag.answer.prompting import FittedPrompt
 from rag.answer.read import Reading
 from rag.answer.search import Prepared
 from rag.records import Answer, Citation
@@ -66,6 +67,7 @@ def text_answer(question: str, prepared: Prepared, raw: str, reading: Reading, s
         answerability=verdict.probability,
         refusal_reason=verdict.reason,
         candidates=dict(signals.candidates),
+        withheld=_withheld(reading, fitted) if refused else {},
         raw=raw,
         warnings=notices,
         flagged=prepared.flagged,
@@ -75,3 +77,13 @@ def text_answer(question: str, prepared: Prepared, raw: str, reading: Reading, s
         confidence=verdict.confidence,
         scope=prepared.scope.reason,
     )
+
+
+def _withheld(reading: Reading, fitted: FittedPrompt) -> dict:
+    """What a refused text answer would have said and where it read it, so that `--json` (and the
+    evaluation's funnel) can tell a refusal of a right reading from one of a wrong reading."""
+    if not reading.sentences or not reading.sentences[0].citations:
+        return {}
+    chunk = fitted.passages[reading.sentences[0].citations[0] - 1].chunk
+    return {"short_answer": reading.short, "sentence": reading.sentences[0].text, "source": chunk.source,
+            "page": chunk.page, "section": chunk.section_path}
