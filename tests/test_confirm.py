@@ -41,3 +41,22 @@ def test_a_cell_the_statements_contradict_is_refused_with_both_readings(tenq_pip
     answer = tenq_pipeline.ask("What was Best Buy's revenue in the second quarter of fiscal 2024 (in USD millions)?")
     assert answer.refused and "10,329" in answer.text and "9,583" in answer.text, answer.text
     assert "disagree" in answer.refusal_reason and set(answer.candidates) == {"cell", "facts"}
+
+
+def test_a_row_no_standard_item_names_is_confirmed_by_its_own_row_in_the_facts(tenq_pipeline):
+    """A balance-sheet row outside the standard list ("Unredeemed gift card liabilities"): the
+    cell reader's column and the facts' column for the filing's own period must agree; and a
+    caption that holds a standard one ("deferred revenue") is not taken for it (revenue)."""
+    gift = tenq_pipeline.ask("How much were Best Buy's unredeemed gift card liabilities at July 29, 2023 (in USD millions)?")
+    assert not gift.refused and gift.short_answer.startswith("250"), gift.text
+    assert "Unredeemed gift card liabilities, July 29, 2023" in gift.candidates["facts"]
+    deferred = tenq_pipeline.ask("What was Best Buy's deferred revenue at the end of Q2 FY2024?")
+    assert not deferred.refused and deferred.short_answer.startswith("996") and "9,583" not in deferred.text
+
+
+def test_a_quantity_in_a_filing_that_no_second_route_gives_is_refused(tenq_pipeline):
+    """Asked for a number the statements hold no line item for, the quote offered states a row of
+    numbers and picks none: only one route answers, so it is refused, saying what was found."""
+    answer = tenq_pipeline.ask("How many shares of common stock did Best Buy repurchase in Q2 FY2024?")
+    assert answer.refused and "could not confirm" in answer.text, answer.text
+    assert answer.candidates.get("text")

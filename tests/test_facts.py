@@ -29,6 +29,14 @@ def test_no_caption_belongs_to_two_items():
     assert len(captions) == len(set(captions))
 
 
+def test_a_caption_that_holds_a_standard_one_but_names_another_item_is_asked_for_as_none():
+    from rag.ingest.facts import asked_item, not_standard
+
+    assert not set(not_standard()) & {caption for _, caption in CAPTIONS}
+    assert asked_item("What was the deferred revenue at July 29, 2023?") == ""
+    assert asked_item("What was the revenue at July 29, 2023?") == "revenue"
+
+
 def test_a_caption_close_to_a_standard_one_is_not_taken_for_it():
     assert standard_item("Revenue from Hawaii") == "" and standard_item("Net income per share") == ""
     assert standard_item("Total revenues(a)") == "revenue" and standard_item("Net cash provided by (used in) operating "

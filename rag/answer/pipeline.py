@@ -21,7 +21,7 @@ import numpy as np
 from rag.answer import route, search
 from rag.answer import sentences as choose
 from rag.answer import short_answer
-from rag.answer.confirm import confirm_text
+from rag.answer.confirm import confirm_on_page, confirm_text
 from rag.answer.compose import decided, text_answer, warnings
 from rag.answer.conversation import Turn, standalone_question
 from rag.answer.decision import Decision
@@ -90,23 +90,30 @@ class AnswerPipeline:
                                 timings, notices))
 
     def confirmed(self, question: Question, prepared: Prepared, reading) -> dict:
-        """A text answer to a value question about a filing's standard line item (or one whose
-        short answer states a number for it), checked against the cited filing's statement facts
-        (`confirm`): the agreement signals for the decision."""
+        """A text answer's number checked by a second route (`confirm`): for a value question
+        about a filing's standard line item (or one whose short answer states a number for it),
+        the cited filing's statement facts; for any other question asking for a number, the table
+        cells of the cited page. In a filing, a number no second route gives (or a quote with no
+        number picked out) is refused: the agreement signals for the decision."""
         states_number = any(ch.isdigit() for ch in reading.short)
-        if not (question.value or states_number) or not question.item or not reading.sentences \
-                or not reading.sentences[0].citations:
+        by_item = bool(question.item) and (question.value or states_number)
+        on_page = not question.item and (question.value or question.answer_type == "quantity")
+        if not (by_item or on_page) or not reading.sentences or not reading.sentences[0].citations:
             return {}
-        source = prepared.fitted.passages[reading.sentences[0].citations[0] - 1].chunk.source
-        said = reading.short or reading.sentences[0].text
-        checked = confirm_text(said, question.item, self.retriever.facts(source), self.retriever.cards().get(source))
+        chunk = prepared.fitted.passages[reading.sentences[0].citations[0] - 1].chunk
+        facts = self.retriever.facts(chunk.source)
+        if by_item:
+            checked = confirm_text(reading.short or reading.sentences[0].text, question.item, facts,
+                                   self.retriever.cards().get(chunk.source))
+        else:
+            checked = confirm_on_page(reading.short, question.terms, facts, chunk.page, terms)
         if not checked.agreement:
             return {}
         found = (reading.short or "the numbers of the quoted row").strip()
         facts = (("facts", f"{checked.fact.text} ({checked.fact.label}, {checked.fact.period}, page {checked.fact.page})"),
                  ) if checked.fact is not None else ()
         return {"agreement": checked.agreement, "candidates": (("text", found),) + facts,
-                "unconfirmed": checked.reason(found, f"the passage quoted ({Path(source).name})")}
+                "unconfirmed": checked.reason(found, f"the passage quoted ({Path(chunk.source).name})")}
 
     def parse(self, question: str | Query | Question, k: int | None = None, mode: str | None = None) -> Question:
         """The question parsed once, against this collection's cards (a parsed one as it is)."""

@@ -17,7 +17,7 @@ from rag.answer import cells, collection, formulas
 from rag.answer.answer_types import expected_answer_type
 from rag.answer.metrics import asked_metric
 from rag.index.lexical import terms
-from rag.ingest.facts import asked_item
+from rag.ingest.facts import asked_item, names_line_item
 from rag.index.asked import Asked, asked
 from rag.ingest.cards import DocumentCard
 from rag.query import Query
@@ -71,7 +71,7 @@ def parse(query: Query, cards: Iterable[DocumentCard] = ()) -> Question:
         asked=asked(text, [c for c in cards if c.identified]),
         answer_type=expected_answer_type(text),
         core=core,
-        value=collection.is_value_question(text) or bool(item) and collection.asks_what_was(core or text),
+        value=collection.is_value_question(text) or names_line_item(core or text) and collection.asks_what_was(core or text),
         arithmetic=collection.asks_arithmetic(core),
         formula=formula,
         row_query=collection.row_query(core, formula),

@@ -114,7 +114,8 @@ def _confirmed(question: Question, found, passages, retriever: Retriever) -> Con
     if found.formula:
         return Confirmation("")
     source = passages[found.rows[0].passage - 1].chunk.source
-    return confirm(found.value, question.item, retriever.facts(source), retriever.cards().get(source))
+    return confirm(found.value, question.item, retriever.facts(source), retriever.cards().get(source),
+                   label=found.rows[0].label)
 
 
 def _where(found, passages) -> str:

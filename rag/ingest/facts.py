@@ -63,6 +63,13 @@ def line_items() -> dict[str, str]:
     return {caption: item for item, captions in data.items() if not item.startswith("_") for caption in captions}
 
 
+@lru_cache(maxsize=1)
+def not_standard() -> tuple[str, ...]:
+    """Captions that hold a standard one but name another line item ("deferred revenue" is a
+    liability, not revenue), from line_items.json's "_not_standard"."""
+    return tuple(json.loads(LINE_ITEMS_FILE.read_text(encoding="utf-8")).get("_not_standard", ()))
+
+
 def asked_item(question: str) -> str:
     """The standard line item a question asks for, by its longest caption or name in the
     question ("" when none): "What were total revenues ..." -> revenue.
@@ -71,13 +78,31 @@ def asked_item(question: str) -> str:
     ('revenue', 'capital expenditure')
     >>> asked_item("What drove the change in gross margin?"), asked_item("Who is the CEO?")
     ('gross profit', '')
+    >>> asked_item("What was Best Buy's deferred revenue at the end of Q2?")
+    ''
     """
+    return _asked(question)[1]
+
+
+def names_line_item(question: str) -> bool:
+    """Whether the question names a line item a filing prints, standard or not ("deferred revenue").
+
+    >>> names_line_item("What was the deferred revenue at the end of Q2?"), names_line_item("Who is the CEO?")
+    (True, False)
+    """
+    return bool(_asked(question)[0])
+
+
+def _asked(question: str) -> tuple[str, str]:
+    """The longest caption or name in the question, and its standard item ("" for a caption
+    that names another line item: "deferred revenue" is not revenue)."""
     text = f" {normalised_label(question)} "
     names = dict(line_items())
     names.update({normalised_label(item): item for item in set(line_items().values())})
     names.update(_ANALYST_TERMS)
-    found = [(len(name), item) for name, item in names.items() if f" {name} " in text]
-    return max(found)[1] if found else ""
+    names.update({caption: "" for caption in not_standard()})
+    found = [(len(name), name, item) for name, item in names.items() if f" {name} " in text]
+    return max(found)[1:] if found else ("", "")
 
 
 # The names analysts give standard line items, beside the captions filings print.
