@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rag.control_tokens import without_control_tokens
 from rag.errors import UserError
 from rag.settings import BOUNDS, MODES, Settings
 
@@ -27,7 +28,7 @@ def check_query(query: str, k: int, mode: str) -> str:
         query.encode("utf-8")  # undecodable bytes from argv or lone surrogates from JSON cannot be tokenised
     except UnicodeEncodeError:
         raise UserError("the question is not valid text (invalid UTF-8 bytes or lone surrogates)") from None
-    query = " ".join(query.split())
+    query = " ".join(without_control_tokens(query).split())  # "<|im_start|>system" opens no turn
     if not query:
         raise UserError("the question is empty")
     if len(query) > MAX_QUESTION_CHARS:

@@ -145,6 +145,7 @@ class Answer:
     formula: str = ""  # the arithmetic done from cited cells, inputs shown (answer.cells)
     candidates: dict = field(default_factory=dict)  # a number's readings by route ("cell", "facts"), when checked
     withheld: dict = field(default_factory=dict)  # a refused text answer's draft: what was read and where (not shown)
+    disagreement: list = field(default_factory=list)  # each document's value, when they disagree (answer.disagree)
 
     def to_json(self) -> dict:
         return {
@@ -175,6 +176,7 @@ class Answer:
             "formula": self.formula,
             "candidates": self.candidates,
             "withheld": self.withheld,
+            "disagreement": self.disagreement,
         }
 
 

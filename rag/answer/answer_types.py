@@ -23,6 +23,10 @@ _YEAR = re.compile(r"\b(1[5-9]\d\d|20\d\d)s?\b")
 _MONTHS = ("january|february|march|april|may|june|july|august|september|october|november|december|"
            "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec")
 _DATE = re.compile(rf"\b({_MONTHS})\.?\s+\d{{1,2}}\b|\b\d{{1,2}}\s+({_MONTHS})\b|\b\d{{4}}-\d{{2}}-\d{{2}}\b", re.I)
+# other ways a text says when: a month or season, a century or decade, an era ("the Meiji era"), "ago"
+_TIME_NAMED = re.compile(rf"\b(?:{_MONTHS}|spring|summer|autumn|winter|monday|tuesday|wednesday|thursday|friday|"
+                         r"saturday|sunday)\b|\b\d{1,2}(?:st|nd|rd|th)\b|\bcentur(?:y|ies)\b|\bdecades?\b|\b\d0s\b"
+                         r"|\b(?:era|period|dynasty|ago|BC|BCE|AD|CE)\b", re.I)
 _NUMBER_WORDS = ("one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
                  "sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|"
                  "hundred|hundreds|thousand|thousands|million|millions|billion|billions|trillion|dozen|dozens|"
@@ -44,6 +48,23 @@ def expected_answer_type(question: str) -> str | None:
     return None
 
 
+_HOW_MEASURED = re.compile(r"\bhow\s+(?:long|old|far|big|large|high|often|fast|tall|heavy)\b", re.I)
+
+
+def answer_kind(question: str, typed: str | None) -> str | None:
+    """The kind of value any answer must hold: the `typed` kind (`expected_answer_type`), else
+    DATE for a "when" question, QUANTITY for "how long" and the like (a passage stating no year
+    cannot say when; the type veto stays with the typed kind alone).
+
+    >>> answer_kind("When were the first Guidelines formulated?", None), answer_kind("Why 1978?", None)
+    ('date', None)
+    >>> answer_kind("How long is the mean incubation period?", None)
+    'quantity'
+    """
+    return typed or (DATE if _WHEN.match(question) else None) \
+        or (QUANTITY if _HOW_MEASURED.search(question) else None)
+
+
 def has_answer_type(text: str, kind: str | None) -> bool:
     """Whether `text` holds something of `kind` (always true for an untyped question).
 
@@ -55,7 +76,7 @@ def has_answer_type(text: str, kind: str | None) -> bool:
     if kind == YEAR:
         return bool(_YEAR.search(text))
     if kind == DATE:
-        return bool(_DATE.search(text) or _YEAR.search(text))
+        return bool(_DATE.search(text) or _YEAR.search(text) or _TIME_NAMED.search(text))
     if kind == QUANTITY:
         return bool(_QUANTITY.search(text))
     return True

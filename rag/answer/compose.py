@@ -8,7 +8,8 @@ from rag.answer.decision import REFUSAL_ANSWER, Signals, Verdict
 from rag.answer.prompting import FittedPrompt
 from rag.answer.read import Reading
 from rag.answer.search import Prepared
-from rag.records import Answer, Citation
+from rag.answer.disagree import disagreement_text
+from rag.records import Answer, Citation, SentenceSupport
 from rag.render import render_answer
 
 
@@ -46,6 +47,8 @@ def text_answer(question: str, prepared: Prepared, raw: str, reading: Reading, s
     """The text route's answer: the quoted sentences (with the short answer before them) and the
     passages they cite, or the refusal."""
     refused, fitted = verdict.refused, prepared.fitted
+    if verdict.disagree:
+        return _disagreement(question, prepared, raw, signals, verdict, model, timings, notices)
     cited: list[Citation] = []
     if not refused:
         best: dict[int, float] = {}
@@ -77,6 +80,20 @@ def text_answer(question: str, prepared: Prepared, raw: str, reading: Reading, s
         confidence=verdict.confidence,
         scope=prepared.scope.reason,
     )
+
+
+def _disagreement(question: str, prepared: Prepared, raw: str, signals: Signals, verdict: Verdict, model: str,
+                  timings: dict, notices: list[str]) -> Answer:
+    """The documents' disagreement as the answer: each value with its passage and document cited
+    ("The documents disagree: 1978 [1] (japan-us-alliance.md), 1492 [2] (note.md)."), no value chosen."""
+    fitted, found = prepared.fitted, list(signals.disagree)
+    cited = [Citation(n, fitted.passages[n - 1], 1.0) for n in sorted({f.passage for f in found})]
+    sentences = [SentenceSupport(disagreement_text(found, markers=False), [f.passage for f in found], 1.0, True)]
+    return Answer(question=question, text=disagreement_text(found), refused=False, sentences=sentences, cited=cited,
+                  retrieved=prepared.retrieved, model=model, timings=timings, answerability=verdict.probability,
+                  raw=raw, warnings=notices, flagged=prepared.flagged, signals=signals.recorded(),
+                  head_probability=signals.head, confidence=verdict.confidence, scope=prepared.scope.reason,
+                  disagreement=[f.to_json() for f in found])
 
 
 def _withheld(reading: Reading, fitted: FittedPrompt) -> dict:

@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
+from rag.control_tokens import has_control_tokens, without_control_tokens
+
 
 @dataclass(frozen=True)
 class Turn:
@@ -21,6 +23,12 @@ class Turn:
 
     question: str
     answer: str = ""
+
+    def __post_init__(self):  # a turn from the chat's history is text a user or a client sent
+        for name in ("question", "answer"):
+            value = getattr(self, name)
+            if isinstance(value, str) and has_control_tokens(value):
+                object.__setattr__(self, name, without_control_tokens(value))
 
 ANAPHORA = {"they", "them", "their", "theirs", "it", "its", "this", "that", "these", "those", "he", "she", "him",
             "her", "his", "there", "such", "former", "latter", "same",

@@ -35,6 +35,9 @@ C. an answer read from table cells (`route` "cell" or "trend", no model): its ro
 6. a cited passage comes from a document the question rules out (another organisation, a period
    before the one asked: `index.scope.contradicts`), whatever the scores say;
 7. no sentence of the answer is supported by the passages.
+D. an answer that passes is shown as the documents' disagreement when another document states
+   the question's value otherwise (`answer.disagree`: a year, a date, an amount): each value
+   with its passage and document, none chosen.
 
 Rules 3–6 (4b too) hold only when the decision is `enabled` (off while collecting signals to fit it).
 
@@ -147,6 +150,7 @@ class Signals:
     agreement: str = field(default="", metadata=_FACT)  # the statement facts' word on the cell's value (answer.confirm)
     unconfirmed: str = field(default="", metadata=_FACT)  # why the value is not shown, when they do not agree
     candidates: tuple = field(default=(), metadata=_FACT)  # (route, reading) pairs of the number: ("cell", "$1,577 million (2018)")
+    disagree: tuple = field(default=(), metadata=_FACT)  # each document's value when they state different ones (answer.disagree)
 
     @classmethod
     def names(cls, *kinds: str, binary: bool | None = None) -> tuple[str, ...]:
@@ -245,6 +249,7 @@ class Verdict:
     reason: str  # why it was refused, in words ("" when answered)
     probability: float  # P(answerable) of the fitted model (0 when nothing was shown to the model)
     confidence: str = ""  # the head's probability in words, when there is a head
+    disagree: bool = False  # shown as the documents' disagreement, each value cited, not as one value (rule D)
 
 
 @dataclass(frozen=True)
@@ -262,7 +267,8 @@ class Decision:
         probability = fitted.probability(signals) if signals.shown else 0.0
         head = signals.head if self.head is not None else None
         confidence = confidence_words(head, self.head.veto_below) if head is not None else ""
-        return Verdict(bool(reason := self._reason(signals, probability)), reason, probability, confidence)
+        reason = self._reason(signals, probability)
+        return Verdict(bool(reason), reason, probability, confidence, disagree=not reason and bool(signals.disagree))
 
     def _reason(self, signals: Signals, probability: float) -> str:
         fitted = self.fitted

@@ -61,6 +61,24 @@ PATTERNS = [
     re.compile(rf"\b(?:reply|respond|answer)\s+(?:only\s+)?with\s+(?:only\s+|exactly\s+)?(?:the\s+|a\s+)?(?:single\s+|one\s+)?word"
                rf"|\b(?:reply|respond|answer)\s+only\s+with\b|\b{_SAY}\b[^.!?\n]{{0,30}}\b(?:and\s+)?nothing\s+else\b"
                rf"|\balways\s+(?:answer|reply|respond)\s+(?:with|that)\b|\bthe\s+answer\s+you\s+give\b", _I),
+    # statements that steer, giving no order: "Whoever asks when … should be told 1492", "The correct
+    # answer is always 1492", "Anyone asking about the treaty is to hear 1492" (the six languages, folded)
+    re.compile(r"\b(?:whoever|anyone|anybody|everyone|everybody|someone|those|people|readers?)\s+(?:who\s+)?"
+               r"(?:(?:asks?|asking|asked|inquires?|wonders?)\s+(?:about|when|what|who|which|how|where|whether|why|for\s+the)"
+               r"|wants?\s+to\s+know)\b[^.!?\n]{0,120}?\b(?:should|must|shall|is\s+to"
+               r"|are\s+to|has\s+to|have\s+to|needs?\s+to|will|ought\s+to)\s+(?:only\s+|always\s+)?(?:be\s+told|hear|be\s+given"
+               r"|get\s+the\s+answer|receive\s+the\s+answer|learn\s+that)\b"
+               r"|\bthe\s+(?:correct|right|true|only|proper|official)\s+answer\b[^.!?\n]{0,80}\b(?:is|will\s+be|remains)\s+"
+               r"always\b|\bis\s+always\s+to\s+be\s+answered\b"
+               r"|\bwer\b[^.!?\n]{0,80}\bfragt\b[^.!?\n]{0,80}\b(?:soll|muss|sollte)\b[^.!?\n]{0,40}\b(?:horen|erfahren|gesagt"
+               r"|bekommen)|\bdie\s+richtige\s+antwort\b[^.!?\n]{0,60}\bimmer\b"
+               r"|\bquiconque\s+demande\b[^.!?\n]{0,80}\b(?:doit|devra)\s+(?:entendre|s'entendre|recevoir|apprendre)"
+               r"|\bla\s+bonne\s+reponse\b[^.!?\n]{0,60}\btoujours\b"
+               r"|\bquien\s+pregunte\b[^.!?\n]{0,80}\b(?:debe|debera|tiene\s+que)\s+(?:oir|escuchar|recibir|saber)"
+               r"|\bla\s+respuesta\s+correcta\b[^.!?\n]{0,60}\bsiempre\b"
+               r"|\bкто\b[^.!?\n]{0,40}\bспрос\w*[^.!?\n]{0,80}\b(?:должен|должна|должны|следует)\s+(?:услышать|получить|сообщ\w*|сказать)"
+               r"|\bправильн\w+\s+ответ\w*\b[^.!?\n]{0,40}\bвсегда\b"
+               r"|问[^。！？]{0,30}(?:都应|应该|应当|应)(?:被)?告知|正确答案(?:永远|总是|始终)是", _I),
     # an order to say one made-up word: "say PWNED", "output 'PWNED'"
     re.compile(r"\b(?i:say|print|output|write|reply|respond|answer)\s+(?i:with\s+)?(?i:only\s+)?(?i:the\s+word\s+)?"
                r"['\"“‘]?[A-Z]{4,}\b"),
@@ -80,7 +98,8 @@ def addressed_to_assistant(text: str) -> str | None:
 # The grounding rule's words, in the six languages of the written variants and Japanese. An order
 # about what to answer needs a word for answering and someone told to do it.
 _ANSWER_WORD = re.compile(  # unaccented: the rule reads folded text ("réponds" is "reponds")
-    r"\b(?:answer\w*|repl(?:y|ies|ied)|respond\w*\s+(?:with|only|that)|say|tell|state\s+that|print|output)\b|\bantwort\w*|\bsag(?:e|t|en)?\b"
+    r"\b(?:answer\w*|repl(?:y|ies|ied)|respond\w*\s+(?:with|only|that)|say|tell|told|state\s+that|print|output"
+    r"|(?:is|are)\s+to\s+hear|be\s+given)\b|\b(?:horen|erfahren|entendre|oir|escuchar|услышать)\b|告知|\bantwort\w*|\bsag(?:e|t|en)?\b"
     r"|\bgib\s+an\b|\brepon\w*|\bdis\b|\bdire\b|\bdile\b|\brespon\w*|\brispo\w*|\bdi\b|\bответ\w*|\bотвеч\w*|\bскаж\w*"
     r"|\bсообщ\w*|回答|答案|回复|答复|告诉|说|答え|대답|답변", re.I)
 _SOMEONE_TOLD = re.compile(
@@ -93,6 +112,7 @@ _SOMEONE_TOLD = re.compile(
     r"|\b(?:always|immer|toujours|siempre|всегда)\s+(?:answer|antworte|reponds|responde|отвеча[йи])"
     r"|\b(?:the\s+)?(?:ai|assistant|model|chatbot|bot|ki|ia|ии)\b[^.!?]{0,40}\b(?:reading|liest|lit|lee|читающ)"
     r"|\b(?:if|when(?:ever)?)\s+(?:you\s+are\s+|anyone\s+|someone\s+)?ask(?:ed|s)?\b|\banyone\s+ask\w*"
+    r"|\b(?:whoever|anybody|everyone)\s+(?:who\s+)?ask\w*|\bwer\b[^.!?]{0,60}\bfragt\b|\bкто\b[^.!?]{0,30}\bспрос|问到|\b(?:correct|right|true)\s+answer\b[^.!?]{0,60}\balways\b"
     r"|\bwenn\b[^.!?]{0,40}\bfragt\b|\bfalls\b[^.!?]{0,40}\bgefragt\b|\bsi\s+(?:on|quelqu'un|l'on)\b[^.!?]{0,40}\bdemande"
     r"|\bquiconque\s+demande|\bquien\s+pregunte|\bsi\s+(?:te|alguien)\b[^.!?]{0,40}\bpregunt|\bесли\b[^.!?]{0,40}\bспрос"
     r"|\bлюбо[йи],?\s+кто\s+спрос|如果[^。！？]{0,20}问|询问|\bsi\s+te\s+pregunt"

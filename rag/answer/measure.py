@@ -8,6 +8,7 @@ from pathlib import Path
 
 from rag.answer import sentences as choose
 from rag.answer.decision import Decision, Signals
+from rag.answer.disagree import disagreeing
 from rag.answer.draft import Draft
 from rag.answer.prompting import FittedPrompt, build_messages
 from rag.answer.question import Question
@@ -74,4 +75,17 @@ def signals(question: Question, prepared: Prepared, draft: Draft, reading: Readi
                    head=head.probability(states) if head is not None and states else None,  # a dot product
                    shown=len(fitted.passages), set_aside=len(prepared.flagged), drafted=bool(draft.raw),
                    sentences=len(reading.sentences), cell_match=cell_match,
+                   disagree=documents_disagree(question, fitted, reading, shown),
                    **documents_cited(question.asked, cards, fitted, reading))
+
+
+def documents_disagree(question: Question, fitted: FittedPrompt, reading: Reading,
+                       shown: list[choose.ScoredSentence]) -> tuple:
+    """Each document's value when another document states the question's value otherwise (`disagree`)."""
+    if not reading.sentences or not reading.sentences[0].citations:
+        return ()
+    first = reading.sentences[0]
+    quoted = next((s for s in shown if s.text == first.text), choose.ScoredSentence(0.0, first.citations[0], first.text))
+    q_terms = question_terms(set(question.terms))
+    return tuple(disagreeing(reading.short, quoted, shown, [p.chunk.source for p in fitted.passages],
+                             question.answer_kind, lambda text: coverage(q_terms, terms(text))))

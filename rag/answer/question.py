@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 from rag.answer import cells, collection, formulas
-from rag.answer.answer_types import expected_answer_type
+from rag.answer.answer_types import answer_kind, expected_answer_type
 from rag.answer.metrics import asked_metric
 from rag.index.lexical import terms
 from rag.ingest.facts import asked_item, names_line_item
@@ -41,6 +41,7 @@ class Question:
     mode: str = Settings.mode
     asked: Asked = field(default_factory=Asked)  # the document it names: organisation, periods, form, latest
     answer_type: str | None = None  # "year", "date", "quantity" when its wording asks for one
+    answer_kind: str | None = None  # the kind of value any answer holds: answer_type, or "date" for "when"
     core: str = ""  # the asking sentence without the instructions around it (cells.core_question)
     value: bool = False  # answered by a number, not by words (collection.is_value_question; "what was" a line item)
     arithmetic: bool = False  # asks for arithmetic over cells (an average, a change, a ratio)
@@ -69,7 +70,8 @@ def parse(query: Query, cards: Iterable[DocumentCard] = ()) -> Question:
     return Question(
         text=text, k=query.k, mode=query.mode,
         asked=asked(text, [c for c in cards if c.identified]),
-        answer_type=expected_answer_type(text),
+        answer_type=(typed := expected_answer_type(text)),
+        answer_kind=answer_kind(text, typed),
         core=core,
         value=collection.is_value_question(text) or names_line_item(core or text) and collection.asks_what_was(core or text),
         arithmetic=collection.asks_arithmetic(core),

@@ -7,9 +7,12 @@ What an answer is read from is decided here, before any model writes: `find` is 
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import NamedTuple
 
 from rag.answer import sentences as choose
+from rag.answer.answer_types import DATE, YEAR, has_answer_type
+from rag.answer.disagree import values_of
 from rag.answer.injection import set_aside
 from rag.answer.prompting import FittedPrompt, fit_prompt
 from rag.answer.question import Question
@@ -17,6 +20,8 @@ from rag.index.lexical import terms
 from rag.index.retrieval import Retriever
 from rag.index.scope import choose_scope
 from rag.records import Found, Passage
+
+ANSWERING_DEPTH = 2  # a typed question looks this many times k deep for passages that can answer
 
 
 class Prepared(NamedTuple):
@@ -33,9 +38,27 @@ def find(question: Question, retriever: Retriever, embed) -> Found:
     """The question's scope searched, and the passages that address the assistant set aside."""
     vocabulary = retriever.index.bm25.vocab_dict
     scope = choose_scope(question.asked, retriever.cards(), lambda name: bool(terms(name)) and terms(name) <= vocabulary.keys())
-    retrieved = [] if scope.missing else retriever.search(question.query, k=question.k, mode=question.mode,
+    depth = ANSWERING_DEPTH * question.k if question.answer_kind else question.k
+    retrieved = [] if scope.missing else retriever.search(question.query, k=depth, mode=question.mode,
                                                           sources=scope.sources)
+    retrieved = answering_first(retrieved, question.answer_kind)[:question.k]
     return Found(scope, retrieved, *set_aside(retrieved, embed))
+
+
+def answering_first(passages: list[Passage], kind: str | None) -> list[Passage]:
+    """The passages that can hold the answer's kind of value, before those that cannot, each
+    group in its retrieved order, ranks renumbered. For a question of time ("when", "which
+    year") a passage that names no time is left out once any passage names one: a note whose
+    words are close to the question's but that says no date ("The first Guidelines are
+    discussed below") never takes the place of one that can answer, nor sways the model's
+    reading of it. For a number, such passages only go last (nearly every passage has a digit)."""
+    if not kind:
+        return passages
+    holds = lambda text: has_answer_type(text, kind) or bool(values_of(text, kind))  # "in 1492" is a time too
+    can = [p for p in passages if holds(p.chunk.text)]
+    cannot = [p for p in passages if not holds(p.chunk.text)]
+    ordered = can if can and kind in (YEAR, DATE) else can + cannot
+    return [p if p.rank == n else replace(p, rank=n) for n, p in enumerate(ordered, start=1)]
 
 
 def rank(text: str, passages: list[Passage], embed) -> list[choose.ScoredSentence]:

@@ -9,6 +9,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Iterator
 
+from rag.control_tokens import without_control_tokens
 from rag.generate import model_files
 from rag.settings import Settings
 
@@ -19,6 +20,14 @@ class GeneratorConfig:
     max_new_tokens: int = Settings.max_new_tokens
     threads: int | None = None  # torch intra-op threads; None: all cores
     precision: str = Settings.precision  # "int8" (Linear layers, see quantization.py) or "float32"
+
+
+def safe_messages(messages) -> list[dict]:
+    """Chat messages whose contents hold no control token (`rag.control_tokens`): the model's
+    door, so that whatever text slipped past its entry cannot open a turn of the chat template.
+    Every runtime renders its prompt from these."""
+    return [{**m, "content": without_control_tokens(m["content"])} if isinstance(m.get("content"), str) else m
+            for m in messages]
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import threading
 from typing import Iterator
 
 from rag.generate import copy_span
-from rag.generate.base import Generator, GeneratorConfig, Prompt
+from rag.generate.base import Generator, GeneratorConfig, Prompt, safe_messages
 
 
 class TransformersGenerator(Generator):
@@ -30,7 +30,7 @@ class TransformersGenerator(Generator):
         self._prefix_cache: dict = {}
 
     def render(self, messages) -> str:
-        return self.tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
+        return self.tokenizer.apply_chat_template(safe_messages(messages), tokenize=False, add_generation_prompt=True)
 
     def count_prompt_tokens(self, messages) -> int:
         return len(self.tokenizer(self.render(messages), add_special_tokens=False)["input_ids"])
@@ -131,7 +131,7 @@ class TransformersGenerator(Generator):
 
         import torch
 
-        text = self.tokenizer.apply_chat_template(list(fixed_messages), tokenize=False)
+        text = self.tokenizer.apply_chat_template(safe_messages(fixed_messages), tokenize=False)
         prefix = tuple(self.tokenizer(text, add_special_tokens=False)["input_ids"])
         if len(prefix) >= ids.shape[1] or tuple(ids[0, :len(prefix)].tolist()) != prefix:
             return None, ids

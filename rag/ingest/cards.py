@@ -17,6 +17,7 @@ import re
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import date, timedelta
 
+from rag.control_tokens import without_control_tokens
 from rag.ingest.naming import fiscal_year_end_month, from_file_name
 
 CARD_FIELDS = ("title", "organisation", "kind", "fiscal_year", "quarter", "period_end", "date", "file_period")
@@ -287,7 +288,7 @@ def read_card(first_pages: list[str], file_name: str, body: str = "") -> Documen
     year_end = fiscal_year_end_month(body or text)
     if end and quarter is not None and year_end and not _names_quarter(text):
         year, quarter = fiscal_quarter(end, year_end) or (year, quarter)
-    stem = re.sub(r"\.[A-Za-z0-9]{1,5}$", "", file_name.rsplit("/", 1)[-1])
+    stem = without_control_tokens(re.sub(r"\.[A-Za-z0-9]{1,5}$", "", file_name.rsplit("/", 1)[-1]))
     named = from_file_name(stem)
     organisation = _organisation(text)
     aliases = []
@@ -325,7 +326,10 @@ def with_corrections(card: DocumentCard, corrections: dict) -> DocumentCard:
         if name in ("fiscal_year", "quarter"):
             value = int(value) if value not in (None, "") else None
         elif name == "aliases":
-            value = tuple(value) if isinstance(value, (list, tuple)) else tuple(str(value).split(","))
+            value = tuple(without_control_tokens(a) for a in (value if isinstance(value, (list, tuple))
+                                                              else str(value).split(",")))
+        elif isinstance(value, str):
+            value = without_control_tokens(value)
         values[name] = value
     return replace(card, **values, corrected=tuple(sorted(set(card.corrected) | set(values))))
 

@@ -16,8 +16,9 @@ from rag.settings import Settings
 
 TokenCounter = Callable[[str], int]
 # Raised when the readers change what a file gives (2: document cards, table rows with their
-# headers, ligatures): an index built before re-reads its files (unchanged texts keep their vectors).
-READER_VERSION = 2
+# headers, ligatures; 3: language-model control tokens removed): an index built before re-reads its
+# files (unchanged texts keep their vectors).
+READER_VERSION = 3
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
+from rag.control_tokens import without_control_tokens
 from rag.errors import UserError
 from rag.records import Block
 from rag.settings import Settings
@@ -34,6 +35,12 @@ _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
 # A UTF-8 file with a few stray bytes: nearly all its non-ASCII bytes still form valid UTF-8
 # sequences (in a cp1252 file, nearly none do). Up to this share invalid, it is read as UTF-8.
 MAX_INVALID_UTF8 = 0.1
+
+
+def clean(text: str) -> str:
+    """A document's text as the index keeps it: no control characters, no language-model control
+    tokens (`rag.control_tokens`: a document's `<|endoftext|>` reaches neither model nor page)."""
+    return without_control_tokens(strip_controls(text))
 
 
 def strip_controls(text: str) -> str:
@@ -84,7 +91,7 @@ def decode_text(data: bytes, name: str, warn=None) -> str:
     controls = sum(1 for ch in text[:8192] if ord(ch) < 32 and ch not in "\n\r\t\f")
     if controls > 0.05 * min(len(text), 8192):
         raise UnreadableFile(f"{name}: looks binary, not text")
-    return strip_controls(text.replace("\r\n", "\n").replace("\r", "\n"))
+    return clean(text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
 def _split_on_blank_lines(text: str) -> list[tuple[str, int, int]]:
@@ -234,7 +241,7 @@ def pdf_blocks(path: Path) -> list[Block]:
     from rag.ingest.pdf import PdfUnreadable, pdf_blocks as read_pdf
 
     try:
-        blocks, _ = read_pdf(path, clean=strip_controls)
+        blocks, _ = read_pdf(path, clean=clean)
     except PdfUnreadable as exc:
         raise UnreadableFile(f"{path}: {exc}") from exc
     if not any(b.kind != "heading" for b in blocks):
@@ -306,7 +313,7 @@ def word_blocks(path: Path, max_mb: int = Settings.max_file_mb,
 
     _check_zip_contents(path, max_mb, max_paragraphs)
     try:
-        blocks = docx_blocks(path, clean=strip_controls)
+        blocks = docx_blocks(path, clean=clean)
     except (BadZipFile, OpcError, KeyError, ValueError) as exc:
         raise UnreadableFile(f"{path}: not a readable Word file ({exc.__class__.__name__})") from exc
     if not any(b.kind != "heading" for b in blocks):
