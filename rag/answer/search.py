@@ -42,23 +42,33 @@ def find(question: Question, retriever: Retriever, embed) -> Found:
     retrieved = [] if scope.missing else retriever.search(question.query, k=depth, mode=question.mode,
                                                           sources=scope.sources)
     retrieved = answering_first(retrieved, question.answer_kind)[:question.k]
-    return Found(scope, retrieved, *set_aside(retrieved, embed))
+    passages, flagged = set_aside(retrieved, embed)
+    return Found(scope, retrieved, fit_to_answer(passages, question.answer_kind), flagged)
+
+
+def _holds(text: str, kind: str) -> bool:
+    return has_answer_type(text, kind) or bool(values_of(text, kind))  # "in 1492" is a time too
 
 
 def answering_first(passages: list[Passage], kind: str | None) -> list[Passage]:
-    """The passages that can hold the answer's kind of value, before those that cannot, each
-    group in its retrieved order, ranks renumbered. For a question of time ("when", "which
-    year") a passage that names no time is left out once any passage names one: a note whose
-    words are close to the question's but that says no date ("The first Guidelines are
-    discussed below") never takes the place of one that can answer, nor sways the model's
-    reading of it. For a number, such passages only go last (nearly every passage has a digit)."""
+    """The passages that can hold the answer's kind of value before those that cannot, each
+    group in its retrieved order, ranks renumbered: what `rag search` shows, k of them."""
     if not kind:
         return passages
-    holds = lambda text: has_answer_type(text, kind) or bool(values_of(text, kind))  # "in 1492" is a time too
-    can = [p for p in passages if holds(p.chunk.text)]
-    cannot = [p for p in passages if not holds(p.chunk.text)]
-    ordered = can if can and kind in (YEAR, DATE) else can + cannot
+    ordered = [p for p in passages if _holds(p.chunk.text, kind)] + [p for p in passages if not _holds(p.chunk.text, kind)]
     return [p if p.rank == n else replace(p, rank=n) for n, p in enumerate(ordered, start=1)]
+
+
+def fit_to_answer(passages: list[Passage], kind: str | None) -> list[Passage]:
+    """For a question of time ("when", "which year"), the passages that name a time, once any
+    does: a note whose words are close to the question's but that says no date ("The first
+    Guidelines are discussed below") never sways the model's reading of one that can answer.
+    `rag search` still lists it, last. For a number nothing is left out (nearly every passage
+    has a digit); `answering_first` only puts those without one last."""
+    if kind not in (YEAR, DATE):
+        return passages
+    can = [p for p in passages if _holds(p.chunk.text, kind)]
+    return can or passages
 
 
 def rank(text: str, passages: list[Passage], embed) -> list[choose.ScoredSentence]:
