@@ -108,3 +108,21 @@ def test_damaged_facts_are_one_line_for_rag_facts_and_no_crash_for_an_answer(tmp
     shown = _rag("facts", str(filing), "--index", str(tmp_path / "index"))
     assert shown.returncode == 2 and "damaged" in shown.stderr and "Traceback" not in shown.stderr, shown.stderr
     assert Retriever.open(tmp_path / "index", embedder).facts(str(filing)) == []
+
+
+def test_a_statement_whose_header_line_stayed_in_the_title_still_gives_each_cell_its_period():
+    """Adobe's 2017 balance sheet as read: the two dates above the columns stayed in the row's
+    title and the cells have no header; its facts are its periods', and it is named a balance
+    sheet by its lines. A title with fewer dates than cells gives no facts rather than a guess."""
+    from rag.ingest.facts import document_facts
+    from rag.records import Chunk
+
+    title = "December 1, 2017 December 2, 2016 ASSETS Current assets:"
+    rows = [f"{title} — Total current assets — 7,247,813; 5,839,774",
+            f"{title} — Total current liabilities — 3,527,457; 2,811,635",
+            "2017 Revenue by quarter — Revenue — 1,682; 1,772; 1,841"]
+    facts = document_facts([Chunk("c", "adobe.pdf", (), "\n".join(rows), 0, 0, 57)])
+    assert [(f.item, f.period_end, f.value, f.statement) for f in facts] == [
+        ("total current assets", "2017-12-01", 7247813.0, "balance"), ("total current assets", "2016-12-02", 5839774.0, "balance"),
+        ("total current liabilities", "2017-12-01", 3527457.0, "balance"),
+        ("total current liabilities", "2016-12-02", 2811635.0, "balance")]

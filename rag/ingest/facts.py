@@ -218,6 +218,28 @@ def _completed(facts: list[Fact]) -> list[Fact]:
     return out
 
 
+_DATE = (r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
+         r"\s+\d{1,2},\s+(?:19|20)\d{2}")
+
+
+def _headers_in_title(title: str, cells: int) -> list[str]:
+    """Column headers a table reader left in the row's title: a statement whose header line did
+    not split into columns prints "December 1, 2017 December 2, 2016 ASSETS Current assets" above
+    cells with no header. When the title names as many dates (else years) as the row has cells,
+    they are its columns, in order; otherwise none (a guess would give a cell the wrong period).
+
+    >>> _headers_in_title("As of June 30, 2023 December 31, 2022 (unaudited) Assets", 2)
+    ['June 30, 2023', 'December 31, 2022']
+    >>> _headers_in_title("Years Ended December 31, 2017 2016 2015", 3), _headers_in_title("2017 2016", 3)
+    (['2017', '2016', '2015'], [])
+    """
+    for pattern in (_DATE, r"\b(?:19|20)\d{2}\b"):
+        found = re.findall(pattern, title)
+        if len(found) == cells:
+            return found
+    return []
+
+
 def facts_of(chunk: Chunk, caption: str = "") -> list[Fact]:
     """The facts of a chunk's table rows (none for prose); `caption`, the statement its page
     has named above it.
@@ -233,8 +255,12 @@ def facts_of(chunk: Chunk, caption: str = "") -> list[Fact]:
         if len(parts) < 3:
             continue
         title, label, pairs = parts[0].strip(), ROW_SEPARATOR.join(parts[1:-1]).strip(), parts[-1]
-        for pair in pairs.split("; "):
+        cells = pairs.split("; ")
+        headers = _headers_in_title(title, len(cells)) if not any(": " in c for c in cells) else []
+        for n, pair in enumerate(cells):
             header, _, text = pair.rpartition(": ")
+            if headers:
+                header, text = headers[n], pair
             value = parse_number(text)
             if value is None or not header:
                 continue
