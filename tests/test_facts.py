@@ -126,3 +126,23 @@ def test_a_statement_whose_header_line_stayed_in_the_title_still_gives_each_cell
         ("total current assets", "2017-12-01", 7247813.0, "balance"), ("total current assets", "2016-12-02", 5839774.0, "balance"),
         ("total current liabilities", "2017-12-01", 3527457.0, "balance"),
         ("total current liabilities", "2016-12-02", 2811635.0, "balance")]
+
+
+def test_a_statement_printed_as_running_text_is_read_row_by_row_across_its_pages_chunks():
+    """Amazon's 2017 10-K as PDFium reads it: the balance sheet is text, not table rows (38 of the
+    132 FinanceBench filings gave no statement fact before). Each caption followed by one number
+    per column is a row, for every chunk of the page; a run of another length, and prose that
+    only mentions the statements, give nothing."""
+    from rag.ingest.facts import document_facts
+    from rag.records import Chunk
+
+    first = ("CONSOLIDATED BALANCE SHEETS (in millions, except per share data) December 31, 2016 2017 ASSETS "
+             "Current assets: Cash and cash equivalents $ 19,334 $ 20,522 Inventories 11,461 16,047")
+    second = "Total current liabilities 43,816 57,883 Long-term debt 7,694 24,743 3 Other 1 2"
+    prose = Chunk("p", "amzn.pdf", (), "Our Consolidated Balance Sheets at December 31, 2016 2017 show Inventories 1 2", 0, 0, 12)
+    facts = document_facts([prose, Chunk("a", "amzn.pdf", (), first, 0, 0, 39), Chunk("b", "amzn.pdf", (), second, 0, 1, 39)])
+    assert [(f.item, f.period_end, f.value, f.scale) for f in facts if f.item] == [
+        ("cash and equivalents", "2016-12-31", 19334.0, 1e6), ("cash and equivalents", "2017-12-31", 20522.0, 1e6),
+        ("inventories", "2016-12-31", 11461.0, 1e6), ("inventories", "2017-12-31", 16047.0, 1e6),
+        ("total current liabilities", "2016-12-31", 43816.0, 1e6), ("total current liabilities", "2017-12-31", 57883.0, 1e6)]
+    assert {f.page for f in facts} == {39} and {f.statement for f in facts} == {"balance"}

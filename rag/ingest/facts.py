@@ -34,6 +34,10 @@ _MONTHS = [(3, r"three months|13 weeks|thirteen weeks|\bquarter\b|\b[1-4]Q\d{2}\
            (9, r"nine months|39 weeks"), (12, r"twelve months|52 weeks|53 weeks|fiscal year|years? ended")]
 
 
+_DATE = (r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
+         r"\s+\d{1,2},\s+(?:19|20)\d{2}")
+
+
 @dataclass(frozen=True)
 class Fact:
     """One statement cell: what it is, for which period, how much."""
@@ -179,13 +183,95 @@ def document_facts(chunks: list[Chunk]) -> list[Fact]:
     ("Condensed Consolidated Statements of Income", then the rows) names the rows after it on
     its page.
     """
-    found, caption, page = [], "", None
+    found, caption, page, printed = [], "", None, None
     for chunk in chunks:
         named = statement_of(" ".join(chunk.section) + " " + chunk.text[:300])
         if named or chunk.page != page:
-            caption, page = named, chunk.page
+            caption, page, printed = named, chunk.page, None
         found += facts_of(chunk, caption)
+        printed = _printed_statement(chunk.text) or printed
+        if printed:
+            found += text_statement_facts(chunk, *printed)
     return _completed(found)
+
+
+_PERIOD_HEADER = rf"(?:{_DATE}|(?:19|20)\d{{2}})"
+_YEARS_RUN = re.compile(rf"({_PERIOD_HEADER}(?:\s+{_PERIOD_HEADER}){{1,4}})(?![\d,])")
+
+
+def _printed_statement(text: str) -> tuple[str, str, tuple[str, ...]] | None:
+    """(statement, title, column headers) of a statement printed as running text: a PDF whose
+    statement table was not read as rows ("CONSOLIDATED BALANCE SHEETS (in millions) December 31,
+    2016 2017 ASSETS Current assets: Cash and cash equivalents $ 19,334 $ 20,522 ..."). Only a
+    title followed within 200 characters by its run of period headers counts, and only in capitals
+    or with its scale between ("(In millions)"), so prose that mentions "our Consolidated Balance
+    Sheets at December 31, 2016" is never read as one.
+
+    >>> _printed_statement("CONSOLIDATED BALANCE SHEETS (in millions) December 31, 2016 2017 ASSETS Cash $ 1 $ 2")
+    ('balance', 'CONSOLIDATED BALANCE SHEETS (in millions)', ('December 31, 2016', 'December 31, 2017'))
+    >>> _printed_statement("as shown in our consolidated balance sheets at December 31, 2016 2017") is None
+    True
+    """
+    for kind, pattern in _STATEMENTS:
+        for title in re.finditer(rf"(?:Condensed )?(?:Consolidated )?(?:{pattern})", text, re.IGNORECASE):
+            run = _YEARS_RUN.search(text, title.end(), title.end() + 200)
+            if not run or not (title.group(0).isupper() or re.search(r"\b(?:millions|thousands|billions)\b",
+                                                                       text[title.end():run.start()], re.IGNORECASE)):
+                continue
+            dates = re.findall(_DATE, run.group(1))
+            years = re.findall(r"(?:19|20)\d{2}", re.sub(_DATE, "", run.group(1)))
+            if dates and years:
+                headers = tuple(dates) + tuple(re.sub(r"(?:19|20)\d{2}$", y, dates[-1]) for y in years)
+            else:
+                headers = tuple(dates or years)
+            return kind, " ".join(text[title.start():run.start()].split()), headers
+    return None
+
+
+def text_statement_facts(chunk: Chunk, statement: str, title: str, headers: tuple[str, ...]) -> list[Fact]:
+    """The facts of a statement printed as running text (`_printed_statement`): each caption
+    followed by exactly one number per column is a row, its numbers the columns in order; a run of
+    another length is no row (a guess would give a cell the wrong period). The caption is what
+    follows its section's colon ("Current assets: Inventories 11,461 16,047" -> Inventories).
+
+    >>> chunk = Chunk("c", "amzn.pdf", (), "Current assets: Inventories 11,461 16,047 Total current assets 45,781 60,197", 0, 0, 39)
+    >>> [(f.label, f.period, f.value) for f in text_statement_facts(chunk, "balance", "BALANCE SHEETS (in millions)",
+    ...                                                              ("December 31, 2016", "December 31, 2017"))]
+    [('Inventories', 'December 31, 2016', 11461.0), ('Inventories', 'December 31, 2017', 16047.0), \
+('Total current assets', 'December 31, 2016', 45781.0), ('Total current assets', 'December 31, 2017', 60197.0)]
+    """
+    found, label, cells = [], [], []
+
+    def close() -> None:
+        text = " ".join(label).rpartition(":")[2].strip()
+        if len(cells) == len(headers) and re.search(r"[A-Za-z]{3}", text):
+            for header, cell in zip(headers, cells):
+                value = parse_number(cell)
+                if value is None:
+                    continue
+                scale, unit = _scale(title, text, cell)
+                end, months = _period(header, title)
+                found.append(Fact(chunk.source, chunk.page, statement, title, text, standard_item(text), header,
+                                  end, months, value, scale, unit, cell))
+        label.clear(), cells.clear()
+
+    for line in chunk.text.split("\n"):
+        if ROW_SEPARATOR in line:
+            continue
+        for token in line.split():
+            if token in _CURRENCY_SIGNS:
+                continue
+            if parse_number(token) is not None or token in ("—", "–", "-"):
+                cells.append(token)
+            else:
+                if cells:
+                    close()
+                label.append(token)
+        close()
+    return found
+
+
+_CURRENCY_SIGNS = {"$", "€", "£", "¥"}
 
 
 # A table whose caption was not read is a statement by the standard lines it holds.
@@ -216,10 +302,6 @@ def _completed(facts: list[Fact]) -> list[Fact]:
         scale = fact.scale or by_page.get((fact.source, fact.page)) or by_document.get(fact.source) or 1.0
         out.append(replace(fact, statement=statement, scale=scale))
     return out
-
-
-_DATE = (r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
-         r"\s+\d{1,2},\s+(?:19|20)\d{2}")
 
 
 def _headers_in_title(title: str, cells: int) -> list[str]:
