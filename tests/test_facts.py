@@ -146,3 +146,28 @@ def test_a_statement_printed_as_running_text_is_read_row_by_row_across_its_pages
         ("inventories", "2016-12-31", 11461.0, 1e6), ("inventories", "2017-12-31", 16047.0, 1e6),
         ("total current liabilities", "2016-12-31", 43816.0, 1e6), ("total current liabilities", "2017-12-31", 57883.0, 1e6)]
     assert {f.page for f in facts} == {39} and {f.statement for f in facts} == {"balance"}
+
+
+def test_a_formula_the_question_defines_is_computed_from_the_facts_of_each_fiscal_year():
+    """FinanceBench's Amazon FY2017 DPO (gold 93.86) from statements read as text: accounts
+    payable is the balance sheet's level, never the cash-flow statement's change in it; a term
+    with no fact for its year computes nothing."""
+    from rag.answer import fact_formulas
+    from rag.answer.formulas import formula_of
+    from rag.ingest.facts import document_facts
+    from rag.records import Chunk
+
+    pages = {37: "CONSOLIDATED STATEMENTS OF OPERATIONS (in millions) Year Ended December 31, 2015 2016 2017 "
+                 "Total net sales 107,006 135,987 177,866 Operating expenses: Cost of sales 71,651 88,265 111,934",
+             36: "CONSOLIDATED STATEMENTS OF CASH FLOWS (in millions) Year Ended December 31, 2015 2016 2017 "
+                 "Changes in operating assets and liabilities: Accounts payable 4,294 5,030 7,175",
+             39: "CONSOLIDATED BALANCE SHEETS (in millions) December 31, 2016 2017 Current assets: Inventories "
+                 "11,461 16,047 Current liabilities: Accounts payable $ 25,309 $ 34,616"}
+    facts = document_facts([Chunk(str(p), "amzn.pdf", (), t, 0, 0, p) for p, t in sorted(pages.items())])
+    question = ("What is Amazon's FY2017 days payable outstanding (DPO)? DPO is defined as: 365 * (average accounts "
+                "payable between FY2016 and FY2017) / (FY2017 COGS + change in inventory between FY2016 and FY2017).")
+    found = fact_formulas.compute(formula_of(question), facts, None, (2016, 2017))
+    assert round(found.value, 2) == 93.86 and {f.page for f in found.inputs} == {37, 39}
+    growth = fact_formulas.compute(formula_of("the year-over-year change in revenue from FY2016 to FY2017"), facts, None, ())
+    assert round(growth.value, 1) == 30.8
+    assert fact_formulas.compute(formula_of("the year-over-year change in revenue from FY2017 to FY2018"), facts, None, ()) is None

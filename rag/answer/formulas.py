@@ -47,6 +47,10 @@ class Term:
 
 _GROWTH = re.compile(rf"{_FY}\s*(?:-|–|to|and)\s*{_FY}\s+(?:(?:3|three|2|two)[- ]year\s+)?(.+?)\s+"
                      rf"(?:growth(?: rate)?|%\s*change|percent(?:age)? change)\b", re.IGNORECASE)
+_YEAR_OVER_YEAR = re.compile(rf"\byear[- ]over[- ]year\s+(?:change|growth)\s+in\s+(.+?)\s+from\s+{_FY}\s+to\s+{_FY}",
+                             re.IGNORECASE)
+_CAGR = re.compile(rf"\b(?:\d|two|three|four|five)[- ]year\s+(.+?)\s+(?:CAGR|compound annual growth rate)\s+"
+                   rf"(?:from|between)\s+{_FY}\s+(?:to|and)\s+{_FY}", re.IGNORECASE)
 _MARGIN = re.compile(rf"{_FY}\s+(?:unadjusted\s+)?(.+?)\s*%?\s*margin\b", re.IGNORECASE)
 _MARGIN_OF = {"gross": "gross profit", "operating": "operating income", "net": "net income", "ebit": "operating income",
               "net profit": "net income", "operating profit": "operating income"}
@@ -63,9 +67,21 @@ def implied_definition(question: str) -> str:
 
     >>> implied_definition("What is the FY2019 - FY2020 total revenue growth rate for Block?")
     'defined as: (FY2020 total revenue - FY2019 total revenue) / (FY2019 total revenue) * 100'
+    >>> implied_definition("What is Amazon's year-over-year change in revenue from FY2016 to FY2017 (in percents)?")
+    'defined as: (FY2017 revenue - FY2016 revenue) / (FY2016 revenue) * 100'
+    >>> implied_definition("What is Lockheed Martin's 2 year total revenue CAGR from FY2020 to FY2022?")
+    'defined as: ((FY2022 total revenue / FY2020 total revenue) ** (1 / 2) - 1) * 100'
     >>> implied_definition("What is Nike's FY2022 gross margin?")
     'defined as: FY2022 gross profit / FY2022 revenue * 100'
     """
+    found = _YEAR_OVER_YEAR.search(question)
+    if found:
+        metric, first, last = found.group(1).strip(), found.group(2), found.group(3)
+        return f"defined as: (FY{last} {metric} - FY{first} {metric}) / (FY{first} {metric}) * 100"
+    found = _CAGR.search(question)
+    if found:
+        metric, first, last = found.group(1).strip(), int(found.group(2)), int(found.group(3))
+        return f"defined as: ((FY{last} {metric} / FY{first} {metric}) ** (1 / {last - first}) - 1) * 100"
     found = _GROWTH.search(question)
     if found:
         first, last, metric = found.group(1), found.group(2), found.group(3)
@@ -107,19 +123,19 @@ def formula_of(question: str) -> tuple[str, list[Term]] | None:
             terms.append(Term.read(token))
     if not terms or len(terms) > 6 or len(terms) == 1 and not any(p in "*/+-" for p in parts):
         return None
-    return " ".join(parts), terms
+    return " ".join(parts).replace("* *", "**"), terms
 
 
 def evaluate(expression: str, values: list[float]) -> float | None:
-    """The expression's value, by Python's own parser, over +, -, *, / and numbers only.
+    """The expression's value, by Python's own parser, over +, -, *, /, ** and numbers only.
 
-    >>> evaluate("365 * ( v0 ) / ( v1 + v2 )", [10.0, 3.0, 2.0])
-    730.0
+    >>> evaluate("365 * ( v0 ) / ( v1 + v2 )", [10.0, 3.0, 2.0]), evaluate("( v0 / v1 ) ** ( 1 / 2 ) - 1", [4.0, 1.0])
+    (730.0, 1.0)
     """
     import ast
     import operator as op
 
-    apply = {ast.Add: op.add, ast.Sub: op.sub, ast.Mult: op.mul, ast.Div: op.truediv}
+    apply = {ast.Add: op.add, ast.Sub: op.sub, ast.Mult: op.mul, ast.Div: op.truediv, ast.Pow: op.pow}
 
     def walk(node):
         if isinstance(node, ast.BinOp) and type(node.op) in apply:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from rag.answer import collection
+from rag.answer import fact_formulas
 from rag.answer import metrics
 from rag.answer.confirm import Confirmation, confirm, period_facts
 from rag.answer.decision import Signals
@@ -49,6 +50,8 @@ def structured(question: Question, prepared: Prepared, retriever: Retriever, emb
         return across_documents(question, prepared, retriever, embed, model, timings, threshold)
     if question.metric and (computed := from_metric(question, prepared, retriever, model, timings)).answer:
         return computed
+    if question.formula and (computed := from_fact_formula(question, prepared, retriever, model, timings)).answer:
+        return computed
     if not prepared.fitted.passages or not question.value:
         return Routed()
     return from_cell(question, prepared, retriever, embed, model, timings)
@@ -66,19 +69,59 @@ def from_metric(question: Question, prepared: Prepared, retriever: Retriever, mo
                   if (value := metrics.compute(metric, chosen, card))), None)
     if found is None:
         return _not_computed(question, prepared, facts, chosen, card, model, timings)
-    cited, sentences = [], []
-    for fact in found.inputs:
-        chunk = next((c for c in retriever.index.chunks if c.source == source and c.page == fact.page
-                      and fact.label in c.text and fact.text in c.text), None)
-        if chunk is None:
-            return Routed()
-        line = next((ln for ln in chunk.text.split("\n") if fact.label in ln and fact.text in ln), chunk.text)
-        n = len(cited) + 1
-        cited.append(Citation(n, Passage(chunk, 1.0, n), 1.0))
-        sentences.append(SentenceSupport(line, [n], 1.0, True, [n], {n: line}))
+    if (rows := _printed_rows(found.inputs, source, retriever)) is None:
+        return Routed()
+    cited, sentences = rows
     text = f"{found.shown()} — {found.formula()} " + " ".join(f"[{c.n}]" for c in cited)
     answer = Answer(question.text, text, False, sentences, cited, [c.passage for c in cited], model, timings,
                     answerability=1.0, short_answer=found.shown(), scope=prepared.scope.reason, formula=found.formula(),
+                    flagged=prepared.flagged, confidence="computed from the filing's statements")
+    return Routed(answer, Signals(route="metric"))
+
+
+def _printed_rows(inputs, source: str, retriever: Retriever) -> tuple[list[Citation], list[SentenceSupport]] | None:
+    """Each input fact's printed row, cited: the second reading of a value computed from facts
+    (the fact's label and cell as they stand in a passage of its page); None when one is not
+    found, and then nothing is shown."""
+    cited, sentences = [], []
+    for fact in dict.fromkeys(inputs):
+        chunk = next((c for c in retriever.index.chunks if c.source == source and c.page == fact.page
+                      and fact.label in c.text and fact.text in c.text), None)
+        if chunk is None:
+            return None
+        line = next((ln for ln in chunk.text.split("\n") if fact.label in ln and fact.text in ln), chunk.text)
+        n = len(cited) + 1
+        cited.append(Citation(n, Passage(chunk, 1.0, n), 1.0))
+        sentences.append(SentenceSupport(_around(line, fact), [n], 1.0, True, [n], {n: line}))
+    return cited, sentences
+
+
+def _around(line: str, fact) -> str:
+    """The fact's row as quoted: a statement read as running text is one long line, so only the
+    caption and the numbers after it."""
+    if len(line) <= 300:
+        return line
+    start = line.find(fact.label)
+    return line[start:line.find(fact.text, start) + len(fact.text)] if start >= 0 else line[:300]
+
+
+def from_fact_formula(question: Question, prepared: Prepared, retriever: Retriever, model: str,
+                      timings: dict) -> Routed:
+    """A formula the question defines or implies (a growth rate, a CAGR) computed from the one
+    named filing's statement facts (`fact_formulas`), each input's row cited; nothing when a
+    term has no single fact for its year (the cell route then tries the passages' rows)."""
+    if len(prepared.scope.sources) != 1:
+        return Routed()
+    source = prepared.scope.sources[0]
+    found = fact_formulas.compute(question.formula, retriever.facts(source), retriever.cards().get(source),
+                                  question.asked.years)
+    if found is None or (rows := _printed_rows(found.inputs, source, retriever)) is None:
+        return Routed()
+    cited, sentences = rows
+    shown = f"{found.value:,.2f}"
+    text = f"{shown} — {found.shown} = {shown} " + " ".join(f"[{c.n}]" for c in cited)
+    answer = Answer(question.text, text, False, sentences, cited, [c.passage for c in cited], model, timings,
+                    answerability=1.0, short_answer=shown, scope=prepared.scope.reason, formula=found.shown,
                     flagged=prepared.flagged, confidence="computed from the filing's statements")
     return Routed(answer, Signals(route="metric"))
 

@@ -114,7 +114,7 @@ _ANALYST_TERMS = {"capex": "capital expenditure", "capital expenditures": "capit
                   "capital expenditure": "capital expenditure", "cogs": "cost of revenue",
                   "operating cash flow": "cash from operations", "cash from operations": "cash from operations",
                   "cash flow from operations": "cash from operations", "ppe": "property plant and equipment",
-                  "ppne": "property plant and equipment", "eps": "eps diluted", "d and a": "depreciation and amortization",
+                  "ppne": "property plant and equipment", "pp and e": "property plant and equipment", "eps": "eps diluted", "d and a": "depreciation and amortization",
                   "sg and a": "selling general and administrative", "r and d": "research and development",
                   "net profit": "net income", "top line": "revenue", "accounts receivables": "accounts receivable"}
 
@@ -243,7 +243,8 @@ def text_statement_facts(chunk: Chunk, statement: str, title: str, headers: tupl
     found, label, cells = [], [], []
 
     def close() -> None:
-        text = " ".join(label).rpartition(":")[2].strip()
+        text = " ".join(label).rpartition(":")[2]
+        text = text[max((m.end() for m in _YEARS_RUN.finditer(text)), default=0):].strip()  # not the headers before it
         if len(cells) == len(headers) and re.search(r"[A-Za-z]{3}", text):
             for header, cell in zip(headers, cells):
                 value = parse_number(cell)
