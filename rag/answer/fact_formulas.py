@@ -53,11 +53,28 @@ def year_facts(facts: list[Fact], item: str, year: int, offset: int = 0) -> list
     >>> [x.value for x in year_facts([f("cash flow", "2017-12-31", 12, 7175.0), f("balance", "2017-12-31", None, 34616.0),
     ...                               f("balance", "2016-12-31", None, 25309.0)], "accounts payable", 2017)]
     [34616.0]
+
+    Two values for one year are settled by the page that prints the most of the statement's lines.
     """
-    held = [f for f in facts if f.item == item and f.statement and f.period_end[:4] == str(year + offset)
+    held = [f for f in facts if item and f.item == item and f.statement and f.period_end[:4] == str(year + offset)
             and f.months in (12, None)]
     wanted = ("balance",) if item in BALANCE_ITEMS else _FLOW_STATEMENTS
-    return [f for f in held if f.statement in wanted] or ([] if item in BALANCE_ITEMS else held)
+    held = [f for f in held if f.statement in wanted] or ([] if item in BALANCE_ITEMS else held)
+    if len({f.value * f.scale for f in held}) > 1:  # segment tables, selected data, MD&A: the statement's own page
+        fullest = _fullest_pages(facts)
+        best = max(fullest.get((f.statement, f.page), 0) for f in held)
+        held = [f for f in held if fullest.get((f.statement, f.page), 0) == best]
+    return held
+
+
+def _fullest_pages(facts: list[Fact]) -> dict[tuple[str, int | None], int]:
+    """How many standard line items each page prints of its statement: the statement itself
+    prints the most (a segment table repeats revenue alone, selected data a handful)."""
+    items: dict[tuple[str, int | None], set[str]] = {}
+    for f in facts:
+        if f.item and f.statement:
+            items.setdefault((f.statement, f.page), set()).add(f.item)
+    return {key: len(held) for key, held in items.items()}
 
 
 def term_value(term: Term, facts: list[Fact], years: tuple[int, ...], offset: int) -> tuple[float, list[Fact]] | None:

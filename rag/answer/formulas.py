@@ -61,6 +61,26 @@ def defines(question: str) -> bool:
     return bool(_DEFINED.search(question))
 
 
+def asks_beyond_definition(question: str) -> bool:
+    """Whether the question asks for more than the quantity it defines: "What is the FY2022
+    unadjusted EBITDA less capex? Define unadjusted EBITDA as ..." defines EBITDA and asks for
+    EBITDA less capex, so the defined formula alone does not answer it.
+
+    >>> asks_beyond_definition("What is the FY2022 unadjusted EBITDA less capex for PepsiCo? Define unadjusted EBITDA as "
+    ...                        "unadjusted operating income + depreciation and amortization.")
+    True
+    >>> asks_beyond_definition("What is Adobe's FY2017 operating cash flow ratio? Operating cash flow ratio is defined as: "
+    ...                        "cash from operations / total current liabilities.")
+    False
+    """
+    named = re.search(r"\bdefine\s+(.{1,60}?)\s+as\b", question, re.IGNORECASE)
+    if not named:
+        return False
+    name = re.escape(named.group(1).strip())
+    return bool(re.search(rf"{name}\s+(?:less|minus|plus|net of|after|before|divided|over|per|to|as a|%|margin|ratio)\b",
+                          question[:named.start()], re.IGNORECASE))
+
+
 def implied_definition(question: str) -> str:
     """The definition a common measure implies when the question gives none: a growth rate between
     two years, a margin of one year.

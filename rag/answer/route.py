@@ -22,6 +22,7 @@ from rag.answer import fact_formulas
 from rag.answer import metrics
 from rag.answer.confirm import Confirmation, confirm, period_facts
 from rag.answer.decision import Signals
+from rag.answer.formulas import asks_beyond_definition
 from rag.answer.question import Question
 from rag.answer.search import Prepared
 from rag.index.lexical import terms
@@ -110,7 +111,7 @@ def from_fact_formula(question: Question, prepared: Prepared, retriever: Retriev
     """A formula the question defines or implies (a growth rate, a CAGR) computed from the one
     named filing's statement facts (`fact_formulas`), each input's row cited; nothing when a
     term has no single fact for its year (the cell route then tries the passages' rows)."""
-    if len(prepared.scope.sources) != 1:
+    if len(prepared.scope.sources) != 1 or asks_beyond_definition(question.text):
         return Routed()
     source = prepared.scope.sources[0]
     found = fact_formulas.compute(question.formula, retriever.facts(source), retriever.cards().get(source),
