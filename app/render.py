@@ -34,12 +34,21 @@ def markdown_literal(text: str) -> str:
 NOT_FOUND = "Not found in the documents"  # a chat refusal starts with it (conversation reads it back)
 
 
+def says_why_itself(answer: Answer) -> bool:
+    """Whether a refusal's text is already its reason in a reader's words: a period the documents
+    do not hold, two readings of a number that disagree ("Found 10,329 in the passage quoted, but
+    the income statement's Revenue ... is $9,583"), a metric whose input the statements lack. Such
+    a text is shown as it is; the generic "not found" would tell the reader something false."""
+    text, reason = answer.text.strip().rstrip(".").lower(), (answer.refusal_reason or "").strip().rstrip(".").lower()
+    return bool(answer.scope and answer.text == answer.scope or reason and text == reason)
+
+
 def answer_markdown(answer: Answer) -> str:
     """Chat text: sentences with their [n] markers, unsupported ones visibly flagged; literal.
 
     No emoji: a plain Debian machine has no font for them, and they showed as empty boxes."""
     if answer.refused:
-        if answer.scope and answer.text == answer.scope:  # a period the documents do not hold: its one line
+        if says_why_itself(answer):
             return markdown_literal(answer.text)
         return f"{NOT_FOUND}: {markdown_literal(refusal_in_words(answer.refusal_reason))}."
     parts = []
@@ -91,11 +100,12 @@ def sources_html(answer: Answer | None, rewritten: str | None = None) -> str:
     parts = ["<div class='rag-sources'>"]
     if rewritten and rewritten != answer.question:
         parts.append(f"<p class='rag-rewritten'>Searched for: <q>{escape(rewritten)}</q></p>")
-    if answer.scope and not answer.refused:
+    if answer.scope and (not answer.refused or answer.scope != answer.text):
         parts.append(f"<p class='rag-scope'>Documents: {escape(answer.scope)}</p>")
     if answer.refused:
-        parts.append(f"<p class='rag-refused'>No source answers this question: "
-                     f"{escape(refusal_in_words(answer.refusal_reason))}.</p>"
+        why = answer.text if says_why_itself(answer) else (f"No source answers this question: "
+                                                           f"{refusal_in_words(answer.refusal_reason)}.")
+        parts.append(f"<p class='rag-refused'>{escape(why)}</p>"
                      f"<details class='rag-why'><summary>Details</summary><p class='rag-muted'>"
                      f"{escape(answer.refusal_reason)}</p></details>")
     for c in answer.cited:

@@ -93,3 +93,25 @@ def test_an_active_visitor_is_never_evicted_for_someone_else(tmp_path):
     private.get("victim")
     private.open("flood-4", shared, client="10.0.0.2")
     assert private.get("flood-0") is None and private.get("victim") is not None
+
+
+def test_a_refusal_that_says_why_itself_is_shown_in_its_own_words_in_the_chat_and_sources():
+    """The README's second Best Buy question: the two readings of its revenue disagree. The chat
+    showed "Not found in the documents: none of the passages found appears to answer it" (false:
+    both passages were found) where the command line says what was found; a plain refusal keeps
+    the reader's wording."""
+    from app.render import answer_markdown, sources_html
+    from rag.records import Answer
+
+    why = ("found 10,329 in the passage quoted (2023 Q2 BBY.pdf), but the income statement's Revenue for Three "
+           "Months Ended July 29, 2023 is $9,583: the two readings disagree")
+    disagree = Answer("q", why[0].upper() + why[1:] + ".", True, [], [], [], "m", {}, refusal_reason=why,
+                      scope="searched BEST BUY CO., INC · 10-Q · Q2 FY2024")
+    chat, sources = answer_markdown(disagree), sources_html(disagree)
+    assert chat.startswith("Found 10,329 in the passage quoted") and "Not found" not in chat
+    assert "the two readings disagree" in sources and "No source answers" not in sources
+    assert "Documents: searched BEST BUY CO., INC" in sources
+    plain = Answer("q", "The documents do not cover this question.", True, [], [], [], "m", {},
+                   refusal_reason="the passages do not appear to answer it (P(answerable) 0.19 < 0.32)")
+    assert answer_markdown(plain).startswith("Not found in the documents: the passages closest")
+    assert "P(answerable)" not in sources_html(plain).split("Details")[0]
