@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from rag.answer.decision import ANSWERABILITY_FILE, Answerability, Decision, Signals, load, load_collection, refusal_in_words
+from rag.answer.decision import (ANSWERABILITY_FILE, FILING_TEXT_REASON, Answerability, Decision, Signals, load,
+                                 load_collection, refusal_in_words)
 from rag.answer.heads import AnswerabilityHead
 from rag.assemble import calibration_kind
 from rag.errors import UserError
@@ -117,6 +118,18 @@ def test_the_collection_model_refuses_only_questions_that_name_one_of_the_report
     assert not Decision(answers, collection=collection).decide(Signals(**base, card_match=1.0)).refused
     assert not Decision(answers, collection=collection).decide(Signals(**base)).refused  # names no report
     assert not Decision(answers, enabled=False, collection=collection).decide(Signals(**base, card_match=0.0)).refused
+
+
+def test_an_answer_in_words_from_a_financial_filing_is_not_shown_but_a_number_from_its_statements_is():
+    """Rule 4c: on FinanceBench the text route was mostly wrong where the facts were right."""
+    answers = Answerability(("cosine",), (1.0,), 5.0, (0.0,), (1.0,), 0.5)  # the general model: always answer
+    base = dict(cosine=0.9, shown=2, drafted=True, sentences=1, card_match=1.0)
+    verdict = Decision(answers).decide(Signals(**base, filing=True))
+    assert verdict.refused and verdict.reason == FILING_TEXT_REASON
+    assert "only numbers read from the statements" in refusal_in_words(verdict.reason)
+    assert not Decision(answers).decide(Signals(**base)).refused  # an agency report, a paper: answered
+    assert not Decision(answers).decide(Signals(**base, filing=True, route="metric")).refused
+    assert not Decision(answers, enabled=False).decide(Signals(**base, filing=True)).refused
 
 
 def _finance_rows(folder, rows):

@@ -30,6 +30,8 @@ C. an answer read from table cells (`route` "cell" or "trend", no model): its ro
    measured), P(right) of the collection model is below its threshold: fitted on FinanceBench's
    calibration companies, where the label is whether the shown answer was right
    (`python -m eval.calibrate.fit_collection`, stored beside the others as "collection:<kind>");
+4c. a drafted answer in words cites a financial filing of a collection (`filing`): not shown,
+   since on FinanceBench's calibration part such answers were mostly wrong (`FILING_TEXT_ANSWERS`);
 5. the head's P is below its veto line (after the fit: the reason names the head only where it
    alone refuses);
 6. a cited passage comes from a document the question rules out (another organisation, a period
@@ -74,6 +76,16 @@ VETO_REASONS = {"type_missing": "the question asks for a year, a date or a quant
 
 # What the reader is told for each of the rule's refusal reasons (matched by their start); the
 # reason itself, with its numbers, stays in --json and under "Details" in the sources.
+# Rule 4c. A drafted answer in words (the text route) from a financial filing of a collection
+# (10-K, 10-Q, 8-K, 20-F, earnings release) is not shown: on FinanceBench's calibration part
+# (its own companies; `python -m eval.experiments.financebench --part calibration`, session 17)
+# such answers were right 2 times and wrong 15 times (graded strictly by hand where they explain),
+# where a wrong answer costs two right ones, and no measured signal separated them (on the test
+# part, looked at after: 3 right, 22 wrong). Numbers from the statements' facts, cells the facts
+# confirm and metrics in code are the routes that answer there (rules C and 1).
+FILING_TEXT_ANSWERS = False
+FILING_TEXT_REASON = "answers in words from financial filings are not shown: too few were right when checked"
+
 REFUSAL_WORDS = (
     ("no passages retrieved", "nothing in them matched the question"),
     ("the passages found address the assistant", "the only passages found read as instructions to the "
@@ -90,6 +102,8 @@ REFUSAL_WORDS = (
     ("answers from this collection", "for questions about one of these look-alike reports, answers like this "
                                      "one were more often wrong than right when checked"),
     (MISSING_PERIOD, "the documents hold no report of the organisation or period the question names"),
+    (FILING_TEXT_REASON, "in financial filings only numbers read from the statements are answered; an answer in "
+                         "words was too often wrong, so the closest passages are listed as sources instead"),
     ("the table row found", "the closest table row does not match the question well enough to read its number"),
     ("the cited passage is from another document", "the passage that would answer it is from a document other "
                                                    "than the one the question names"),
@@ -145,6 +159,7 @@ class Signals:
     drafted: bool = field(default=False, metadata=_FACT)  # the model wrote a draft
     sentences: int = field(default=0, metadata=_FACT)  # sentences the answer would show
     elsewhere: str = field(default="", metadata=_FACT)  # why a cited document is not the one the question names
+    filing: bool = field(default=False, metadata=_FACT)  # the cited document is a financial filing of a collection (rule 4c)
     missing_period: str = field(default="", metadata=_FACT)  # the period the question names, held by no document
     route: str = field(default="", metadata=_FACT)  # "cell" or "trend": an answer read from tables; "": the text route
     agreement: str = field(default="", metadata=_FACT)  # the statement facts' word on the cell's value (answer.confirm)
@@ -298,6 +313,8 @@ class Decision:
                 and (right := self.collection.probability(signals)) < self.collection.threshold:
             return (f"answers from this collection like this one are more often wrong (P(right) {right:.2f} < "
                     f"{self.collection.threshold:.2f})")
+        if self.enabled and signals.filing and not FILING_TEXT_ANSWERS:
+            return FILING_TEXT_REASON
         if self.enabled and self.head is not None and signals.head is not None and signals.head < self.head.veto_below:
             return (f"the model's hidden states say the passages do not answer it (P {signals.head:.2f} < "
                     f"{self.head.veto_below:.2f})")

@@ -59,7 +59,11 @@ def documents_cited(ask: Asked, cards: dict, fitted: FittedPrompt, reading: Read
         return {"elsewhere": elsewhere}
     first = next(cards[s] for s in cited if cards.get(s) and cards[s].identified)
     newest = max(c.sort_key()[:2] for c in cards.values() if c.organisation == first.organisation)
-    return {"elsewhere": elsewhere, "card_match": card_match(ask, first, first.sort_key()[:2] == newest)}
+    return {"elsewhere": elsewhere, "card_match": card_match(ask, first, first.sort_key()[:2] == newest),
+            "filing": first.kind in FILING_KINDS}
+
+
+FILING_KINDS = frozenset({"10-K", "10-Q", "8-K", "20-F", "earnings release"})  # a company's financial filings
 
 
 def signals(question: Question, prepared: Prepared, draft: Draft, reading: Reading,
