@@ -139,7 +139,8 @@ def test_the_checks_see_a_circle_and_a_long_function():
 
 # The question's parsers: read once, in rag/answer/question.py, into the `Question` every stage reads.
 QUESTION_PARSERS = {"asked", "formula_of", "core_question", "is_trend_question", "trend_granularity", "trend_metric",
-                    "is_value_question", "row_query", "expected_answer_type", "answer_kind", "asks_arithmetic", "asked_item", "names_line_item", "asks_what_was", "asked_metric", "defines"}
+                    "is_value_question", "row_query", "expected_answer_type", "answer_kind", "asks_arithmetic", "asked_item", "names_line_item", "asks_what_was", "asked_metric", "defines",
+                    "asks_beyond_definition"}
 
 
 def parser_calls(path: Path) -> list[tuple[str, int]]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from rag.answer.formulas import Term, evaluate
 from rag.ingest.cards import DocumentCard
-from rag.ingest.facts import Fact, asked_item
+from rag.ingest.facts import Fact
 
 # Line items that are levels at a date (the balance sheet's), not flows over a year: their
 # change in the cash-flow statement ("Accounts payable 7,175") is not their value.
@@ -77,10 +77,10 @@ def _fullest_pages(facts: list[Fact]) -> dict[tuple[str, int | None], int]:
     return {key: len(held) for key, held in items.items()}
 
 
-def term_value(term: Term, facts: list[Fact], years: tuple[int, ...], offset: int) -> tuple[float, list[Fact]] | None:
+def term_value(term: Term, item: str, facts: list[Fact], years: tuple[int, ...], offset: int) -> tuple[float, list[Fact]] | None:
     """A term's magnitude (statements print outflows in parentheses; a question's "capex" is the
-    amount spent) from one fact per year: its own years, else the question's last."""
-    item = asked_item(term.name)
+    amount spent) from one fact per year of its standard line `item`: its own years, else the
+    question's last."""
     if not item:
         return None
     found = []
@@ -97,14 +97,16 @@ def term_value(term: Term, facts: list[Fact], years: tuple[int, ...], offset: in
     return values[0], found
 
 
-def compute(parsed: tuple[str, list[Term]] | None, facts: list[Fact], card: DocumentCard | None,
+def compute(parsed: tuple[str, list[Term]] | None, items: tuple[str, ...], facts: list[Fact], card: DocumentCard | None,
             years: tuple[int, ...]) -> FactFormula | None:
-    """The formula's value from the facts, or None when a term has no single fact per year.
+    """The formula's value from the facts (`items`: each term's standard line item, as the
+    question's parse read them), or None when a term has no single fact per year.
 
     >>> from rag.answer.formulas import formula_of
     >>> f = lambda item, end, v: Fact("k.pdf", 9, "income", "", item.title(), item, end, end, 12, v, 1e6, "USD", f"{v:,.0f}")
     >>> facts = [f("revenue", "2017-12-31", 177866.0), f("revenue", "2016-12-31", 135987.0)]
-    >>> found = compute(formula_of("the year-over-year change in revenue from FY2016 to FY2017"), facts, None, (2016, 2017))
+    >>> growth = formula_of("the year-over-year change in revenue from FY2016 to FY2017")
+    >>> found = compute(growth, ("revenue",) * 3, facts, None, (2016, 2017))
     >>> round(found.value, 1), found.shown
     (30.8, '(revenue [177,866 (FY2017)] - revenue [135,987 (FY2016)]) / (revenue [135,987 (FY2016)]) * 100')
     """
@@ -113,8 +115,10 @@ def compute(parsed: tuple[str, list[Term]] | None, facts: list[Fact], card: Docu
     expression, named = parsed
     offset = year_offset(card)
     values, inputs, shown = [], [], []
-    for term in named:
-        read = term_value(term, facts, years, offset)
+    if len(items) != len(named):
+        return None
+    for term, item in zip(named, items):
+        read = term_value(term, item, facts, years, offset)
         if read is None:
             return None
         values.append(read[0])

@@ -53,6 +53,8 @@ class Question:
     terms: frozenset[str] = frozenset()  # its search terms (index.lexical.terms)
     metric: str = ""  # the standard metric it names (answer.metrics), unless it defines its own formula
     item: str = ""  # the standard line item it asks for ("revenue"; ingest.facts.asked_item), "" for none
+    formula_items: tuple[str, ...] = ()  # the standard line item of each of the formula's terms ("" for none)
+    beyond_definition: bool = False  # it asks for more than the quantity it defines (formulas.asks_beyond_definition)
 
     @property
     def query(self) -> Query:
@@ -82,5 +84,7 @@ def parse(query: Query, cards: Iterable[DocumentCard] = ()) -> Question:
         trend_metric=collection.trend_metric(text) if trend else "",
         terms=frozenset(terms(text)),
         item=item,
+        formula_items=tuple(asked_item(term.name) for term in formula[1]) if formula else (),
+        beyond_definition=formulas.asks_beyond_definition(text),
         metric="" if formulas.defines(text) or not (found := asked_metric(core or text)) else found.name,
     )

@@ -22,7 +22,6 @@ from rag.answer import fact_formulas
 from rag.answer import metrics
 from rag.answer.confirm import Confirmation, confirm, period_facts
 from rag.answer.decision import Signals
-from rag.answer.formulas import asks_beyond_definition
 from rag.answer.question import Question
 from rag.answer.search import Prepared
 from rag.index.lexical import terms
@@ -111,11 +110,11 @@ def from_fact_formula(question: Question, prepared: Prepared, retriever: Retriev
     """A formula the question defines or implies (a growth rate, a CAGR) computed from the one
     named filing's statement facts (`fact_formulas`), each input's row cited; nothing when a
     term has no single fact for its year (the cell route then tries the passages' rows)."""
-    if len(prepared.scope.sources) != 1 or asks_beyond_definition(question.text):
+    if len(prepared.scope.sources) != 1 or question.beyond_definition:
         return Routed()
     source = prepared.scope.sources[0]
-    found = fact_formulas.compute(question.formula, retriever.facts(source), retriever.cards().get(source),
-                                  question.asked.years)
+    found = fact_formulas.compute(question.formula, question.formula_items, retriever.facts(source),
+                                  retriever.cards().get(source), question.asked.years)
     if found is None or (rows := _printed_rows(found.inputs, source, retriever)) is None:
         return Routed()
     cited, sentences = rows
