@@ -228,6 +228,18 @@ def test_a_value_question_is_answered_from_the_cell_with_unit_and_period(filings
     assert answer.raw == ""  # no language model, no sums by one
 
 
+def test_a_line_item_of_a_named_period_is_read_from_the_statement_facts_and_cites_its_row(filings_pipeline):
+    """(company, period, line item): the balance sheet's level, not the cash-flow statement's change
+    in it (-104,233 in the same release), shown in the unit asked with the printed digits kept."""
+    answer = filings_pipeline.ask("What were Ulta Beauty's merchandise inventories at the end of fiscal 2022 "
+                                  "(in USD millions)?")
+    assert not answer.refused, answer.refusal_reason
+    assert answer.short_answer.startswith("$1,603.451 million")
+    assert [(Path(c.passage.chunk.source).name, c.passage.chunk.page) for c in answer.cited] == [(Q4_RELEASE.name, 7)]
+    assert "Merchandise inventories, net — 2023: 1,603,451" in answer.sentences[0].text
+    assert "balance sheet" in answer.text
+
+
 def test_arithmetic_a_question_defines_is_done_from_cited_cells(filings_pipeline):
     answer = filings_pipeline.ask("What is Ulta Beauty's Q1 FY2023 gross profit ratio? Gross profit ratio is "
                                   "defined as: gross profit / net sales. Round to two decimal places.")

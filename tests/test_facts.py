@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.ingest.facts import LINE_ITEMS_FILE, normalised_label, standard_item
+from rag.ingest.line_items import LINE_ITEMS_FILE, normalised_label, standard_item
 
 CAPTIONS = [(item, caption) for item, captions in json.loads(LINE_ITEMS_FILE.read_text()).items()
             if not item.startswith("_") for caption in captions]
@@ -30,7 +30,7 @@ def test_no_caption_belongs_to_two_items():
 
 
 def test_a_caption_that_holds_a_standard_one_but_names_another_item_is_asked_for_as_none():
-    from rag.ingest.facts import asked_item, not_standard
+    from rag.ingest.line_items import asked_item, not_standard
 
     assert not set(not_standard()) & {caption for _, caption in CAPTIONS}
     assert asked_item("What was the deferred revenue at July 29, 2023?") == ""
@@ -146,6 +146,32 @@ def test_a_statement_printed_as_running_text_is_read_row_by_row_across_its_pages
         ("inventories", "2016-12-31", 11461.0, 1e6), ("inventories", "2017-12-31", 16047.0, 1e6),
         ("total current liabilities", "2016-12-31", 43816.0, 1e6), ("total current liabilities", "2017-12-31", 57883.0, 1e6)]
     assert {f.page for f in facts} == {39} and {f.statement for f in facts} == {"balance"}
+
+
+def test_statements_as_running_text_with_a_dash_cell_a_heading_title_or_headings_before_a_row():
+    """Three 10-Ks of FinanceBench as PDFium reads them, each giving no fact for these lines before:
+    Netflix 2017 (a "—" cell, which is also the table rows' separator, on the line), Nike 2019 (the
+    title read as the chunk's heading, the text starting at the column headers) and MGM Resorts
+    2018 (a row after headings with no colon: "LIABILITIES AND STOCKHOLDERS' EQUITY Current
+    liabilities Accounts payable")."""
+    from rag.ingest.facts import document_facts
+    from rag.records import Chunk
+
+    netflix = ("CONSOLIDATED BALANCE SHEETS (in thousands, except share and per share data) As of December 31, 2017 "
+               "2016 Assets Current assets: Cash and cash equivalents $ 2,822,795 $ 1,467,576 Short-term investments — "
+               "266,206 Total current assets 7,669,974 5,720,291")
+    nike = ("MAY 31, (Dollars in millions) 2019 2018 ASSETS Current assets: Cash and equivalents $ 4,466 $ 4,249 "
+            "Total current assets 16,525 15,134")
+    mgm = ("CONSOLIDATED BALANCE SHEETS (In thousands, except share data) December 31, 2018 2017 ASSETS Current assets "
+           "Total current assets 2,526,778 2,376,355 $ 30,210,706 $ 29,160,042 LIABILITIES AND STOCKHOLDERS' EQUITY "
+           "Current liabilities Accounts payable $ 302,578 $ 255,028")
+    read = lambda chunk: {(f.item, f.period_end, f.value) for f in document_facts([chunk]) if f.item}  # noqa: E731
+    assert {("total current assets", "2017-12-31", 7669974.0), ("total current assets", "2016-12-31", 5720291.0)} \
+        <= read(Chunk("n", "nflx.pdf", (), netflix, 0, 0, 45))
+    assert {("total current assets", "2019", 16525.0)} <= read(Chunk("k", "nke.pdf", ("CONSOLIDATED BALANCE SHEETS",), nike, 0, 0, 54))
+    assert {("accounts payable", "2018-12-31", 302578.0), ("accounts payable", "2017-12-31", 255028.0)} \
+        <= read(Chunk("m", "mgm.pdf", (), mgm, 0, 0, 56))
+    assert read(Chunk("k", "nke.pdf", ("Liquidity",), nike, 0, 0, 54)) == set()  # no statement's title: no statement
 
 
 def test_a_formula_the_question_defines_is_computed_from_the_facts_of_each_fiscal_year():

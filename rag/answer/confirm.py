@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import re
 
 from rag.ingest.cards import DocumentCard
-from rag.ingest.facts import Fact, normalised_label
+from rag.ingest.facts import Fact
+from rag.ingest.line_items import home_statements, normalised_label
 from rag.ingest.tables import parse_number
 
 
@@ -36,7 +37,8 @@ class Confirmation:
 
 def period_facts(facts: list[Fact], item: str, card: DocumentCard | None, label: str = "") -> list[Fact]:
     """The statement facts of a line item for the document's own period: the column that ends
-    on its period end (else in its year), a quarter's three months for a quarterly report. With
+    on its period end (else in its year), a quarter's three months for a quarterly report, from
+    the item's own statement when it has rows there (`line_items.home_statements`). With
     no standard `item`, the facts of the row printed `label` (in any table of the filing).
 
     >>> f = lambda end, months, value: Fact("q.pdf", 3, "income", "", "Revenue", "revenue", end, end, months, value, 1e6, "USD", str(value))
@@ -48,6 +50,7 @@ def period_facts(facts: list[Fact], item: str, card: DocumentCard | None, label:
     """
     if item:
         held = [f for f in facts if f.item == item and f.statement]
+        held = [f for f in held if f.statement in home_statements(item)] or held
     else:
         held = [f for f in facts if label and normalised_label(f.label) == normalised_label(label)]
     if card is None or not held:

@@ -19,13 +19,8 @@ from dataclasses import dataclass
 from rag.answer.formulas import Term, evaluate
 from rag.ingest.cards import DocumentCard
 from rag.ingest.facts import Fact
+from rag.ingest.line_items import BALANCE_ITEMS, home_statements
 
-# Line items that are levels at a date (the balance sheet's), not flows over a year: their
-# change in the cash-flow statement ("Accounts payable 7,175") is not their value.
-BALANCE_ITEMS = {"cash and equivalents", "accounts receivable", "inventories", "total current assets",
-                 "property plant and equipment", "total assets", "accounts payable", "total current liabilities",
-                 "long-term debt", "total liabilities", "shareholders equity"}
-_FLOW_STATEMENTS = ("income", "cash flow")
 _HOW = {"average": "average of ", "change": "change, "}
 
 
@@ -58,8 +53,7 @@ def year_facts(facts: list[Fact], item: str, year: int, offset: int = 0) -> list
     """
     held = [f for f in facts if item and f.item == item and f.statement and f.period_end[:4] == str(year + offset)
             and f.months in (12, None)]
-    wanted = ("balance",) if item in BALANCE_ITEMS else _FLOW_STATEMENTS
-    held = [f for f in held if f.statement in wanted] or ([] if item in BALANCE_ITEMS else held)
+    held = [f for f in held if f.statement in home_statements(item)] or ([] if item in BALANCE_ITEMS else held)
     if len({f.value * f.scale for f in held}) > 1:  # segment tables, selected data, MD&A: the statement's own page
         fullest = _fullest_pages(facts)
         best = max(fullest.get((f.statement, f.page), 0) for f in held)

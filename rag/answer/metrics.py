@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 from rag.ingest.cards import DocumentCard
-from rag.ingest.facts import Fact, normalised_label
+from rag.ingest.facts import Fact
+from rag.ingest.line_items import normalised_label
 
 
 @dataclass(frozen=True)

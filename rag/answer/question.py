@@ -15,9 +15,10 @@ from typing import Iterable
 
 from rag.answer import cells, collection, formulas
 from rag.answer.answer_types import answer_kind, expected_answer_type
+from rag.answer.line_item import asked_scale
 from rag.answer.metrics import asked_metric
 from rag.index.lexical import terms
-from rag.ingest.facts import asked_item, names_line_item
+from rag.ingest.line_items import asked_item, names_line_item
 from rag.index.asked import Asked, asked
 from rag.ingest.cards import DocumentCard
 from rag.query import Query
@@ -52,9 +53,10 @@ class Question:
     trend_metric: str = ""  # the trend question without its trend words: what to read in each document
     terms: frozenset[str] = frozenset()  # its search terms (index.lexical.terms)
     metric: str = ""  # the standard metric it names (answer.metrics), unless it defines its own formula
-    item: str = ""  # the standard line item it asks for ("revenue"; ingest.facts.asked_item), "" for none
+    item: str = ""  # the standard line item it asks for ("revenue"; ingest.line_items.asked_item), "" for none
     formula_items: tuple[str, ...] = ()  # the standard line item of each of the formula's terms ("" for none)
     beyond_definition: bool = False  # it asks for more than the quantity it defines (formulas.asks_beyond_definition)
+    scale: float | None = None  # the unit it asks an amount in ("in USD millions": 1e6; line_item.asked_scale)
 
     @property
     def query(self) -> Query:
@@ -86,5 +88,6 @@ def parse(query: Query, cards: Iterable[DocumentCard] = ()) -> Question:
         item=item,
         formula_items=tuple(asked_item(term.name) for term in formula[1]) if formula else (),
         beyond_definition=formulas.asks_beyond_definition(text),
+        scale=asked_scale(text),
         metric="" if formulas.defines(text) or not (found := asked_metric(core or text)) else found.name,
     )

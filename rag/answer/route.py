@@ -6,6 +6,8 @@ candidate the decision (`decision.py`, rules 0 and C) accepts or refuses.
   period, each cited;
 - a standard metric ("the quick ratio"): computed in code from the named filing's statement
   facts (`metrics`), each input cited;
+- a standard line item's value ("the FY2019 inventories"): the named filing's statement fact for
+  the year (`line_item`), its printed row cited;
 - a value ("the FY2018 capex"): the table cell that holds it, or a formula the question defines
   computed from cited cells.
 
@@ -19,6 +21,7 @@ from typing import NamedTuple
 
 from rag.answer import collection
 from rag.answer import fact_formulas
+from rag.answer import line_item
 from rag.answer import metrics
 from rag.answer.confirm import Confirmation, confirm, period_facts
 from rag.answer.decision import Signals
@@ -52,6 +55,9 @@ def structured(question: Question, prepared: Prepared, retriever: Retriever, emb
         return computed
     if question.formula and (computed := from_fact_formula(question, prepared, retriever, model, timings)).answer:
         return computed
+    if (question.item and question.value and not (question.metric or question.formula or question.arithmetic)
+            and (read := from_line_item(question, prepared, retriever, model, timings)).answer):
+        return read
     if not prepared.fitted.passages or not question.value:
         return Routed()
     return from_cell(question, prepared, retriever, embed, model, timings)
@@ -123,6 +129,25 @@ def from_fact_formula(question: Question, prepared: Prepared, retriever: Retriev
     answer = Answer(question.text, text, False, sentences, cited, [c.passage for c in cited], model, timings,
                     answerability=1.0, short_answer=shown, scope=prepared.scope.reason, formula=found.shown,
                     flagged=prepared.flagged, confidence="computed from the filing's statements")
+    return Routed(answer, Signals(route="metric"))
+
+
+def from_line_item(question: Question, prepared: Prepared, retriever: Retriever, model: str, timings: dict) -> Routed:
+    """A standard line item's value for the asked year of the one named filing, from its
+    statement facts (`line_item`), the printed row cited; nothing when the facts give no single
+    value (the cell route then reads the passages' rows)."""
+    if len(prepared.scope.sources) != 1:
+        return Routed()
+    source = prepared.scope.sources[0]
+    found = line_item.value_of(question.item, retriever.facts(source), retriever.cards().get(source),
+                               question.asked.years, question.scale)
+    if found is None or (rows := _printed_rows((found.fact,), source, retriever)) is None:
+        return Routed()
+    cited, sentences = rows
+    text = f"{found.shown} — {found.where()} [1]"
+    answer = Answer(question.text, text, False, sentences, cited, [c.passage for c in cited], model, timings,
+                    answerability=1.0, short_answer=found.shown, scope=prepared.scope.reason,
+                    flagged=prepared.flagged, confidence="read from the filing's statements")
     return Routed(answer, Signals(route="metric"))
 
 

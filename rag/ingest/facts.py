@@ -15,17 +15,14 @@ Pure: chunks in, facts out. The facts of an index are stored beside it (`index.f
 """
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import asdict, dataclass
-from functools import lru_cache
-from pathlib import Path
 
 from rag.ingest.cards import iso_date
+from rag.ingest.line_items import standard_item
 from rag.ingest.tables import ROW_SEPARATOR, parse_number, units_of
 from rag.records import Chunk
 
-LINE_ITEMS_FILE = Path(__file__).with_name("line_items.json")
 _STATEMENTS = [("income", r"statements? of (?:consolidated )?(?:income|operations|earnings)|income statements?"),
                ("balance", r"balance sheets?|statements? of financial (?:position|condition)"),
                ("cash flow", r"statements? of cash flows?|cash flows? statements?")]
@@ -58,88 +55,6 @@ class Fact:
 
     def to_json(self) -> dict:
         return asdict(self)
-
-
-@lru_cache(maxsize=1)
-def line_items() -> dict[str, str]:
-    """Printed caption (normalised) -> standard line item, from line_items.json."""
-    data = json.loads(LINE_ITEMS_FILE.read_text(encoding="utf-8"))
-    return {caption: item for item, captions in data.items() if not item.startswith("_") for caption in captions}
-
-
-@lru_cache(maxsize=1)
-def not_standard() -> tuple[str, ...]:
-    """Captions that hold a standard one but name another line item ("deferred revenue" is a
-    liability, not revenue), from line_items.json's "_not_standard"."""
-    return tuple(json.loads(LINE_ITEMS_FILE.read_text(encoding="utf-8")).get("_not_standard", ()))
-
-
-def asked_item(question: str) -> str:
-    """The standard line item a question asks for, by its longest caption or name in the
-    question ("" when none): "What were total revenues ..." -> revenue.
-
-    >>> asked_item("What were Walmart's total revenues in Q1 FY2024?"), asked_item("What is its capex?")
-    ('revenue', 'capital expenditure')
-    >>> asked_item("What drove the change in gross margin?"), asked_item("Who is the CEO?")
-    ('gross profit', '')
-    >>> asked_item("What was Best Buy's deferred revenue at the end of Q2?")
-    ''
-    """
-    return _asked(question)[1]
-
-
-def names_line_item(question: str) -> bool:
-    """Whether the question names a line item a filing prints, standard or not ("deferred revenue").
-
-    >>> names_line_item("What was the deferred revenue at the end of Q2?"), names_line_item("Who is the CEO?")
-    (True, False)
-    """
-    return bool(_asked(question)[0])
-
-
-def _asked(question: str) -> tuple[str, str]:
-    """The longest caption or name in the question, and its standard item ("" for a caption
-    that names another line item: "deferred revenue" is not revenue)."""
-    text = f" {normalised_label(question)} "
-    names = dict(line_items())
-    names.update({normalised_label(item): item for item in set(line_items().values())})
-    names.update(_ANALYST_TERMS)
-    names.update({caption: "" for caption in not_standard()})
-    found = [(len(name), name, item) for name, item in names.items() if f" {name} " in text]
-    return max(found)[1:] if found else ("", "")
-
-
-# The names analysts give standard line items, beside the captions filings print.
-_ANALYST_TERMS = {"capex": "capital expenditure", "capital expenditures": "capital expenditure",
-                  "capital expenditure": "capital expenditure", "cogs": "cost of revenue",
-                  "operating cash flow": "cash from operations", "cash from operations": "cash from operations",
-                  "cash flow from operations": "cash from operations", "ppe": "property plant and equipment",
-                  "ppne": "property plant and equipment", "pp and e": "property plant and equipment", "eps": "eps diluted", "d and a": "depreciation and amortization",
-                  "sg and a": "selling general and administrative", "r and d": "research and development",
-                  "net profit": "net income", "top line": "revenue", "accounts receivables": "accounts receivable"}
-
-
-def normalised_label(label: str) -> str:
-    """A caption as line_items.json writes it: lower case, '&' as 'and', no footnote marks
-    ("(a)", "(1)") or punctuation.
-
-    >>> normalised_label("Receivables, net(a)"), normalised_label("Selling, general & administrative expenses")
-    ('receivables net', 'selling general and administrative expenses')
-    """
-    label = re.sub(r"\((?:[a-z]|\d{1,2})\)", " ", label.replace("&", " and "))
-    label = re.sub(r"[^a-z0-9]+", " ", label.lower().replace("’", "").replace("'", ""))
-    return " ".join(label.split())
-
-
-def standard_item(label: str) -> str:
-    """The standard line item a printed caption is, or "".
-
-    >>> standard_item("Total revenues"), standard_item("Net sales"), standard_item("Net cash provided by operating activities")
-    ('revenue', 'revenue', 'cash from operations')
-    >>> standard_item("Revenue from Hawaii")
-    ''
-    """
-    return line_items().get(normalised_label(label), "")
 
 
 def statement_of(title: str) -> str:
@@ -189,7 +104,7 @@ def document_facts(chunks: list[Chunk]) -> list[Fact]:
         if named or chunk.page != page:
             caption, page, printed = named, chunk.page, None
         found += facts_of(chunk, caption)
-        printed = _printed_statement(chunk.text) or printed
+        printed = _printed_statement(chunk.text) or _titled_by_section(chunk) or printed
         if printed:
             found += text_statement_facts(chunk, *printed)
     return _completed(found)
@@ -228,6 +143,23 @@ def _printed_statement(text: str) -> tuple[str, str, tuple[str, ...]] | None:
     return None
 
 
+def _titled_by_section(chunk: Chunk) -> tuple[str, str, tuple[str, ...]] | None:
+    """A statement printed as running text whose title is the chunk's heading, not its text: the
+    page's "CONSOLIDATED BALANCE SHEETS" was read as a heading and the text begins "MAY 31,
+    (Dollars in millions) 2019 2018 ASSETS ...". The heading must be a statement's title in
+    capitals and the column headers follow it within the text's first 200 characters.
+
+    >>> chunk = Chunk("c", "nke.pdf", ("CONSOLIDATED BALANCE SHEETS",), "MAY 31, (Dollars in millions) 2019 2018 ASSETS Inventories 5,622 5,261", 0, 0, 54)
+    >>> _titled_by_section(chunk)
+    ('balance', 'CONSOLIDATED BALANCE SHEETS MAY 31, (Dollars in millions)', ('2019', '2018'))
+    >>> _titled_by_section(Chunk("c", "nke.pdf", ("Liquidity",), "MAY 31, 2019 2018 Inventories 5,622 5,261", 0, 0, 54)) is None
+    True
+    """
+    if not chunk.section or not chunk.section[-1].isupper() or not statement_of(chunk.section[-1]):
+        return None
+    return _printed_statement(f"{chunk.section[-1]} {chunk.text[:200]}")
+
+
 def text_statement_facts(chunk: Chunk, statement: str, title: str, headers: tuple[str, ...]) -> list[Fact]:
     """The facts of a statement printed as running text (`_printed_statement`): each caption
     followed by exactly one number per column is a row, its numbers the columns in order; a run of
@@ -245,6 +177,7 @@ def text_statement_facts(chunk: Chunk, statement: str, title: str, headers: tupl
     def close() -> None:
         text = " ".join(label).rpartition(":")[2]
         text = text[max((m.end() for m in _YEARS_RUN.finditer(text)), default=0):].strip()  # not the headers before it
+        text = _without_headings(text)
         if len(cells) == len(headers) and re.search(r"[A-Za-z]{3}", text):
             for header, cell in zip(headers, cells):
                 value = parse_number(cell)
@@ -257,7 +190,7 @@ def text_statement_facts(chunk: Chunk, statement: str, title: str, headers: tupl
         label.clear(), cells.clear()
 
     for line in chunk.text.split("\n"):
-        if ROW_SEPARATOR in line:
+        if _is_table_row(line):
             continue
         for token in line.split():
             if token in _CURRENCY_SIGNS:
@@ -273,6 +206,38 @@ def text_statement_facts(chunk: Chunk, statement: str, title: str, headers: tupl
 
 
 _CURRENCY_SIGNS = {"$", "€", "£", "¥"}
+_HEADINGS = re.compile(r"^(?:(?:[A-Z][A-Z'’&,.]*\s+)+)?(?:(?:Current|Other|Total) (?:assets|liabilities)|Assets|Liabilities|"
+                       r"(?:Stockholders|Shareholders)['’] equity|(?:Operating|Investing|Financing) activities)?\s*")
+
+
+def _without_headings(caption: str) -> str:
+    """A caption less the headings a statement printed as running text puts before its first row
+    without a colon ("LIABILITIES AND STOCKHOLDERS' EQUITY Current liabilities Accounts payable"
+    -> "Accounts payable"); a caption that is all heading stays as it is.
+
+    >>> _without_headings("LIABILITIES AND STOCKHOLDERS' EQUITY Current liabilities Accounts payable")
+    'Accounts payable'
+    >>> _without_headings("ASSETS Current assets Cash and cash equivalents"), _without_headings("Total current assets")
+    ('Cash and cash equivalents', 'Total current assets')
+    >>> _without_headings("Other assets"), _without_headings("TOTAL ASSETS")
+    ('Other assets', 'TOTAL ASSETS')
+    """
+    rest = caption[_HEADINGS.match(caption).end():]
+    return rest if re.search(r"[a-z]{3}", rest) else caption  # a caption in capitals is kept whole
+
+
+def _is_table_row(line: str) -> bool:
+    """A row the table readers wrote ("title — label — 2023: 1,234; 2022: 1,100"), which `facts_of`
+    reads, as against running text where " — " is a dash cell ("Short-term investments — 266,206").
+
+    >>> _is_table_row("Balance (in millions) — Inventories — 2019: 5,409; 2018: 5,209")
+    True
+    >>> _is_table_row("Cash $ 2,822 $ 1,467 Short-term investments — 266,206 Current content assets, net 4,310 3,726")
+    False
+    """
+    parts = line.split(ROW_SEPARATOR)
+    return len(parts) >= 3 and all(parse_number(cell.rpartition(": ")[2]) is not None or cell.strip() in ("—", "–", "-")
+                                   for cell in parts[-1].split("; "))
 
 
 # A table whose caption was not read is a statement by the standard lines it holds.
