@@ -19,8 +19,9 @@ C. an answer read from table cells (`route` "cell" or "trend", no model): its ro
    the two disagree, or only the cell answers, the number is refused with both readings named,
    and no other route guesses it;
 1. nothing to answer from: no passage was shown to the model (all set aside, or none found);
-   A standard metric computed from a filing's statement facts (`route` "metric", each input one
-   value for the filing's period) is shown;
+   A standard metric computed from a filing's statement facts, or a line item read from them
+   (`route` "metric", each input one value for the filing's period, its printed row cited) is
+   shown, unless the cell reader reads the row otherwise (`agreement` "disagree");
 2. the model wrote nothing;
 2b. a value question about a filing's standard line item whose answer states no number that the
    cited filing's statement facts give for it (`answer.confirm`);
@@ -290,7 +291,7 @@ class Decision:
         if signals.missing_period:
             return MISSING_PERIOD
         if signals.route == "metric":  # computed from statement facts, one value per input (answer.metrics)
-            return signals.unconfirmed if signals.agreement == "unconfirmed" else ""
+            return signals.unconfirmed if signals.agreement in ("disagree", "unconfirmed") else ""
         if signals.route:
             if signals.cell is None or signals.cell < self.cell_threshold:
                 return (f"the table row found matches the question too weakly ({signals.value('cell'):.3f} < "

@@ -23,6 +23,7 @@ from rag.answer.confirm import period_facts
 from rag.answer.fact_formulas import year_facts, year_offset
 from rag.ingest.cards import DocumentCard
 from rag.ingest.facts import Fact
+from rag.ingest.line_items import BALANCE_ITEMS
 
 # Outflows a statement prints in parentheses that a person states as an amount spent or paid
 OUTFLOWS = {"capital expenditure", "dividends paid"}
@@ -65,11 +66,22 @@ def value_of(item: str, facts: list[Fact], card: DocumentCard | None, years: tup
     '$5,409 million (2019-02-02)'
     >>> value_of("inventories", [f("balance", "2018-02-03", 5209.0)], card, (2019,), None) is None
     True
+    >>> ni = Fact("amzn.pdf", 38, "income", "", "Net income", "net income", "December 31, 2019", "2019-12-31", 12, 11588.0, 1e6, "USD", "$ 11,588")
+    >>> value_of("net income attributable", [ni], None, (2019,), 1e6).shown  # no noncontrolling interests: all attributable
+    '$11,588 million (December 31, 2019)'
+    >>> q2 = DocumentCard(kind="10-Q", fiscal_year=2023, quarter=2, period_end="2023-06-02")
+    >>> ytd = Fact("adbe.pdf", 8, "cash flow", "", "Net income", "net income", "June 2, 2023", "2023-06-02", 6, 2542.0, 1e6, "USD", "$2,542")
+    >>> value_of("net income", [ytd], q2, (), None) is None  # six months, not the quarter
+    True
     """
     if len(years) > 1:
         return None
+    if item == "net income attributable" and not any(f.item == item or "noncontrolling" in f.label.lower() for f in facts):
+        item = "net income"  # with no noncontrolling interests reported, all of it is the shareholders'
     if card is not None and card.quarter is not None:
         chosen = period_facts(facts, item, card) if not years or years[0] == card.fiscal_year else []
+        # a flow is the quarter's three months, never the year-to-date column that ends on the same day
+        chosen = [f for f in chosen if item in BALANCE_ITEMS or f.months == 3]
     else:
         year = years[0] if years else card.fiscal_year if card is not None else None
         chosen = year_facts(facts, item, year, year_offset(card)) if year is not None else []

@@ -11,6 +11,7 @@ Pure: facts in, a `MetricValue` (the result, the formula with each input and its
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -70,9 +71,14 @@ METRICS = [
     Metric("days payable outstanding", ("days payable outstanding", "dpo", "days payables outstanding"),
            ("accounts payable", "cost of revenue"), _ratio, days=True, definition="accounts payable / cost of revenue x days"),
     Metric("capital expenditure to revenue", ("capex to revenue", "capital expenditure to revenue", "capex as a percentage of revenue",
-                                              "capex as a share of revenue", "capital intensity"),
+                                              "capex as a share of revenue", "capital intensity", "capex as a of revenue",
+                                              "capital expenditure as a of revenue", "capex as a percent of revenue"),
            ("capital expenditure", "revenue"), lambda c, r: abs(c) / r, percent=True,
            definition="capital expenditure / revenue"),
+    Metric("cost of revenue to revenue", ("cogs as a of revenue", "cost of goods sold as a of revenue", "cost of sales as a of revenue",
+                                          "cogs as a percentage of revenue", "cost of goods sold as a percentage of revenue",
+                                          "cogs to revenue", "cost of revenue to revenue", "cogs margin"),
+           ("cost of revenue", "revenue"), _ratio, percent=True, definition="cost of revenue / revenue"),
     Metric("dividend payout ratio", ("dividend payout ratio", "payout ratio", "dividend payout"),
            ("dividends paid", "net income"), lambda d, n: abs(d) / n, percent=True, definition="dividends paid / net income"),
 ]
@@ -109,6 +115,24 @@ def asked_metric(question: str) -> Metric | None:
     return max(found, key=lambda pair: pair[0])[1] if found else None
 
 
+_AVERAGE = re.compile(r"\b(?:(?:2|3|4|5|two|three|four|five)[- ]years?(?: [a-z]+)? average|average\b.{0,80}\bfrom\b)",
+                      re.IGNORECASE)
+
+
+def averaged_years(question: str, years: tuple[int, ...]) -> tuple[int, ...]:
+    """The fiscal years a question asks a metric averaged over ("the FY2015 - FY2017 3 year average
+    net profit margin": 2015, 2016, 2017); () when it asks for no average over a span of years.
+
+    >>> averaged_years("What is the FY2018 - FY2020 3 year average of capex as a % of revenue?", (2018, 2020))
+    (2018, 2019, 2020)
+    >>> averaged_years("What is the FY2020 net margin?", (2020,)), averaged_years("average inventory in FY2021", (2020, 2021))
+    ((), ())
+    """
+    if len(years) != 2 or not _AVERAGE.search(question) or not 0 < years[1] - years[0] <= 4:
+        return ()
+    return tuple(range(years[0], years[1] + 1))
+
+
 def lacking(metric: Metric, chosen: Callable[[str], list[Fact]]) -> list[str]:
     """The inputs a metric cannot take from the facts: none for the period, or two values."""
     return [item for item in metric.inputs if len({f.value * f.scale for f in chosen(item)}) != 1]
@@ -136,3 +160,41 @@ def compute(metric: Metric, chosen: Callable[[str], list[Fact]], card: DocumentC
     if metric.days:
         value *= 91 if card is not None and card.quarter is not None else 365
     return MetricValue(metric, value, tuple(inputs))
+
+
+@dataclass(frozen=True)
+class AveragedMetric:
+    """A metric averaged over fiscal years ("the 3 year average net profit margin"): the mean of
+    the metric computed for each year from that year's facts, as analysts average it."""
+
+    metric: Metric
+    value: float
+    each: tuple[tuple[int, MetricValue], ...]  # (fiscal year, the metric for it)
+
+    @property
+    def inputs(self) -> tuple[Fact, ...]:
+        return tuple(f for _, year in self.each for f in year.inputs)
+
+    def shown(self) -> str:
+        return MetricValue(self.metric, self.value, ()).shown()
+
+    def formula(self) -> str:
+        """"average of net margin over FY2015-FY2017 = (2.34% + 3.52% + 3.12%) / 3; net margin = ..."."""
+        years = " + ".join(value.shown() for _, value in self.each)
+        cells = ", ".join(f"{f.item} FY{year} {f.text} ({f.label}, {f.period}, page {f.page})"
+                          for year, value in self.each for f in value.inputs)
+        return (f"average of {self.metric.name} over FY{self.each[0][0]}-FY{self.each[-1][0]} = ({years}) / "
+                f"{len(self.each)}; {self.metric.name} = {self.metric.definition}; {cells}")
+
+
+def averaged(metric: Metric, chosen_for: Callable[[int], Callable[[str], list[Fact]]], card: DocumentCard | None,
+             years: tuple[int, ...]) -> AveragedMetric | None:
+    """The metric for each fiscal year (`chosen_for(year)` gives that year's facts of an item),
+    averaged; None when any year cannot be computed (an average of fewer years is another number)."""
+    each = []
+    for year in years:
+        value = compute(metric, chosen_for(year), card)
+        if value is None:
+            return None
+        each.append((year, value))
+    return AveragedMetric(metric, sum(v.value for _, v in each) / len(each), tuple(each))

@@ -16,7 +16,7 @@ from typing import Iterable
 from rag.answer import cells, collection, formulas
 from rag.answer.answer_types import answer_kind, expected_answer_type
 from rag.answer.line_item import asked_scale
-from rag.answer.metrics import asked_metric
+from rag.answer.metrics import asked_metric, averaged_years
 from rag.index.lexical import terms
 from rag.ingest.line_items import asked_item, names_line_item
 from rag.index.asked import Asked, asked
@@ -57,6 +57,7 @@ class Question:
     formula_items: tuple[str, ...] = ()  # the standard line item of each of the formula's terms ("" for none)
     beyond_definition: bool = False  # it asks for more than the quantity it defines (formulas.asks_beyond_definition)
     scale: float | None = None  # the unit it asks an amount in ("in USD millions": 1e6; line_item.asked_scale)
+    metric_years: tuple[int, ...] = ()  # the fiscal years its metric is averaged over (metrics.averaged_years)
 
     @property
     def query(self) -> Query:
@@ -71,9 +72,10 @@ def parse(query: Query, cards: Iterable[DocumentCard] = ()) -> Question:
     core = cells.core_question(text)
     trend = collection.is_trend_question(text)
     item = asked_item(core or text)
+    named = asked(text, [c for c in cards if c.identified])
     return Question(
         text=text, k=query.k, mode=query.mode,
-        asked=asked(text, [c for c in cards if c.identified]),
+        asked=named,
         answer_type=(typed := expected_answer_type(text)),
         answer_kind=answer_kind(text, typed),
         core=core,
@@ -89,5 +91,6 @@ def parse(query: Query, cards: Iterable[DocumentCard] = ()) -> Question:
         formula_items=tuple(asked_item(term.name) for term in formula[1]) if formula else (),
         beyond_definition=formulas.asks_beyond_definition(text),
         scale=asked_scale(text),
+        metric_years=averaged_years(text, named.years),
         metric="" if formulas.defines(text) or not (found := asked_metric(core or text)) else found.name,
     )

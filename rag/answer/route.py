@@ -56,7 +56,7 @@ def structured(question: Question, prepared: Prepared, retriever: Retriever, emb
     if question.formula and (computed := from_fact_formula(question, prepared, retriever, model, timings)).answer:
         return computed
     if (question.item and question.value and not (question.metric or question.formula or question.arithmetic)
-            and (read := from_line_item(question, prepared, retriever, model, timings)).answer):
+            and (read := from_line_item(question, prepared, retriever, embed, model, timings)).answer):
         return read
     if not prepared.fitted.passages or not question.value:
         return Routed()
@@ -71,8 +71,16 @@ def from_metric(question: Question, prepared: Prepared, retriever: Retriever, mo
     source = prepared.scope.sources[0]
     facts, card = retriever.facts(source), retriever.cards().get(source)
     chosen = lambda item: period_facts(facts, item, card)  # noqa: E731
-    found = next((value for metric in metrics.variants(question.metric)
-                  if (value := metrics.compute(metric, chosen, card))), None)
+    if question.metric_years:  # "the FY2015 - FY2017 3 year average": each year's own facts
+        offset = fact_formulas.year_offset(card)
+        for_year = lambda year: lambda item: fact_formulas.year_facts(facts, item, year, offset)  # noqa: E731
+        found = next((value for metric in metrics.variants(question.metric)
+                      if (value := metrics.averaged(metric, for_year, card, question.metric_years))), None)
+        if found is None:
+            return Routed()
+    else:
+        found = next((value for metric in metrics.variants(question.metric)
+                      if (value := metrics.compute(metric, chosen, card))), None)
     if found is None:
         return _not_computed(question, prepared, facts, chosen, card, model, timings)
     if (rows := _printed_rows(found.inputs, source, retriever)) is None:
@@ -132,10 +140,13 @@ def from_fact_formula(question: Question, prepared: Prepared, retriever: Retriev
     return Routed(answer, Signals(route="metric"))
 
 
-def from_line_item(question: Question, prepared: Prepared, retriever: Retriever, model: str, timings: dict) -> Routed:
+def from_line_item(question: Question, prepared: Prepared, retriever: Retriever, embed, model: str,
+                   timings: dict) -> Routed:
     """A standard line item's value for the asked year of the one named filing, from its
-    statement facts (`line_item`), the printed row cited; nothing when the facts give no single
-    value (the cell route then reads the passages' rows)."""
+    statement facts (`line_item`), its printed row cited. The cell reader reads the same row as
+    a second route: a different value refuses the number, naming both; a row it cannot read
+    (a statement printed as running text) leaves the printed row as the second reading. Nothing
+    when the facts give no single value (the cell route then reads the passages' rows)."""
     if len(prepared.scope.sources) != 1:
         return Routed()
     source = prepared.scope.sources[0]
@@ -144,11 +155,25 @@ def from_line_item(question: Question, prepared: Prepared, retriever: Retriever,
     if found is None or (rows := _printed_rows((found.fact,), source, retriever)) is None:
         return Routed()
     cited, sentences = rows
+    fact = found.fact
+    readings = [("facts", f"{fact.text} ({fact.label}, {fact.period}, page {fact.page})")]
+    cell = collection.cell_answer(question, [cited[0].passage], embed, terms, retriever.cards(), threshold=0.0)
+    agreement, unconfirmed = "", ""
+    if cell is not None and not cell.formula:
+        readings.insert(0, ("cell", f"{cell.short}: the row '{cell.rows[0].label}' (page {fact.page})"))
+        if cell.value != fact.value:
+            agreement = "disagree"
+            unconfirmed = Confirmation("disagree", fact).reason(cell.short, f"the row '{cell.rows[0].label}'")
+        else:
+            agreement = "agree"
+    else:
+        readings.insert(0, ("row", sentences[0].text))
     text = f"{found.shown} — {found.where()} [1]"
     answer = Answer(question.text, text, False, sentences, cited, [c.passage for c in cited], model, timings,
                     answerability=1.0, short_answer=found.shown, scope=prepared.scope.reason,
                     flagged=prepared.flagged, confidence="read from the filing's statements")
-    return Routed(answer, Signals(route="metric"))
+    return Routed(answer, Signals(route="metric", agreement=agreement, candidates=tuple(readings),
+                                  unconfirmed=unconfirmed))
 
 
 def from_cell(question: Question, prepared: Prepared, retriever: Retriever, embed, model: str,
