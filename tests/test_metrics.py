@@ -58,3 +58,24 @@ def test_a_named_metric_is_computed_from_the_filings_statements_with_its_inputs_
 def test_a_metric_whose_input_the_statements_lack_is_refused_in_words(tenq_pipeline):
     answer = tenq_pipeline.ask("What was Adobe's operating margin in Q2 FY2023?")
     assert answer.refused and answer.text.startswith("The operating margin needs ") and "statements" in answer.text
+
+
+def test_a_metric_averaged_over_the_years_a_question_spans_is_each_years_metric_averaged():
+    """FinanceBench's Best Buy FY2015 - FY2017 3 year average net profit margin (gold 2.8%), from the
+    income statement's three columns: the mean of the three margins, not a ratio of sums; a year
+    with no fact computes nothing (an average of two years is another number)."""
+    from rag.answer.metrics import averaged
+
+    printed = {2015: (1235.0, 40339.0), 2016: (897.0, 39528.0), 2017: (1228.0, 39403.0)}
+    question = parse(Query.checked("In agreement with the information outlined in the income statement, what is the "
+                                   "FY2015 - FY2017 3 year average net profit margin (as a %) for Best Buy?"))
+    assert question.metric == "net margin" and question.metric_years == (2015, 2016, 2017)
+
+    def for_year(year, held=printed):
+        net, revenue = held.get(year, (None, None))
+        return lambda item: [_fact(item, {"net income": net, "revenue": revenue}[item])] if net else []
+
+    found = averaged(variants("net margin")[0], for_year, None, question.metric_years)
+    assert found.shown() == "2.82%" and "(3.06% + 2.27% + 3.12%) / 3" in found.formula()
+    assert averaged(variants("net margin")[0], lambda y: for_year(y, {2015: printed[2015], 2017: printed[2017]}),
+                    None, question.metric_years) is None
