@@ -28,6 +28,7 @@ from rag.answer.decision import Signals
 from rag.answer.question import Question
 from rag.answer.search import Prepared
 from rag.index.lexical import terms
+from rag.ingest.cards import core_name
 from rag.index.retrieval import Retriever
 from rag.records import Answer, Citation, Passage, SentenceSupport
 from rag.render import render_answer
@@ -63,12 +64,35 @@ def structured(question: Question, prepared: Prepared, retriever: Retriever, emb
     return from_cell(question, prepared, retriever, embed, model, timings)
 
 
+# Which filing's statements a fact route reads when the period matches several documents: the
+# annual report over the quarterly one over the earnings release over a current report (an 8-K
+# carries no statements of its own, a release condensed ones).
+_KIND_RANK = {"10-K": 0, "20-F": 0, "10-Q": 1, "earnings release": 2, "8-K": 3}
+
+
+def the_filing(question: Question, prepared: Prepared, retriever: Retriever) -> str | None:
+    """The one filing of the scope whose statement facts a fact route reads: the scope's only
+    document, else, among documents of one organisation with statement facts, the one of the
+    highest kind (the fiscal year's own over another reading's on a tie); None when the scope is
+    every document, spans organisations, or two documents tie."""
+    sources = prepared.scope.sources
+    if len(sources) == 1:
+        return sources[0]
+    cards = retriever.cards()
+    held = [s for s in sources if s in cards and any(f.statement for f in retriever.facts(s))]
+    if not held or len({core_name(cards[s].organisation) for s in held}) != 1:
+        return None
+    year = max(question.asked.years, default=None)
+    rank = lambda s: (_KIND_RANK.get(cards[s].kind, 4), cards[s].fiscal_year != year)  # noqa: E731
+    best = min(held, key=rank)
+    return best if sum(rank(s) == rank(best) for s in held) == 1 else None
+
+
 def from_metric(question: Question, prepared: Prepared, retriever: Retriever, model: str, timings: dict) -> Routed:
     """A standard metric the question names, computed in code from the one filing it names
     (`metrics`): the result, the formula, each input with its statement row cited."""
-    if len(prepared.scope.sources) != 1:
+    if (source := the_filing(question, prepared, retriever)) is None:
         return Routed()
-    source = prepared.scope.sources[0]
     facts, card = retriever.facts(source), retriever.cards().get(source)
     chosen = lambda item: period_facts(facts, item, card)  # noqa: E731
     if question.metric_years:  # "the FY2015 - FY2017 3 year average": each year's own facts
@@ -124,9 +148,8 @@ def from_fact_formula(question: Question, prepared: Prepared, retriever: Retriev
     """A formula the question defines or implies (a growth rate, a CAGR) computed from the one
     named filing's statement facts (`fact_formulas`), each input's row cited; nothing when a
     term has no single fact for its year (the cell route then tries the passages' rows)."""
-    if len(prepared.scope.sources) != 1 or question.beyond_definition:
+    if question.beyond_definition or (source := the_filing(question, prepared, retriever)) is None:
         return Routed()
-    source = prepared.scope.sources[0]
     found = fact_formulas.compute(question.formula, question.formula_items, retriever.facts(source),
                                   retriever.cards().get(source), question.asked.years)
     if found is None or (rows := _printed_rows(found.inputs, source, retriever)) is None:
@@ -147,9 +170,8 @@ def from_line_item(question: Question, prepared: Prepared, retriever: Retriever,
     a second route: a different value refuses the number, naming both; a row it cannot read
     (a statement printed as running text) leaves the printed row as the second reading. Nothing
     when the facts give no single value (the cell route then reads the passages' rows)."""
-    if len(prepared.scope.sources) != 1:
+    if (source := the_filing(question, prepared, retriever)) is None:
         return Routed()
-    source = prepared.scope.sources[0]
     found = line_item.value_of(question.item, retriever.facts(source), retriever.cards().get(source),
                                question.asked.years, question.scale)
     if found is None or (rows := _printed_rows((found.fact,), source, retriever)) is None:

@@ -56,15 +56,23 @@ def held_for(year: int, quarter: int | None, cards: dict[str, DocumentCard], ask
     """The documents of a year (and quarter). A quarter matches any reading of a document's
     period the question allows: its fiscal quarter, its file name's, the calendar's (`quarter_held`;
     "FY" in the question asks for the fiscal reading first, "calendar" for the calendar's). A year
-    asked without a quarter is about the whole year, by the organisation's own naming, else its
-    file name's, else the calendar year its period ends in (a retailer's fiscal 2022 ends in
-    January 2023, and many call it FY2023): its annual documents and fourth quarter, not the first
-    three quarters' reports (unless those are all there is).
+    asked without a quarter is about the whole year: its annual documents and fourth quarter, not
+    the first three quarters' reports (unless those are all there is). Any reading matches: the
+    organisation's own fiscal year, the file name's ("2023Q4"), and, unless the question writes
+    "FY" or "fiscal", the calendar year its period ends in (a retailer's fiscal 2022 ends in
+    January 2023, and many call it 2023). Which of them answers is the search's and the fact
+    routes' choice (`answer.route`), not a guess here.
 
     >>> cards = {"k": DocumentCard(organisation="U", kind="10-K", fiscal_year=2022, period_end="2023-01-28"),
     ...          "q": DocumentCard(organisation="U", kind="10-Q", fiscal_year=2023, quarter=1)}
     >>> held_for(2022, None, cards), held_for(2023, None, cards), held_for(2023, 1, cards)
     (['k'], ['k'], ['q'])
+    >>> cards["e"] = DocumentCard(organisation="U", kind="8-K", fiscal_year=2023)
+    >>> held_for(2023, None, cards), held_for(2023, None, cards, Asked(years=(2023,), fiscal=True))
+    (['k', 'e'], ['e'])
+    >>> cards["r"] = DocumentCard(organisation="U", kind="earnings release", fiscal_year=2022, quarter=4, file_period="2023 Q4")
+    >>> held_for(2023, None, cards, Asked(years=(2023,), fiscal=True))  # the file name's reading too
+    ['e', 'r']
     """
     if quarter is not None:
         if ask.calendar:
@@ -79,10 +87,12 @@ def held_for(year: int, quarter: int | None, cards: dict[str, DocumentCard], ask
     def file_year(card: DocumentCard) -> bool:
         return any(r.how == "file name" and r.year == year and r.quarter in (None, 4) for r in card.readings())
 
-    for held in ([s for s, c in cards.items() if c.fiscal_year == year and whole_year(c)],
-                 [s for s, c in cards.items() if file_year(c)],
-                 [s for s, c in cards.items() if c.period_end[:4] == str(year) and whole_year(c)],
-                 [s for s, c in cards.items() if c.fiscal_year == year]):
+    def calendar_year(card: DocumentCard) -> bool:
+        return not ask.fiscal and card.period_end[:4] == str(year)
+
+    readings = [s for s, c in cards.items() if whole_year(c) and (c.fiscal_year == year or file_year(c)
+                                                                  or calendar_year(c))]
+    for held in (readings, [s for s, c in cards.items() if c.fiscal_year == year]):
         if held:
             return held
     return []
