@@ -21,7 +21,7 @@ from rag.index.indexer import build_index  # noqa: E402
 from rag.index.retrieval import Retriever  # noqa: E402
 
 SCIFACT = dataset_dir("beir_scifact")
-DOCUMENTS = 300
+DOCUMENTS = 150  # enough for eight read tasks over two workers; each build of them is a CI cost
 QUERIES = ["vitamin D and bone density", "genes linked to breast cancer", "smoking and lung function",
            "antibiotic resistance in bacteria", "exercise and heart disease", "insulin resistance in obesity"]
 
