@@ -16,6 +16,7 @@ drafts from the passages (`pipeline`), with the best cell's score kept as a sign
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import NamedTuple
 
@@ -166,8 +167,8 @@ def from_fact_formula(question: Question, prepared: Prepared, retriever: Retriev
 def from_line_item(question: Question, prepared: Prepared, retriever: Retriever, embed, model: str,
                    timings: dict) -> Routed:
     """A standard line item's value for the asked year of the one named filing, from its
-    statement facts (`line_item`), its printed row cited. The cell reader reads the same row as
-    a second route: a different value refuses the number, naming both; a row it cannot read
+    statement facts (`line_item`), its printed row cited. The cell reader reads that row alone as
+    a second route (its column for the asked period): a different value refuses the number, naming both; a row it cannot read
     (a statement printed as running text) leaves the printed row as the second reading. Nothing
     when the facts give no single value (the cell route then reads the passages' rows)."""
     if (source := the_filing(question, prepared, retriever)) is None:
@@ -179,7 +180,8 @@ def from_line_item(question: Question, prepared: Prepared, retriever: Retriever,
     cited, sentences = rows
     fact = found.fact
     readings = [("facts", f"{fact.text} ({fact.label}, {fact.period}, page {fact.page})")]
-    cell = collection.cell_answer(question, [cited[0].passage], embed, terms, retriever.cards(), threshold=0.0)
+    row = replace(cited[0].passage, chunk=replace(cited[0].passage.chunk, text=sentences[0].quotes[1]))  # that row alone
+    cell = collection.cell_answer(question, [row], embed, terms, retriever.cards(), threshold=0.0)
     agreement, unconfirmed = "", ""
     if cell is not None and not cell.formula:
         readings.insert(0, ("cell", f"{cell.short}: the row '{cell.rows[0].label}' (page {fact.page})"))
