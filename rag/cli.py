@@ -280,6 +280,9 @@ def cmd_facts(args) -> int:
     shown = [f for f in facts if f.source == source and (args.all or (f.item and f.statement))]
     if args.json:
         print(json.dumps([f.to_json() for f in shown], ensure_ascii=False, indent=2))
+    elif not shown and args.item:  # the filing may have statement facts, none of them this item
+        say(f"no statement fact for '{args.item}' was read from {Path(source).name} (without --item: every "
+            f"line item read; --all: every table cell)")
     elif not shown:
         say(f"no statement facts were read from {Path(source).name}" + ("" if args.all else " (--all shows every table cell)"))
     else:

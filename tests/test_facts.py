@@ -88,6 +88,8 @@ def test_rag_facts_prints_a_filings_facts_and_refuses_a_file_it_does_not_hold(te
     assert "Total revenues" in shown.stdout and "152,301 million" in shown.stdout and "[3 months]" in shown.stdout
     as_json = json.loads(_rag("facts", "2023 Q1 WMT.pdf", "--index", str(tenq_index), "--json").stdout)
     assert {f["item"] for f in as_json} >= {"revenue", "net income", "total assets", "cash from operations"}
+    none = _rag("facts", "2023 Q1 WMT.pdf", "--index", str(tenq_index), "--item", "research and development")
+    assert none.stdout.startswith("no statement fact for 'research and development' was read from 2023 Q1 WMT.pdf")  # not "no facts"
     missing = _rag("facts", "nowhere.pdf", "--index", str(tenq_index))
     assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "2023 Q1 WMT.pdf" in missing.stderr
     assert "Traceback" not in missing.stderr
