@@ -35,6 +35,11 @@ class Confirmation:
         return f"found {found} in {where}, but could not confirm it in the filing's statements"
 
 
+def fact_reading(fact: Fact) -> str:
+    """The facts route's reading as `--json` lists it under `candidates`: "$2,542 (Net income, June 2, 2023, page 8)"."""
+    return f"{fact.text} ({fact.label}, {fact.period}, page {fact.page})"
+
+
 def period_facts(facts: list[Fact], item: str, card: DocumentCard | None, label: str = "") -> list[Fact]:
     """The statement facts of a line item for the document's own period: the column that ends
     on its period end (else in its year), a quarter's three months for a quarterly report, from

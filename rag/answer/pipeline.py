@@ -21,7 +21,7 @@ import numpy as np
 from rag.answer import route, search
 from rag.answer import sentences as choose
 from rag.answer import short_answer
-from rag.answer.confirm import confirm_on_page, confirm_text
+from rag.answer.confirm import confirm_on_page, confirm_text, fact_reading
 from rag.answer.compose import decided, text_answer, warnings
 from rag.answer.conversation import Turn, standalone_question
 from rag.answer.decision import Decision
@@ -110,7 +110,7 @@ class AnswerPipeline:
         if not checked.agreement:
             return {}
         found = (reading.short or "the numbers of the quoted row").strip()
-        facts = (("facts", f"{checked.fact.text} ({checked.fact.label}, {checked.fact.period}, page {checked.fact.page})"),
+        facts = (("facts", fact_reading(checked.fact)),
                  ) if checked.fact is not None else ()
         return {"agreement": checked.agreement, "candidates": (("text", found),) + facts,
                 "unconfirmed": checked.reason(found, f"the passage quoted ({Path(chunk.source).name})")}

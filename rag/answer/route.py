@@ -24,7 +24,7 @@ from rag.answer import collection
 from rag.answer import fact_formulas
 from rag.answer import line_item
 from rag.answer import metrics
-from rag.answer.confirm import Confirmation, confirm, period_facts
+from rag.answer.confirm import Confirmation, confirm, fact_reading, period_facts
 from rag.answer.decision import Signals
 from rag.answer.question import Question
 from rag.answer.search import Prepared
@@ -179,7 +179,7 @@ def from_line_item(question: Question, prepared: Prepared, retriever: Retriever,
         return Routed()
     cited, sentences = rows
     fact = found.fact
-    readings = [("facts", f"{fact.text} ({fact.label}, {fact.period}, page {fact.page})")]
+    readings = [("facts", fact_reading(fact))]
     row = replace(cited[0].passage, chunk=replace(cited[0].passage.chunk, text=sentences[0].quotes[1]))  # that row alone
     cell = collection.cell_answer(question, [row], embed, terms, retriever.cards(), threshold=0.0)
     agreement, unconfirmed = "", ""
@@ -220,7 +220,7 @@ def from_cell(question: Question, prepared: Prepared, retriever: Retriever, embe
                     formula=found.formula, flagged=prepared.flagged,
                     confidence="read from a table" if not found.formula else "computed from table cells")
     readings = (("cell", f"{found.short}: {_where(found, deeper)}"),) + (
-        (("facts", f"{checked.fact.text} ({checked.fact.label}, {checked.fact.period}, page {checked.fact.page})"),)
+        (("facts", fact_reading(checked.fact)),)
         if checked.fact is not None else ())
     return Routed(answer, Signals(route="cell", cell=found.score, agreement=checked.agreement, candidates=readings,
                                   unconfirmed=checked.reason(found.short, _where(found, deeper))), found.score)
