@@ -71,6 +71,47 @@ def test_the_missing_answer_uses_the_questions_terms(cards):
     assert "no Q3 2022 filing of JPMorgan" in bare.missing and "2022 Q2 (Q2 FY2022, quarter ended June 30, 2022)" in bare.missing
 
 
+def test_a_first_half_is_searched_in_the_second_quarters_filing():
+    """A first half is reported in the second quarter's 10-Q (its six-months columns), not in
+    the year's current reports nor the first quarter's."""
+    from rag.ingest.cards import DocumentCard
+
+    mgm = "MGM RESORTS INTERNATIONAL"
+    cards = {"8k": DocumentCard(organisation=mgm, kind="8-K", fiscal_year=2023, period_end="2023-03-01", aliases=("MGM",)),
+             "q1": DocumentCard(organisation=mgm, kind="10-Q", fiscal_year=2023, quarter=1, period_end="2023-03-31",
+                                aliases=("MGM",)),
+             "q2": DocumentCard(organisation=mgm, kind="10-Q", fiscal_year=2023, quarter=2, period_end="2023-06-30",
+                                aliases=("MGM",))}
+    for question in ("Which debt received the largest investment among MGM's short term investments in H1 FY2023?",
+                     "What were MGM's revenues in the first half of 2023?"):
+        assert choose_scope(asked(question, list(cards.values())), cards).sources == ("q2",), question
+
+
+def test_a_contracted_name_is_its_organisations():
+    """"AMEX" and "JnJ" name American Express and Johnson & Johnson; an acronym of a financial
+    term ("EPS", "SG&A") names nobody."""
+    from rag.ingest.cards import DocumentCard
+
+    cards = {"axp": DocumentCard(organisation="American Express Company", kind="10-K", fiscal_year=2022),
+             "jnj": DocumentCard(organisation="JOHNSON & JOHNSON", kind="10-K", fiscal_year=2022),
+             "gis": DocumentCard(organisation="GENERAL MILLS, INC.", kind="10-K", fiscal_year=2022)}
+    scope = lambda question: choose_scope(asked(question, list(cards.values())), cards).sources
+    assert scope("Does AMEX have an improving operating margin profile as of 2022?") == ("axp",)
+    assert scope("How did JnJ's US sales growth compare in FY2022?") == ("jnj",)
+    assert scope("What is the FY2022 SG&A to EPS ratio, as told at the AGM?") == ()
+
+
+def test_what_is_expected_of_a_year_is_searched_in_the_year_befores_filing():
+    """A forecast for FY2023 is in the FY2022 annual report; a result of FY2023 is not held."""
+    from rag.ingest.cards import DocumentCard
+
+    cards = {"k22": DocumentCard(organisation="THE BOEING COMPANY", kind="10-K", fiscal_year=2022, period_end="2022-12-31"),
+             "k20": DocumentCard(organisation="THE BOEING COMPANY", kind="10-K", fiscal_year=2020, period_end="2020-12-31")}
+    ahead = choose_scope(asked("What production rate changes is Boeing forecasting for FY2023?", list(cards.values())), cards)
+    result = choose_scope(asked("What was Boeing's FY2023 revenue?", list(cards.values())), cards)
+    assert ahead.sources == ("k22",) and result.missing.startswith("The documents hold no FY2023 filing")
+
+
 def test_a_question_naming_one_company_never_reads_another_companys_filings(tenq_pipeline):
     """Through the real index and search: every passage a question is answered from is in the
     filing it names; a period not held is answered by saying so, with no passages."""

@@ -56,9 +56,10 @@ def asked_scale(question: str) -> float | None:
 
 
 def value_of(item: str, facts: list[Fact], card: DocumentCard | None, years: tuple[int, ...],
-             scale: float | None) -> LineItemValue | None:
+             scale: float | None, months: int = 3) -> LineItemValue | None:
     """The item's one value for the asked fiscal year (else the filing's own period), or None
-    when the statements give none or two.
+    when the statements give none or two. In a 10-Q a flow covers `months` (the quarter's three,
+    or six for a first half asked of a second quarter's filing).
 
     >>> f = lambda st, end, v: Fact("bby.pdf", 51, st, "", "Merchandise inventories", "inventories", end, end, None, v, 1e6, "USD", f"{v:,.0f}")
     >>> card = DocumentCard(kind="10-K", fiscal_year=2019, period_end="2019-02-02")
@@ -73,6 +74,8 @@ def value_of(item: str, facts: list[Fact], card: DocumentCard | None, years: tup
     >>> ytd = Fact("adbe.pdf", 8, "cash flow", "", "Net income", "net income", "June 2, 2023", "2023-06-02", 6, 2542.0, 1e6, "USD", "$2,542")
     >>> value_of("net income", [ytd], q2, (), None) is None  # six months, not the quarter
     True
+    >>> value_of("net income", [ytd], q2, (), None, months=6).shown  # "H1 FY2023"
+    '$2,542 million (June 2, 2023)'
     """
     if len(years) > 1:
         return None
@@ -81,7 +84,7 @@ def value_of(item: str, facts: list[Fact], card: DocumentCard | None, years: tup
     if card is not None and card.quarter is not None:
         chosen = period_facts(facts, item, card) if not years or years[0] == card.fiscal_year else []
         # a flow is the quarter's three months, never the year-to-date column that ends on the same day
-        chosen = [f for f in chosen if item in BALANCE_ITEMS or f.months == 3]
+        chosen = [f for f in chosen if item in BALANCE_ITEMS or f.months == months]
     else:
         year = years[0] if years else card.fiscal_year if card is not None else None
         chosen = year_facts(facts, item, year, year_offset(card)) if year is not None else []

@@ -171,10 +171,10 @@ def from_line_item(question: Question, prepared: Prepared, retriever: Retriever,
     a second route (its column for the asked period): a different value refuses the number, naming both; a row it cannot read
     (a statement printed as running text) leaves the printed row as the second reading. Nothing
     when the facts give no single value (the cell route then reads the passages' rows)."""
-    if (source := the_filing(question, prepared, retriever)) is None:
-        return Routed()
+    if question.asked.half == 2 or (source := the_filing(question, prepared, retriever)) is None:
+        return Routed()  # a second half is no column of a filing: the year less its first half
     found = line_item.value_of(question.item, retriever.facts(source), retriever.cards().get(source),
-                               question.asked.years, question.scale)
+                               question.asked.years, question.scale, months=6 if question.asked.half else 3)
     if found is None or (rows := _printed_rows((found.fact,), source, retriever)) is None:
         return Routed()
     cited, sentences = rows

@@ -38,12 +38,32 @@ def find(question: Question, retriever: Retriever, embed) -> Found:
     """The question's scope searched, and the passages that address the assistant set aside."""
     vocabulary = retriever.index.bm25.vocab_dict
     scope = choose_scope(question.asked, retriever.cards(), lambda name: bool(terms(name)) and terms(name) <= vocabulary.keys())
-    depth = ANSWERING_DEPTH * question.k if question.answer_kind else question.k
+    several = len(scope.sources) > 1
+    depth = ANSWERING_DEPTH * question.k if question.answer_kind or several else question.k
     retrieved = [] if scope.missing else retriever.search(question.query, k=depth, mode=question.mode,
                                                           sources=scope.sources)
-    retrieved = answering_first(retrieved, question.answer_kind)[:question.k]
+    retrieved = answering_first(retrieved, question.answer_kind)
+    retrieved = (spread(retrieved, question.k) if several else retrieved)[:question.k]
     passages, flagged = set_aside(retrieved, embed)
     return Found(scope, retrieved, fit_to_answer(passages, question.answer_kind), flagged)
+
+
+def spread(passages: list[Passage], k: int) -> list[Passage]:
+    """At most half of the `k` passages from one document, when the question's scope holds
+    several (one company's filings of the year and its release, or of every year when it names
+    none): look-alike filings share their wording, and the first one's passages would fill every
+    place though the question may be about another. Passages past the share go last, in order.
+
+    >>> from rag.records import Chunk
+    >>> p = lambda source, rank: Passage(Chunk(f"t{rank}", source, (), "", 0, 0), 1.0, rank)
+    >>> [x.chunk.source for x in spread([p("a", 1), p("a", 2), p("a", 3), p("b", 4), p("a", 5)], 4)]
+    ['a', 'a', 'b', 'a', 'a']
+    """
+    share, seen, first, later = max(1, (k + 1) // 2), {}, [], []
+    for passage in passages:
+        seen[passage.chunk.source] = seen.get(passage.chunk.source, 0) + 1
+        (first if seen[passage.chunk.source] <= share else later).append(passage)
+    return [p if p.rank == n else replace(p, rank=n) for n, p in enumerate(first + later, start=1)]
 
 
 def _holds(text: str, kind: str) -> bool:

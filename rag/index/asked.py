@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from rag.ingest.cards import DocumentCard, core_name, iso_date
+from rag.ingest.cards import LEGAL_WORDS, DocumentCard, core_name, iso_date
 
 _ORDINAL = {"first": 1, "second": 2, "third": 3, "fourth": 4, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4}
 _KIND_WORDS = [("10-K", r"\b10-?k\b|\bannual report\b|\bannual filing\b"),
@@ -35,6 +35,8 @@ class Asked:
     calendar: bool = False  # it writes "calendar": the calendar's quarter
     ended: str = ""  # ISO date (or year and month) of a period end it names: "the quarter ended July 1, 2023"
     unmatched: tuple[str, ...] = ()  # names it gives an owner of ("Microsoft's") that no card's organisation is
+    half: int | None = None  # the half-year it names ("H1 FY2023", "first half of 2023"): 1 or 2
+    ahead: bool = False  # it asks what is expected of its period ("forecasting for FY2023"), which the year before's filing says
 
 
 def _year(text: str) -> int:
@@ -73,6 +75,37 @@ def asked_periods(question: str) -> tuple[tuple[int, ...], tuple[int, ...], int 
     return tuple(sorted(set(years))), tuple(sorted(set(bare))), quarter
 
 
+_HALF = re.compile(r"(?:\b|(?<=\d))H([12])\b|\b([12])H(?=\b|\d)|\b(first|second|1st|2nd)\s+half\b", re.IGNORECASE)
+_AHEAD = re.compile(r"\b(?:forecast\w*|expect\w*|outlook|guidance|project(?:s|ed|ing|ion|ions)|anticipat\w*|plan(?:s|ned)?"
+                    r"|target(?:s|ed)?)\b(?:\W+\w+){0,4}?\W+(?:for|in|during|through)\s+(?:the\s+)?(?:FY|fiscal)", re.IGNORECASE)
+
+
+def asked_half(question: str) -> int | None:
+    """The half-year a question names: 1 for "H1", "1H", "first half"; 2 for the second.
+
+    >>> asked_half("short term investments for MGM in H1 FY2023"), asked_half("sales in the second half of 2022")
+    (1, 2)
+    >>> asked_half("1H23 margin"), asked_half("H2O usage"), asked_half("half of its revenue")
+    (1, None, None)
+    """
+    found = _HALF.search(question)
+    if not found:
+        return None
+    return 1 if (found.group(1) or found.group(2) or found.group(3).lower()) in ("1", "first", "1st") else 2
+
+
+def asks_ahead(question: str) -> bool:
+    """Whether a question asks what is expected of its fiscal period (a forecast, an outlook,
+    guidance, a plan): the filing of the year before states it.
+
+    >>> asks_ahead("What production rate changes is Boeing forecasting for FY2023?")
+    True
+    >>> asks_ahead("What capex does 3M expect in fiscal 2024?"), asks_ahead("What was the FY2023 revenue?")
+    (True, False)
+    """
+    return bool(_AHEAD.search(question))
+
+
 def asked_organisations(question: str, cards: list[DocumentCard]) -> tuple[str, ...]:
     """Core names of the organisations whose name, file-name alias or ticker the question holds.
 
@@ -85,6 +118,7 @@ def asked_organisations(question: str, cards: list[DocumentCard]) -> tuple[str, 
     from rag.ingest.ligatures import known_words
 
     words = _TOKENS.findall(question)
+    contracted = _CONTRACTED.findall(question)
     cores = [core_name(w) for w in words]
     grams = {"".join(cores[i:i + n]) for n in range(1, 6) for i in range(len(cores) - n + 1)}
     common = known_words()
@@ -100,9 +134,38 @@ def asked_organisations(question: str, cards: list[DocumentCard]) -> tuple[str, 
         if len(first) >= 3 and first not in common and not first.isdigit():
             names.add(first)  # "Ulta" for Ulta Beauty, Inc.; not "Best" for Best Buy
         tickers = {a for a in card.aliases if a.isupper() and len(a) <= 5 and a.isalpha()}  # as written
-        if any(n and n in grams for n in names) or any(t in words for t in tickers):
+        if any(n and n in grams for n in names) or any(t in words for t in tickers) \
+                or any(contracts(w, card.organisation) for w in contracted):
             found.append(name)
     return tuple(dict.fromkeys(found))
+
+
+# a word written with two capitals or more ("AMEX", "JnJ", "J&J", "AmEx"): a contracted name
+_CONTRACTED = re.compile(r"(?<![\w&])(?=\w*[A-Z]\w*[A-Z&])[A-Za-z][A-Za-z&]{2,9}(?![\w&])")
+
+
+def contracts(word: str, organisation: str) -> bool:
+    """Whether `word` is the organisation's name of two words or more contracted: the start of
+    each word in turn, at least a letter each ("AMEX" for American Express, "JnJ" and "J&J"
+    for Johnson & Johnson, "AMD" for Advanced Micro Devices); "&" in the name may be written
+    "&", "n" or left out. A name of one word is never contracted (its start would be any word).
+
+    >>> contracts("AMEX", "American Express Company"), contracts("JnJ", "JOHNSON & JOHNSON"), contracts("J&J", "Johnson & Johnson")
+    (True, True, True)
+    >>> contracts("EPS", "Eastman Chemical"), contracts("AGM", "General Mills"), contracts("PEP", "PepsiCo, Inc.")
+    (False, False, False)
+    """
+    parts = re.findall(r"[a-z0-9]+|&", LEGAL_WORDS.sub(" ", organisation.lower().replace(" and ", " & ")))
+    if len([p for p in parts if p != "&"]) < 2:
+        return False
+
+    def fits(rest: str, i: int) -> bool:
+        if i == len(parts):
+            return not rest
+        if parts[i] == "&":
+            return any(rest.startswith(a) and fits(rest[len(a):], i + 1) for a in ("&", "n", ""))
+        return any(parts[i].startswith(rest[:n]) and fits(rest[n:], i + 1) for n in range(1, len(rest) + 1))
+    return fits(word.lower(), 0)
 
 
 def asked_end(question: str) -> str:
@@ -155,4 +218,4 @@ def asked(question: str, cards: list[DocumentCard]) -> Asked:
     return Asked(asked_organisations(question, cards), years, bare, quarter, kinds, bool(_LATEST.search(question)),
                  fiscal=bool(re.search(r"\bFY|\bfiscal\b", question, re.IGNORECASE)),
                  calendar=bool(re.search(r"\bcalendar\b", question, re.IGNORECASE)), ended=asked_end(question),
-                 unmatched=unmatched_owners(question, cards))
+                 unmatched=unmatched_owners(question, cards), half=asked_half(question), ahead=asks_ahead(question))

@@ -128,9 +128,9 @@ def _held_line(card: DocumentCard, ask: Asked) -> str:
 
 
 def _asked_period(ask: Asked, year: int) -> str:
-    """The period asked for, as the question writes it: "Q3 FY2023", "calendar Q3 2023", "Q3 2023"."""
-    quarter = f"Q{ask.quarter} " if ask.quarter else ""
-    if ask.fiscal or not ask.quarter:
+    """The period asked for, as the question writes it: "Q3 FY2023", "calendar Q3 2023", "Q3 2023", "H1 FY2023"."""
+    quarter = f"Q{ask.quarter} " if ask.quarter else f"H{ask.half} " if ask.half else ""
+    if ask.fiscal or not (ask.quarter or ask.half):
         return f"{quarter}FY{year}"
     return f"{'calendar ' if ask.calendar else ''}{quarter}{year}"
 
@@ -210,9 +210,12 @@ def _by_period(ask: Asked, years: tuple[int, ...], cards: dict[str, DocumentCard
         return (([], "", _missing(ask, f"period ended {ask.ended}", list(cards.values()))) if periodic
                 else (list(cards), "", ""))
     target = max(years)
-    held = held_for(target, ask.quarter, cards, ask)
+    quarter = ask.quarter or (2 if ask.half == 1 else None)  # a first half is reported with the second quarter
+    held = held_for(target, quarter, cards, ask)
     if held:
         return held, f"asks for {_asked_period(ask, target)}", ""
+    if ask.ahead and ask.years and (before := held_for(target - 1, None, cards, ask)):
+        return before, f"asks what is expected of FY{target}, which the FY{target - 1} filings state", ""
     if ask.years and periodic:
         return [], "", _missing(ask, _asked_period(ask, target) + " filing", list(cards.values()), target)
     return list(cards), "", ""

@@ -30,7 +30,7 @@ _MONTH_ABBR = {m[:3]: i for m, i in _MONTHS.items()}
 _DATE = re.compile(r"\b(January|February|March|April|May|June|July|August|September|October|November|December)"
                    r"\.?\s+(\d{1,2})\s*,?\s*((?:19|20)\d{2})\b", re.IGNORECASE)
 _ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4}
-_LEGAL = re.compile(r"\b(?:inc|incorporated|corp|corporation|co|company|companies|plc|ltd|limited|llc|lp|"
+LEGAL_WORDS = re.compile(r"\b(?:inc|incorporated|corp|corporation|co|company|companies|plc|ltd|limited|llc|lp|"
                     r"holdings|group|the|sa|nv|ag)\b\.?", re.IGNORECASE)
 
 # kind, cover pattern: the first that the first pages state wins
@@ -206,7 +206,7 @@ def core_name(name: str) -> str:
     >>> core_name("BEST BUY CO., INC."), core_name("The Coca-Cola Company"), core_name("JOHNSON_JOHNSON")
     ('bestbuy', 'cocacola', 'johnsonjohnson')
     """
-    name = _LEGAL.sub(" ", name.replace("_", " "))
+    name = LEGAL_WORDS.sub(" ", name.replace("_", " "))
     return re.sub(r"[^a-z0-9]+", "", name.lower())
 
 
