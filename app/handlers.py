@@ -10,8 +10,7 @@ from pathlib import Path
 from app.render import answer_markdown, markdown_literal, sources_html
 from app.state import AppState
 from app.web.uploads import refusal, unsuitable, uploaded_file
-from rag.answer.conversation import Turn, answer_from_chat
-from rag.assistant import Searched
+from rag.assistant import Searched, Turn, answer_from_chat
 from rag.errors import UserError
 from rag.query import MAX_QUESTION_CHARS
 from rag.records import Final, Token

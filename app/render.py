@@ -7,9 +7,8 @@ import re
 from html import escape
 from pathlib import Path
 
-from rag.answer.decision import refusal_in_words
 from rag.records import Answer
-from rag.render import source_label
+from rag.render import refusal_in_words, source_label
 
 _INLINE_MARKUP = frozenset("\\`*_{}[]()<>&!|~$^@\"'")  # links, images, emphasis, HTML, maths, autolinks
 _AUTOLINK = re.compile(r"(?i)(?<=[a-z])(:)(?=//)|(?<=www)(\.)")  # http://… and www.… become links

@@ -7,7 +7,7 @@ from app import handlers
 from app.render import sources_html
 from app.state import AppState
 from app.web.uploads import UPLOAD_TYPES, upload_component
-from rag.ingest.readers import FORMAT_NAMES
+from rag.library import FORMAT_NAMES
 from rag.settings import MODES
 
 CSS = """

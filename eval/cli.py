@@ -35,14 +35,14 @@ def cmd_eval(args) -> int:
     from eval.runner import EvalRun, compare, run
 
     if args.index is not None and not args.questions.is_dir() and args.questions.suffix != ".json":
-        from rag.index import store
+        from rag.library import Library
 
-        store.live_generation(args.index)  # a missing or foreign index fails before any model loads
+        Library(Settings.from_args(args), args.index).check_index()  # fails before any model loads
     base = EvalRun(settings=Settings.from_args(args), retrieval_only=args.retrieval_only)
     if args.serve is not None:
         from rag.errors import UserError
 
-        from rag.index.ray_engine import check_reachable
+        from rag.serving import check_reachable
 
         if args.compare or args.retrieval_only:
             raise UserError("--serve answers with the replicas' settings: it cannot be combined with --compare "

@@ -63,7 +63,7 @@ def unmatched_sections(questions: list[Question], section_paths: set[str]) -> li
 def earlier_turns(assistant, questions: list) -> list:
     """The conversation before a follow-up: each earlier question with the short answer (or first
     sentence) the product gave it, as the chat passes them on."""
-    from rag.answer.conversation import Turn
+    from rag.assistant import Turn
 
     turns = []
     for text in questions:
@@ -113,8 +113,7 @@ def run(questions_path: Path, out: Path, config: EvalRun, index_dir: Path | None
     at once as there are replicas."""
     from tqdm import tqdm
 
-    from rag import assemble
-    from rag.index.indexer import build_index
+    from rag.library import Library
 
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file; name a folder for the results")
@@ -127,7 +126,7 @@ def run(questions_path: Path, out: Path, config: EvalRun, index_dir: Path | None
         questions = [replace(q, extra={**q.extra, "retrieval_only": True}) for q in questions]
     if docs is not None:
         index_dir = index_dir or out / "index"
-        build_index([docs], index_dir, assemble.load_embedder(settings.embedding_model), progress=progress)
+        Library(settings, index_dir).index([docs], progress=progress)
     assistant = open_door(config, index_dir, serve, all(q.extra.get("retrieval_only") for q in questions))
     workers = assistant.status().replicas or 1  # as many questions at once as there are replicas
     missing = unmatched_sections(questions, assistant.sections())

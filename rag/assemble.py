@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from rag.errors import UserError
+from rag.library import chunker_config, load_embedder  # noqa: F401 (the front ends' names for them)
 from rag.settings import Settings
 
 Log = Callable[[str], None]
@@ -72,17 +72,6 @@ def quiet_library_warnings() -> None:
 
 
 @functools.lru_cache(maxsize=2)
-def load_embedder(model: str = Settings.embedding_model):
-    """One embedder per model and process: every caller in it shares the loaded model."""
-    from embeddings import EmbedderConfig, load_embedder as load
-    from embeddings.sentence_transformer import ModelUnavailable
-
-    try:
-        return load(EmbedderConfig(model=model))
-    except ModelUnavailable as exc:
-        raise UserError(str(exc)) from exc
-
-
 def load_generator(settings: Settings, embedder, log: Log = stderr_log):
     """The language model the settings name (loaded once per configuration), or the extractive answerer."""
     if settings.generator == "extractive":
@@ -111,13 +100,6 @@ def load_reader(spec: str = Settings.reader):
     if spec.endswith(".safetensors"):
         return SentenceReader.load(Path(spec).expanduser())
     return SentenceReader.from_hub(spec)
-
-
-def chunker_config(settings: Settings):
-    """How files become chunks, with the settings' limits on what one file may cost."""
-    from rag.ingest.chunking import ChunkerConfig
-
-    return ChunkerConfig(max_file_mb=settings.max_file_mb, max_passages=settings.max_passages)
 
 
 def answer_config(settings: Settings):
@@ -172,16 +154,16 @@ def resolve_index(index_dir: Path | None, embedder, log: Log = stderr_log) -> Pa
     sources would otherwise show."""
     from rag import paths
     from rag.index import store
-    from rag.index.indexer import build_index
+    from rag.library import Library
 
     if index_dir is not None:
         return index_dir
     index_dir, sample = paths.default_index_dir(), paths.sample_document()
     if not store.is_index(index_dir):
         log(f"building the sample index at {index_dir} (first use)…")
-        build_index([sample], index_dir, embedder, progress=False)
+        Library(Settings(), index_dir, embedder).index([sample])
     elif str(sample) not in store.read_manifest(index_dir).files:
-        build_index([sample], index_dir, embedder, progress=False)
+        Library(Settings(), index_dir, embedder).index([sample])
     return index_dir
 
 
@@ -228,29 +210,21 @@ def open_assistant(settings: Settings, index_dir: Path | None, log: Log = stderr
     and an extractive pipeline, for listings and uploads. `progress` hears each step before it
     starts (a status line), `log` what the steps say."""
     from rag.assistant import Assistant, ServedAssistant
+    from rag.library import Library
 
     progress = progress or (lambda message: None)
     if docs:
-        from rag.index.indexer import build_index
-
         progress("loading the embedding model…")
-        embedder = load_embedder(settings.embedding_model)
+        library = Library(settings, index_dir, load_embedder(settings.embedding_model))
         progress("indexing the documents…")
-        report = build_index(docs, index_dir, embedder, chunker_config(settings), warn=log)
+        report = library.index(docs, warn=log)
         print(f"index {index_dir}: {report.summary()}", file=sys.stderr)
     if remote is None:
         progress("loading the language model (the first start takes about a minute)…")
     local = without_model(settings) if remote is not None else settings
     pipeline = build_pipeline(local, index_dir, log, decide)
-    folder = resolve_index(index_dir, pipeline.retriever.embedder, log)
+    library = Library(settings, resolve_index(index_dir, pipeline.retriever.embedder, log), pipeline.retriever.embedder)
     reopen = lambda other: build_pipeline(local, other, lambda message: None, decide)  # models cached
-
-    def build(paths, other, progress, warn):
-        from rag.index.indexer import build_index
-
-        return build_index(paths, other, pipeline.retriever.embedder, chunker_config(settings), warn=warn,
-                           progress=progress)
-
     if remote is None:
-        return Assistant(settings, folder, pipeline, reopen, build)
-    return ServedAssistant(settings, folder, pipeline, reopen, build, remote, replicas)
+        return Assistant(settings, library, pipeline, reopen)
+    return ServedAssistant(settings, library, pipeline, reopen, remote, replicas)

@@ -14,19 +14,19 @@ from __future__ import annotations
 
 import copy
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
+from rag.answer.conversation import Turn, answer_from_chat  # noqa: F401 (a chat's earlier turns)
 from rag.query import Query
 from rag.records import Answer, Event, Final, Found
 from rag.settings import Settings
 
+from rag.library import Document, Library
+
 if TYPE_CHECKING:  # annotations only: the door is imported before any model is
     from rag.answer.pipeline import AnswerPipeline
-    from rag.index.indexer import IndexReport
-
-Build = Callable[[list[Path], Path, bool, Callable[[str], None]], "IndexReport"]
 
 
 @dataclass(frozen=True)
@@ -34,14 +34,6 @@ class Searched:
     """The first event of an answer: the standalone question the documents were searched for."""
 
     text: str
-
-
-@dataclass(frozen=True)
-class Document:
-    """One indexed file, as a listing shows it."""
-
-    path: str
-    passages: int
 
 
 @dataclass(frozen=True)
@@ -60,18 +52,22 @@ class Assistant:
     """The local door: this process's pipeline answers. An upload rebuilds the index and swaps
     the pipeline whole, only once the new index is complete (questions meanwhile see the old)."""
 
-    def __init__(self, settings: Settings, index_dir: Path, pipeline: "AnswerPipeline | None",
-                 reopen: Callable[[Path], "AnswerPipeline"], build: Build):
-        self.settings, self.index_dir = settings, Path(index_dir)
+    def __init__(self, settings: Settings, library: Library, pipeline: "AnswerPipeline | None",
+                 reopen: Callable[[Path], "AnswerPipeline"]):
+        self.settings, self.library = settings, library  # the index folder: indexing, listings
         self._pipeline, self._reopen = pipeline, reopen  # reopen(folder): a pipeline over it, models shared
-        self._build = build  # build(paths, folder, progress, warn) -> IndexReport: the indexer, models bound
         self._lock = threading.Lock()
+
+    @property
+    def index_dir(self) -> Path:
+        return self.library.index_dir
 
     def over(self, index_dir: Path) -> "Assistant":
         """The same kind of door over another index folder (a visitor's own copy), opened by its
         first `add`: until then it has nothing to answer from."""
         other = copy.copy(self)
-        other.index_dir, other._pipeline, other._lock = Path(index_dir), None, threading.Lock()
+        other.library = replace(self.library, index_dir=Path(index_dir))
+        other._pipeline, other._lock = None, threading.Lock()
         return other
 
     def query(self, question: str, k: int | None = None, mode: str | None = None) -> Query:
@@ -101,8 +97,7 @@ class Assistant:
         return self._pipeline.find(self._pipeline.parse(query))
 
     def documents(self) -> list[Document]:
-        files = self._pipeline.retriever.index.manifest.files
-        return [Document(path, info["chunks"]) for path, info in files.items()]
+        return self.library.documents()
 
     def sections(self) -> set[str]:
         """Every section path the index holds (to check a question set's gold sections against)."""
@@ -111,7 +106,7 @@ class Assistant:
     def add(self, paths: list[Path], progress: bool = False, warn: Callable[[str], None] | None = None):
         """Index `paths` into this assistant's folder; returns the build's `IndexReport`."""
         with self._lock:
-            report = self._build(paths, self.index_dir, progress, warn or (lambda message: None))
+            report = self.library.index(paths, progress=progress, warn=warn or (lambda message: None))
             self._pipeline = self._reopen(self.index_dir)
         return report
 
@@ -132,15 +127,13 @@ class ServedAssistant(Assistant):
     """The door over Ray Serve: questions go to the replicas, which open the same index folder;
     this process keeps an extractive pipeline over it for listings and uploads."""
 
-    def __init__(self, settings: Settings, index_dir: Path, pipeline: "AnswerPipeline", reopen: Callable[[Path], "AnswerPipeline"],
-                 build: Build, remote, replicas: int):
-        super().__init__(settings, Path(index_dir).resolve(), pipeline, reopen, build)  # replicas may run elsewhere
-        self.remote, self.replicas = remote, replicas
+    def __init__(self, settings: Settings, library: Library, pipeline: "AnswerPipeline",
+                 reopen: Callable[[Path], "AnswerPipeline"], remote, replicas: int):
+        super().__init__(settings, replace(library, index_dir=library.index_dir.resolve()), pipeline, reopen)
+        self.remote, self.replicas = remote, replicas  # replicas may run elsewhere: absolute folders
 
     def over(self, index_dir: Path) -> "Assistant":
-        other = super().over(index_dir)
-        other.index_dir = Path(index_dir).resolve()
-        return other
+        return super().over(Path(index_dir).resolve())
 
     def _standalone(self, query: Query, turns: list) -> str:
         return self.remote.standalone(self.index_dir, query.text, turns)

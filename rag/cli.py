@@ -15,7 +15,7 @@ from rag.settings import SEARCH_K, Parser, Settings, add_settings_arguments
 def say(text: str = "", end: str = "\n", file=None) -> None:
     """Print for a terminal: document and model text can hold escape sequences that would set the
     window title or clear the screen; they are stripped (`--json` output stays exact)."""
-    from rag.ingest.readers import strip_controls
+    from rag.render import strip_controls
 
     print(strip_controls(text), end=end, file=file or sys.stdout, flush=True)
 
@@ -99,77 +99,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_index(args) -> int:
-    from rag import assemble, paths
-    from rag.index import store
-    from rag.index.indexer import build_index
-    from rag.ingest.readers import find_documents
+    from rag import paths
+    from rag.library import Engine, Library, correct_cards
 
     settings = Settings.from_args(args)
-    if args.engine == "local" and (args.ray_address or args.workers):
-        raise UserError("--ray-address and --workers need --engine ray")
-    if args.workers is not None and args.workers < 1:
-        raise UserError(f"--workers must be at least 1 (got {args.workers})")
-    find_documents(args.paths)  # a missing path fails before the model loads
+    engine = Engine(args.engine, args.ray_address, args.workers)
+    engine.check()
+    library = Library(settings, args.index or paths.default_index_dir())
+    library.check_sources(args.paths)
     if args.meta:
-        write_card_corrections(args.paths, args.meta)
-    index_dir = args.index or paths.default_index_dir()
-    store.check_writable_target(index_dir)
-    engine = None
-    if args.engine == "ray":  # an unreachable cluster fails before the model loads
-        from rag.index.ray_engine import RayEngine
-
-        engine = RayEngine(address=args.ray_address, workers=args.workers)
-    try:
-        status = Status()
-        status("loading the embedding model…")
-        embedder = assemble.load_embedder(settings.embedding_model)
-        status.clear()
-        report = build_index(args.paths, index_dir, embedder, assemble.chunker_config(settings),
-                             faiss_factory=args.faiss, progress=not args.quiet and sys.stderr.isatty(),
-                             engine=engine)
-    finally:
-        if engine is not None:
-            engine.close()
-    print(f"{index_dir}: {report.summary()}")
+        correct_cards(args.paths, args.meta)
+    status = Status()
+    report = library.index(args.paths, engine, faiss=args.faiss, progress=not args.quiet and sys.stderr.isatty(),
+                           loading=status)
+    status.clear()
+    print(f"{library.index_dir}: {report.summary()}")
     return 0
 
 
-def write_card_corrections(paths: list[Path], meta: list[str]) -> None:
-    """Each named file's card corrections merged into its sidecar (FILE.card.json), checked first."""
-    from rag.index.engines import sidecar_path
-    from rag.ingest.cards import check_corrections, parse_sidecar
-
-    corrections = {}
-    for item in meta:
-        field, sep, value = item.partition("=")
-        if not sep or not field.strip():
-            raise UserError(f"--meta {item!r}: write FIELD=VALUE, e.g. --meta fiscal_year=2022")
-        corrections[field.strip()] = value.strip()
-    try:
-        check_corrections(corrections, "--meta")
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
-    files = [p for p in paths if p.is_file()]
-    if not files:
-        raise UserError("--meta corrects the card of files named on the command line, not folders")
-    for path in files:
-        sidecar = sidecar_path(path)
-        try:
-            current = parse_sidecar(sidecar.read_text(encoding="utf-8"), str(sidecar)) if sidecar.is_file() else {}
-            sidecar.write_text(json.dumps({**current, **corrections}, indent=1, ensure_ascii=False) + "\n",
-                               encoding="utf-8")
-        except ValueError as exc:
-            raise UserError(str(exc)) from None
-        except OSError as exc:
-            raise UserError(f"cannot write {sidecar}: {exc.strerror}") from None
-
-
-def _check_index(index_dir: Path | None) -> None:
+def _check_index(settings: Settings, index_dir: Path | None) -> None:
     """A missing or foreign index fails before any model loads."""
     if index_dir is not None:
-        from rag.index import store
+        from rag.library import Library
 
-        store.live_generation(index_dir)
+        Library(settings, index_dir).check_index()
 
 
 def cmd_search(args) -> int:
@@ -178,7 +131,7 @@ def cmd_search(args) -> int:
 
     settings = Settings.from_args(args)
     query = Query.checked(args.question, settings.k, settings.mode)  # before any model loads
-    _check_index(args.index)
+    _check_index(settings, args.index)
     found = assemble.open_searcher(settings, args.index).search(query)
     if found.scope.missing:
         say(found.scope.missing)
@@ -231,7 +184,7 @@ def cmd_ask(args) -> int:
 
     settings = Settings.from_args(args)
     query = Query.checked(args.question, settings.k, settings.mode)  # before any model loads
-    _check_index(args.index)
+    _check_index(settings, args.index)
     status = Status()
     status("loading the index and the model…")
     assistant = assemble.open_assistant(settings, args.index, log=lambda m: (status.clear(), say(m, file=sys.stderr)))
@@ -266,18 +219,11 @@ def cmd_ask(args) -> int:
 
 def cmd_facts(args) -> int:
     from rag import paths
-    from rag.index import store
-    from rag.index.facts_store import read_facts
+    from rag.library import Library
     from rag.render import facts_table
 
-    index_dir = args.index or paths.default_index_dir()
-    facts = read_facts(store.live_generation(index_dir), item=args.item)
-    sources = sorted({f.source for f in facts} | {str(s) for s in store.named_files(index_dir)})
-    source = _indexed_as(args.file, sources)
-    if source is None:
-        raise UserError(f"{args.file} is not in the index at {index_dir}; it holds: "
-                        + (", ".join(Path(s).name for s in sources) or "no documents"))
-    shown = [f for f in facts if f.source == source and (args.all or (f.item and f.statement))]
+    source, shown = Library(Settings.from_args(args), args.index or paths.default_index_dir()).facts(
+        args.file, args.item, args.all)
     if args.json:
         print(json.dumps([f.to_json() for f in shown], ensure_ascii=False, indent=2))
     elif not shown and args.item:  # the filing may have statement facts, none of them this item
@@ -288,14 +234,6 @@ def cmd_facts(args) -> int:
     else:
         say(facts_table(shown))
     return 0
-
-
-def _indexed_as(file: Path, sources: list[str]) -> str | None:
-    """The indexed path a user's FILE names: the same file, else the only one of that name."""
-    resolved = file.expanduser().resolve()
-    same = [s for s in sources if Path(s).expanduser().resolve() == resolved]
-    named = [s for s in sources if Path(s).name == file.name]
-    return (same or (named if len(named) == 1 else [None]))[0]
 
 
 COMMANDS = {"index": cmd_index, "search": cmd_search, "ask": cmd_ask, "facts": cmd_facts}

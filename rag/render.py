@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rag.answer.decision import refusal_in_words  # noqa: F401 (a refusal's reason in words, for the front ends)
+from rag.ingest.readers import strip_controls  # noqa: F401 (text a terminal shows as text)
+from rag.ingest.tables import ROW_SEPARATOR  # noqa: F401 (between a table row's cells in a quote)
 from rag.records import Answer, SentenceSupport
 
 

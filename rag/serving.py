@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Iterator
 
 from rag.errors import UserError
+from rag.index.ray_cluster import check_reachable
 
 APP_NAME = "rag-answers"
 MAX_OPEN_INDEXES = 24  # the shared index and the visitors' private ones a replica keeps open
@@ -78,7 +79,7 @@ class AnswerReplica:
 
 def connect(address: str | None, namespace: str = "rag"):
     """Join the cluster at `address`, or start a local Ray; one clear line when that fails."""
-    from rag.index.ray_engine import _start_failure, _silenced_stderr, check_reachable, ray_module
+    from rag.index.ray_cluster import ray_module, silenced_stderr, start_failure
 
     import logging
 
@@ -88,12 +89,12 @@ def connect(address: str | None, namespace: str = "rag"):
         check_reachable(address)
     if not ray.is_initialized():
         try:
-            with _silenced_stderr():
+            with silenced_stderr():
                 ray.init(address=address or "local", num_cpus=None if address else os.cpu_count(),
                          namespace=namespace, include_dashboard=False, log_to_driver=False,
                          configure_logging=False)
         except Exception as exc:  # ConnectionError, RuntimeError, TimeoutError... from Ray
-            raise UserError(_start_failure(address, exc)) from exc
+            raise UserError(start_failure(address, exc)) from exc
     return ray
 
 
@@ -186,7 +187,6 @@ def watch_cluster(address: str | None, every_s: float = 5.0, misses: int = 3) ->
     import sys
     import threading
 
-    from rag.index.ray_engine import check_reachable
 
     if address in (None, "auto"):
         return  # a local Ray lives and dies with this process; "auto" names no address to probe

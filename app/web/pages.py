@@ -83,7 +83,7 @@ def row_rects(textpage, label: str, value: str = "") -> list[tuple[float, float,
 def sentence_rects(textpage, sentence: str) -> list[tuple[float, float, float, float]]:
     """Rectangles (left, bottom, right, top) covering the sentence's first to last words on the page;
     for a table row as the readers write it ("Title — Label — 2018: 1,577"), its row on the page."""
-    from rag.ingest.tables import ROW_SEPARATOR
+    from rag.render import ROW_SEPARATOR
 
     parts = sentence.split(ROW_SEPARATOR)
     if len(parts) >= 2 and re.search(r":\s*\S*\d", parts[-1]):

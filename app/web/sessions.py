@@ -55,7 +55,7 @@ class PrivateIndexes:
 
     def open(self, session: str, shared_index: Path, client: str | None = None) -> PrivateIndex:
         """The visitor's index, made from a copy of the shared one on first use."""
-        from rag.index import store
+        from rag.library import copy_index
 
         key = self.key(session)
         with self.lock:
@@ -65,7 +65,7 @@ class PrivateIndexes:
                 folder = self.root / key
                 shutil.rmtree(folder, ignore_errors=True)  # a leftover of an earlier run
                 private = PrivateIndex(folder / "index", folder / "uploads", client=client)
-                store.copy_live(shared_index, private.index_dir)
+                copy_index(shared_index, private.index_dir)
                 private.uploads_dir.mkdir(parents=True, exist_ok=True)
                 self.visitors[key] = private
             private.last_used = self.clock()

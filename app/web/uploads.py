@@ -5,7 +5,7 @@ import os
 from pathlib import Path
 
 from rag.errors import UserError
-from rag.ingest.readers import SUFFIXES
+from rag.library import SUFFIXES
 
 UPLOAD_TYPES = tuple(SUFFIXES)  # what the readers read: a format added there is accepted here too
 MAX_UPLOAD_MB = 20

@@ -37,13 +37,14 @@ def bench_indexing(embedder, docs: int, work: Path) -> tuple[dict, object, dict]
     """Pipeline chunks/s (`rag index` on SciFact abstracts) next to raw encode() on the same texts."""
     from eval.datasets import load_beir, write_corpus
     from rag.index import store
-    from rag.index.indexer import build_index
+    from rag.library import Library
+    from rag.settings import Settings
 
     data = load_beir(SCIFACT)
     corpus = dict(list(data.corpus.items())[:docs])
     stems = write_corpus(corpus, work / "docs")
     started = time.perf_counter()
-    report = build_index([work / "docs"], work / "index", embedder, progress=False)
+    report = Library(Settings(), work / "index", embedder).index([work / "docs"])
     pipeline_s = time.perf_counter() - started
     texts = [c.embedding_text() for c in store.load(work / "index").chunks]
     started = time.perf_counter()
@@ -177,13 +178,13 @@ def bench_answers(questions: Path, limit: int, precision: str, model: str | None
     where there is one (auto), or without it (signals)."""
     from eval.questions import load_jsonl
     from rag.assemble import build_pipeline, load_embedder, prefer_offline
-    from rag.index.indexer import build_index
+    from rag.library import Library
     from rag.paths import sample_document
     from rag.settings import Settings
 
     prefer_offline()
     with tempfile.TemporaryDirectory() as tmp:
-        build_index([sample_document()], Path(tmp) / "sample", load_embedder(), progress=False)
+        Library(Settings(), Path(tmp) / "sample", load_embedder()).index([sample_document()])
         pipeline = build_pipeline(Settings(precision=precision, model=model, answerability=answerability),
                                   Path(tmp) / "sample")
         first, total = [], []

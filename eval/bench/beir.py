@@ -41,14 +41,15 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     from rag.assemble import load_embedder
-    from rag.index.indexer import build_index
+    from rag.library import Library
+    from rag.settings import Settings
     from rag.index.retrieval import Retriever
 
     data = load_beir(args.beir, args.split)
     stems = write_corpus(data.corpus, args.work / "docs")
     embedder = load_embedder()
     started = time.perf_counter()
-    report = build_index([args.work / "docs"], args.work / "index", embedder)
+    report = Library(Settings(), args.work / "index", embedder).index([args.work / "docs"], progress=True)
     print(f"indexed in {time.perf_counter() - started:.0f} s: {report.summary()}", file=sys.stderr)
     retriever = Retriever.open(args.work / "index", embedder)
 

@@ -36,13 +36,14 @@ def base_index(work: Path, docs: int) -> Path:
     from eval.datasets import load_beir, write_corpus
     from rag.assemble import load_embedder
     from rag.index import store
-    from rag.index.indexer import build_index
+    from rag.library import Library
+    from rag.settings import Settings
 
     index_dir = work / f"scifact-{docs}"
     if not store.is_index(index_dir):
         data = load_beir(SCIFACT)
         write_corpus(dict(list(data.corpus.items())[:docs]), work / f"scifact-docs-{docs}")
-        build_index([work / f"scifact-docs-{docs}"], index_dir, load_embedder(), progress=False)
+        Library(Settings(), index_dir, load_embedder()).index([work / f"scifact-docs-{docs}"])
     return index_dir
 
 

@@ -153,14 +153,15 @@ def main(argv=None) -> int:
         return 2
     from rag import assemble
     from rag.errors import UserError
-    from rag.index.indexer import build_index
+    from rag.library import Library
     from rag.paths import sample_document
+    from rag.settings import Settings
 
     assemble.prefer_offline()
     assemble.quiet_library_warnings()
     with tempfile.TemporaryDirectory(prefix="rag-serve-") as tmp:
         index = Path(tmp) / "index"
-        build_index([sample_document()], index, assemble.load_embedder(), progress=False)
+        Library(Settings(), index, assemble.load_embedder()).index([sample_document()])
         try:
             figures = measure(index, sorted(set(args.clients)), args.per_client)
         except UserError as exc:

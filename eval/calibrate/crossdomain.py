@@ -31,8 +31,7 @@ from eval.calibrate.parts import PART_ROLES, all_parts, part_folders, write
 
 def run_parts(out: Path, role: str, configs: list[Path], datasets: list[str] | None) -> None:
     from eval.runner import EvalRun, run
-    from rag import assemble
-    from rag.index.indexer import build_index
+    from rag.library import Library
 
     for folder in part_folders(out, role):
         if datasets and folder.name.rsplit("-", 1)[0] not in datasets:
@@ -40,8 +39,7 @@ def run_parts(out: Path, role: str, configs: list[Path], datasets: list[str] | N
         for config_path in configs or [None]:
             config = EvalRun().with_toml(config_path) if config_path else EvalRun()
             index = folder / "index"
-            build_index([folder / "docs"], index, assemble.load_embedder(config.settings.embedding_model),
-                        progress=False)
+            Library(config.settings, index).index([folder / "docs"])
             summary = run(folder / "questions.jsonl", folder / config.name, config, index, None, False)
             print(f"{folder.name} {config.name}: {summary_line(summary)}", file=sys.stderr)
 

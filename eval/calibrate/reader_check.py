@@ -99,7 +99,7 @@ def main(argv=None) -> int:
     from rag import assemble
     from rag.answer.reader import SentenceReader
     from rag.errors import UserError
-    from rag.index.indexer import build_index
+    from rag.library import Library
     from rag.settings import Settings
 
     parser = argparse.ArgumentParser(prog="python -m eval.calibrate.reader_check", description=__doc__.splitlines()[0])
@@ -124,7 +124,7 @@ def main(argv=None) -> int:
     figures, rows = {}, []
     for folder in folders:
         if not (folder / "index").is_dir():
-            build_index([folder / "docs"], folder / "index", embedder, progress=False)
+            Library(settings, folder / "index", embedder).index([folder / "docs"])
         pipeline = assemble.answer_pipeline(assemble.open_retriever(settings, folder / "index"), generator,
                                             assemble.answer_config(settings))
         figures[folder.name], part_rows = check_part(folder, args.today, reader, pipeline, args.candidates)

@@ -233,7 +233,7 @@ def gather(args):
     from eval.calibrate.parts import all_parts, part_folders, write as write_parts
     from rag import assemble
     from rag.errors import UserError
-    from rag.index.indexer import build_index
+    from rag.library import Library
     from rag.settings import Settings
 
     out: Path = args.out
@@ -248,7 +248,7 @@ def gather(args):
     layers = checked_layers(generator, args.layers)
 
     def pipeline_for(folder: Path):
-        build_index([folder / "docs"], folder / "index", embedder, progress=False)
+        Library(settings, folder / "index", embedder).index([folder / "docs"])
         return assemble.answer_pipeline(assemble.open_retriever(settings, folder / "index"), generator,
                                         assemble.answer_config(settings), settings.answerability)
 

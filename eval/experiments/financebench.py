@@ -61,7 +61,7 @@ def build(pdf_dir: Path, out: Path, batch_files: int = BATCH_FILES) -> dict:
     """The shared index over every filing, built `batch_files` at a time (resumable); its figures."""
     from rag import assemble
     from rag.index import store
-    from rag.index.indexer import build_index
+    from rag.library import Library
     from rag.settings import Settings
 
     index_dir = out / "index"
@@ -79,8 +79,7 @@ def build(pdf_dir: Path, out: Path, batch_files: int = BATCH_FILES) -> dict:
     for start in range(0, len(todo), batch_files):
         batch = todo[start:start + batch_files]
         started = time.perf_counter()
-        report = build_index(batch, index_dir, embedder, assemble.chunker_config(settings),
-                             progress=sys.stderr.isatty())
+        report = Library(settings, index_dir, embedder).index(batch, progress=sys.stderr.isatty())
         seconds = time.perf_counter() - started
         figures["batches"].append({"files": len(batch), "pages": report.pages_read, "reading_s": report.reading_s,
                                    "passages": report.chunks_embedded, "seconds": seconds})

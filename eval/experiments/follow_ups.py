@@ -63,9 +63,8 @@ def correct_share(rows: list[dict]) -> float:
 
 def measure(out: Path, config_path: Path | None, question_set: Path = SET) -> dict:
     from eval.runner import EvalRun, read_done, run
-    from rag import assemble
     from rag.errors import UserError
-    from rag.index.indexer import build_index
+    from rag.library import Library
 
     config = EvalRun().with_toml(config_path) if config_path else EvalRun()
     if not question_set.is_file():
@@ -92,7 +91,7 @@ def measure(out: Path, config_path: Path | None, question_set: Path = SET) -> di
         corpus_docs(corpus, folder / "docs")
         follow, full = question_files(chosen, folder)
         index = folder / "index"
-        build_index([folder / "docs"], index, assemble.load_embedder(config.settings.embedding_model), progress=False)
+        Library(config.settings, index).index([folder / "docs"])
         run(full, folder / f"full-{config.name}", config, index, None, False)
         run(follow, folder / f"follow-{config.name}", config, index, None, False)
         got_full = read_done(folder / f"full-{config.name}" / "results.jsonl")

@@ -28,7 +28,7 @@ def main(argv=None) -> int:
     from rag.index.lexical import terms
     from rag.assemble import load_embedder
     from rag.answer.grounding import SUPPORT_THRESHOLD, ground_answer
-    from rag.index.indexer import build_index
+    from rag.library import Library
     from rag.ingest.paragraphs import split_sentences
     from rag.paths import sample_document
     from rag.assemble import open_retriever
@@ -37,7 +37,7 @@ def main(argv=None) -> int:
     embedder = load_embedder()
     rows = [json.loads(line) for line in args.labels.read_text(encoding="utf-8").splitlines() if line.strip()]
     with tempfile.TemporaryDirectory() as tmp:
-        build_index([sample_document()], Path(tmp) / "index", embedder, progress=False)
+        Library(Settings(), Path(tmp) / "index", embedder).index([sample_document()])
         retriever = open_retriever(Settings(), Path(tmp) / "index")
         results = []
         for row in rows:

@@ -7,11 +7,9 @@ Ray restarts an actor that dies and retries its batch, so a lost worker costs ti
 """
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
 import os
-import socket
 from pathlib import Path
 from typing import Iterator
 
@@ -19,56 +17,11 @@ import numpy as np
 
 from rag.errors import UserError
 from rag.index.engines import FileChunks, Progress, read_one
+from rag.index.ray_cluster import check_reachable, ray_module, silenced_stderr, start_failure
 from rag.ingest.chunking import ChunkerConfig
 
 EMBED_BATCH_ROWS = 128  # rows per actor call: the local engine's group size (16 x 8), so batches pad alike
 FILES_PER_TASK_MAX = 32
-
-
-def ray_module():
-    try:
-        import ray
-    except ImportError as exc:
-        raise UserError("--engine ray needs Ray: pip install -e '.[ray]'") from exc
-    return ray
-
-
-def check_reachable(address: str, timeout_s: float = 5.0) -> None:
-    """An unreachable cluster is a one-line error in seconds, not Ray's minute of retries."""
-    if address == "auto":
-        return
-    host_port = address.split("://", 1)[-1].rstrip("/")
-    host, _, port = host_port.rpartition(":")
-    if not host or not port.isdigit():
-        raise UserError(f"--ray-address {address!r} is not HOST:PORT, ray://HOST:PORT or auto")
-    try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
-            pass
-    except OSError as exc:
-        raise UserError(f"cannot reach the Ray cluster at {address}: {exc.strerror or exc}") from exc
-
-
-def _start_failure(address: str | None, exc: BaseException) -> str:
-    """One line; a cluster that wants its token says how to give it (Ray's own message is a page)."""
-    where = f"join the Ray cluster at {address}" if address else "start a local Ray"
-    if "AuthenticationError" in repr(exc.__cause__) or "InvalidAuthToken" in str(exc.__cause__):
-        return (f"cannot {where}: it needs its authentication token; set RAY_AUTH_MODE=token and put "
-                "the token in ~/.ray/auth_token or RAY_AUTH_TOKEN (ray get-auth-token)")
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-    return f"cannot {where}: {first}"
-
-
-@contextlib.contextmanager
-def _silenced_stderr():
-    """File descriptor 2 to /dev/null: Ray's C++ core writes there directly, past Python's logging."""
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 @functools.lru_cache(maxsize=2)
@@ -127,13 +80,13 @@ class RayEngine:
             check_reachable(address)
         if not self.ray.is_initialized():
             try:
-                with _silenced_stderr():  # the C++ core's line about its log level; errors still raise
+                with silenced_stderr():  # the C++ core's line about its log level; errors still raise
                     self.ray.init(address=address or "local", num_cpus=None if address else os.cpu_count(),
                                   include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False,
                                   runtime_env={"env_vars": {"TOKENIZERS_PARALLELISM": "false",
                                                             "RAY_USAGE_STATS_ENABLED": "0"}})
             except (ConnectionError, RuntimeError, ValueError) as exc:
-                raise UserError(_start_failure(address, exc)) from exc
+                raise UserError(start_failure(address, exc)) from exc
             self._started = True
         cpus = int(self.ray.cluster_resources().get("CPU", 1))
         self.workers = max(1, min(workers or cpus, cpus))
