@@ -96,12 +96,16 @@ class Library:
         find_documents(paths)
         self.check_target()
 
-    def index(self, paths: list[Path], engine: Engine = Engine(), faiss: str | None = None, progress: bool = False,
+    def index(self, paths: list[Path], engine: "Engine | object" = Engine(), faiss: str | None = None, progress: bool = False,
               warn: Warn | None = None, loading: Warn | None = None) -> "IndexReport":
         """Index `paths` into the folder: added, updated or dropped files, written whole (a failed
-        or interrupted build leaves the previous index). `loading` hears when the model loads."""
+        or interrupted build leaves the previous index). `loading` hears when the model loads.
+        `engine` may also be a started one (`rag.index.engines.Engine`: a bench times the start
+        apart); the caller closes it."""
         from rag.index.indexer import build_index
 
+        started = None if isinstance(engine, Engine) else engine
+        engine = engine if started is None else Engine()
         engine.check()
         self.check_sources(paths)
         runner = None
@@ -116,7 +120,7 @@ class Library:
             options = {"faiss_factory": faiss} if faiss else {}
             options |= {"warn": warn} if warn else {}
             return build_index(paths, self.index_dir, self.embedder, chunker_config(self.settings), progress=progress,
-                               engine=runner, **options)
+                               engine=started or runner, **options)
         finally:
             if runner is not None:
                 runner.close()

@@ -52,7 +52,8 @@ def _engine_run(engine_name: str, docs_dir: str, index_dir: str, workers: int | 
     from rag.assemble import load_embedder
     from rag.index import store
     from rag.index.engines import LocalEngine
-    from rag.index.indexer import build_index
+    from rag.library import Library
+    from rag.settings import Settings
 
     embedder = load_embedder()
     started = time.perf_counter()
@@ -63,7 +64,7 @@ def _engine_run(engine_name: str, docs_dir: str, index_dir: str, workers: int | 
     else:
         engine = LocalEngine()
     start_s = time.perf_counter() - started
-    report = build_index([Path(docs_dir)], Path(index_dir), embedder, progress=False, engine=engine)
+    report = Library(Settings(), Path(index_dir), embedder).index([Path(docs_dir)], engine)
     total_s = time.perf_counter() - started
     texts = [c.embedding_text() for c in store.load(Path(index_dir)).chunks]
     started = time.perf_counter()
