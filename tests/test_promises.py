@@ -88,6 +88,26 @@ def test_two_real_papers_that_give_different_estimates_are_shown_as_disagreeing(
     assert {d["value"] for d in answer.disagreement} == {"5.2 days", "5.0 days"}
 
 
+def test_reports_on_other_subjects_do_not_disagree_with_the_sample(tmp_path, embedder, model):
+    """Two agency reports (vendored, public domain) beside the sample: their sentences about
+    revising a 2020 rule or a 2014 grant plan hold words of the question, but they state no
+    date of the Guidelines, so they are not shown as disagreeing with it."""
+    from rag.assemble import answer_pipeline
+    from rag.index.retrieval import Retriever
+    from rag.library import Library
+    from rag.settings import Settings
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    shutil.copy(SAMPLE, docs / SAMPLE.name)
+    for name in ("EPA2022.pdf", "EDAPP2022.pdf"):
+        shutil.copy(ROOT / "eval/data/us_fed_agency_reports_2022" / name, docs / name)
+    Library(Settings(), tmp_path / "index", embedder).index([docs])
+    answer = answer_pipeline(Retriever.open(tmp_path / "index", embedder), model).ask(
+        "On what date were the revised Guidelines approved?")
+    assert not answer.disagreement and not answer.text.startswith("The documents disagree"), answer.text
+
+
 def test_one_documents_own_sentences_about_other_years_are_no_disagreement(sample_retriever, model):
     from rag.assemble import answer_pipeline
 

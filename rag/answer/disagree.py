@@ -24,6 +24,7 @@ from rag.answer.sentences import ScoredSentence
 
 RELATIVE = 0.6  # of the quoted sentence's ranking score (sentences.best_sentences)
 MIN_COVERAGE = 0.3  # of the question's topic terms (refusal.coverage), whatever the quoted one's
+SAME_CLAIM = 0.3  # cosine of the two sentences' embeddings: the same claim with another value, not another subject
 _YEAR = re.compile(r"\b(1\d{3}|20\d\d)\b")  # from 1000: a planted "1492" is a year too
 # an amount and the word after it, its unit: "5.2 days", "$1,577 million", "34%"
 _AMOUNT = re.compile(r"(?<![\w.\[])\$?(\d[\d,]*(?:\.\d+)?)(%|(?![\w\]])\s*([A-Za-z]+)?)")
@@ -64,12 +65,14 @@ def _unit(value: str) -> str:
 
 
 def disagreeing(short: str, quoted: ScoredSentence, shown: list[ScoredSentence], sources: list[str],
-                kind: str | None, covered=lambda text: 1.0) -> list[Stated]:
+                kind: str | None, covered=lambda text: 1.0, similar=lambda a, b: 1.0) -> list[Stated]:
     """Each document's value when the documents state different ones for the question: the
     quoted sentence's first (the one the short answer gives), then another document's that
     answers as well and states none of the quoted values; [] when they agree or none other answers.
     `sources[n - 1]` is the document of passage n; `covered(text)` the share of the question's
-    topic terms a sentence holds.
+    topic terms a sentence holds; `similar(a, b)` the cosine of two sentences, which must reach
+    SAME_CLAIM: a report that revises "the 2020 Certification Rule" does not disagree with one
+    whose Guidelines were "developed in 1997", though both hold a word of the question.
 
     >>> s = lambda score, n, text: ScoredSentence(score, n, text)
     >>> quoted = s(0.8, 1, "The first Guidelines were formulated in 1492.")
@@ -86,7 +89,8 @@ def disagreeing(short: str, quoted: ScoredSentence, shown: list[ScoredSentence],
     found = [Stated(mine[0], quoted.passage, sources[quoted.passage - 1])]
     for sentence in shown:
         source = sources[sentence.passage - 1]
-        if sentence.score < floor or any(source == f.source for f in found) or covered(sentence.text) < terms_floor:
+        if sentence.score < floor or any(source == f.source for f in found) or covered(sentence.text) < terms_floor \
+                or similar(quoted.text, sentence.text) < SAME_CLAIM:
             continue
         theirs = values_of(sentence.text, kind)
         if kind == QUANTITY:  # only amounts in the quoted one's unit ("5.0 days" against "5.2 days")

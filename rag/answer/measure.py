@@ -68,7 +68,7 @@ FILING_KINDS = frozenset({"10-K", "10-Q", "8-K", "20-F", "earnings release"})  #
 
 def signals(question: Question, prepared: Prepared, draft: Draft, reading: Reading,
             shown: list[choose.ScoredSentence], generator: Generator, decision: Decision, cards: dict, vocabulary,
-            cell_match: float | None = None) -> Signals:
+            cell_match: float | None = None, embed=None) -> Signals:
     """Everything the decision reads of this question, measured once."""
     fitted = prepared.fitted
     states = draft.prompt.trace.get("last_token_states") if draft.prompt is not None else None
@@ -79,17 +79,18 @@ def signals(question: Question, prepared: Prepared, draft: Draft, reading: Readi
                    head=head.probability(states) if head is not None and states else None,  # a dot product
                    shown=len(fitted.passages), set_aside=len(prepared.flagged), drafted=bool(draft.raw),
                    sentences=len(reading.sentences), cell_match=cell_match,
-                   disagree=documents_disagree(question, fitted, reading, shown),
+                   disagree=documents_disagree(question, fitted, reading, shown, embed),
                    **documents_cited(question.asked, cards, fitted, reading))
 
 
 def documents_disagree(question: Question, fitted: FittedPrompt, reading: Reading,
-                       shown: list[choose.ScoredSentence]) -> tuple:
+                       shown: list[choose.ScoredSentence], embed=None) -> tuple:
     """Each document's value when another document states the question's value otherwise (`disagree`)."""
     if not reading.sentences or not reading.sentences[0].citations:
         return ()
     first = reading.sentences[0]
     quoted = next((s for s in shown if s.text == first.text), choose.ScoredSentence(0.0, first.citations[0], first.text))
     q_terms = question_terms(set(question.terms))
+    similar = (lambda a, b: float(embed([a])[0] @ embed([b])[0])) if embed is not None else (lambda a, b: 1.0)
     return tuple(disagreeing(reading.short, quoted, shown, [p.chunk.source for p in fitted.passages],
-                             question.answer_kind, lambda text: coverage(q_terms, terms(text))))
+                             question.answer_kind, lambda text: coverage(q_terms, terms(text)), similar))

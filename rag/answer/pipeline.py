@@ -82,7 +82,7 @@ class AnswerPipeline:
         reading = read(question, prepared.fitted, shown, draft.raw, self.generator, self.embed, self.config.style,
                        self.reader)
         measured = signals(question, prepared, draft, reading, shown, self.generator, self.decision,
-                           self.retriever.cards(), self.retriever.index.bm25.vocab_dict, routed.cell_match)
+                           self.retriever.cards(), self.retriever.index.bm25.vocab_dict, routed.cell_match, self.embed)
         measured = replace(measured, **self.confirmed(question, prepared, reading))
         verdict = self.decision.decide(measured)
         timings["total_s"] = time.perf_counter() - started
