@@ -112,6 +112,22 @@ def test_what_is_expected_of_a_year_is_searched_in_the_year_befores_filing():
     assert ahead.sources == ("k22",) and result.missing.startswith("The documents hold no FY2023 filing")
 
 
+def test_a_question_naming_no_period_reads_the_newest_filings_first():
+    """"How much does Pfizer expect to pay …?" names no period: the newest annual report and
+    the newest filing are read first, whichever passages rank higher in the older ones."""
+    from rag.ingest.cards import DocumentCard
+
+    pfizer = "PFIZER INC"
+    cards = {"k20": DocumentCard(organisation=pfizer, kind="10-K", fiscal_year=2020),
+             "k21": DocumentCard(organisation=pfizer, kind="10-K", fiscal_year=2021),
+             "q23": DocumentCard(organisation=pfizer, kind="10-Q", fiscal_year=2023, quarter=2),
+             "other": DocumentCard(organisation="3M", kind="10-K", fiscal_year=2021)}
+    timeless = choose_scope(asked("How much does Pfizer expect to pay to spin off Upjohn?", list(cards.values())), cards)
+    dated = choose_scope(asked("What was Pfizer's FY2020 revenue?", list(cards.values())), cards)
+    assert timeless.sources == ("k20", "k21", "q23") and timeless.first == ("k21", "q23")
+    assert dated.first == ()
+
+
 def test_a_question_naming_one_company_never_reads_another_companys_filings(tenq_pipeline):
     """Through the real index and search: every passage a question is answered from is in the
     filing it names; a period not held is answered by saying so, with no passages."""

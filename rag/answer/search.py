@@ -43,9 +43,30 @@ def find(question: Question, retriever: Retriever, embed) -> Found:
     retrieved = [] if scope.missing else retriever.search(question.query, k=depth, mode=question.mode,
                                                           sources=scope.sources)
     retrieved = answering_first(retrieved, question.answer_kind)
+    if scope.first and not scope.missing:
+        pooled = {p.chunk.source for p in retrieved}
+        retrieved = newest_first(retrieved + [p for source in scope.first if source not in pooled
+                                              for p in retriever.search(question.query, k=1, mode=question.mode,
+                                                                        sources=(source,))], scope.first)
     retrieved = (spread(retrieved, question.k) if several else retrieved)[:question.k]
     passages, flagged = set_aside(retrieved, embed)
     return Found(scope, retrieved, fit_to_answer(passages, question.answer_kind), flagged)
+
+
+def newest_first(passages: list[Passage], first: tuple[str, ...]) -> list[Passage]:
+    """The best passage of each document in `first` (a question naming no period: its company's
+    newest filings, `scope.newest_filings`), then the others in their order, ranks renumbered.
+
+    >>> from rag.records import Chunk
+    >>> p = lambda source, rank: Passage(Chunk(f"t{rank}", source, (), "", 0, 0), 1.0, rank)
+    >>> [x.chunk.source for x in newest_first([p("old", 1), p("old", 2), p("new", 3), p("new", 4)], ("new",))]
+    ['new', 'old', 'old', 'new']
+    """
+    lead = [next(p for p in passages if p.chunk.source == source) for source in first
+            if any(p.chunk.source == source for p in passages)]
+    lead.sort(key=passages.index)
+    ordered = lead + [p for p in passages if p not in lead]
+    return [p if p.rank == n else replace(p, rank=n) for n, p in enumerate(ordered, start=1)]
 
 
 def spread(passages: list[Passage], k: int) -> list[Passage]:

@@ -29,6 +29,7 @@ class Scope:
     sources: tuple[str, ...] = ()
     reason: str = ""
     missing: str = ""
+    first: tuple[str, ...] = ()  # of `sources`, those whose best passage is read first (`newest`)
 
 
 def _names(cards: dict[str, DocumentCard], sources) -> str:
@@ -239,8 +240,8 @@ def choose_scope(ask: Asked, cards: dict[str, DocumentCard], mentioned=lambda na
     (('a',), ('b',))
     >>> scope("3M's FY2015 capex?").missing
     'The documents hold no FY2015 filing of 3M; the nearest they hold: FY2018; FY2022.'
-    >>> scope("What is a capex?")
-    Scope(sources=(), reason='', missing='')
+    >>> scope("What is a capex?") == Scope(), scope("How does 3M report its capex?").first  # its newest filing first
+    (True, ('b',))
     >>> scope("What was Microsoft's FY2018 capex?").missing
     'The documents hold no filing of Microsoft; they hold filings of 3M, Amcor plc.'
     """
@@ -277,4 +278,24 @@ def choose_scope(ask: Asked, cards: dict[str, DocumentCard], mentioned=lambda na
         why.append("asks for the latest (" + identified[candidates[0]].period + ")")
     if not why or len(candidates) == len(cards):
         return Scope()
-    return Scope(tuple(candidates), f"searched {_names(identified, candidates)}: the question {' and '.join(why)}")
+    timeless = not (years or ask.ended or ask.quarter or ask.half or ask.latest or ask.kinds)
+    first = newest_filings({s: identified[s] for s in candidates}) if ask.organisations and timeless else ()
+    return Scope(tuple(candidates), f"searched {_names(identified, candidates)}: the question {' and '.join(why)}",
+                 first=first)
+
+
+def newest_filings(cards: dict[str, DocumentCard]) -> tuple[str, ...]:
+    """An organisation's newest annual report and its newest filing of any kind: what a question
+    that names no period is about ("How much does Pfizer expect to pay …?", "Are Best Buy's
+    margins historically consistent?" is read in the latest 10-K, which holds the years before).
+    On FinanceBench, each question naming a company and no period (7, both parts) is about one of
+    these two.
+
+    >>> newest_filings({"k19": DocumentCard(kind="10-K", fiscal_year=2019), "k23": DocumentCard(kind="10-K", fiscal_year=2023),
+    ...         "q24": DocumentCard(kind="10-Q", fiscal_year=2024, quarter=2)})
+    ('k23', 'q24')
+    """
+    annual = [s for s, c in cards.items() if c.kind in ("10-K", "20-F", "annual report")]
+    picks = [max(annual, key=lambda s: cards[s].sort_key())] if annual else []
+    picks.append(max(cards, key=lambda s: cards[s].sort_key()))
+    return tuple(dict.fromkeys(picks))
