@@ -3,6 +3,8 @@ computed from a filing's statement facts with each input cited, refused in words
 missing; a formula the question defines itself still wins."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from rag.answer.metrics import METRICS, asked_metric, compute, variants
@@ -79,3 +81,23 @@ def test_a_metric_averaged_over_the_years_a_question_spans_is_each_years_metric_
     assert found.shown() == "2.82%" and "(3.06% + 2.27% + 3.12%) / 3" in found.formula()
     assert averaged(variants("net margin")[0], lambda y: for_year(y, {2015: printed[2015], 2017: printed[2017]}),
                     None, question.metric_years) is None
+
+
+def test_an_average_over_years_is_never_one_years_formula(embedder):
+    """"The FY2018 - FY2020 3 year average unadjusted EBITDA % margin … Define unadjusted EBITDA as
+    operating income + D&A": the question's formula defines an input, and one column of cells
+    computes one year's EBITDA (Walmart's FY2020 31,555, shown as the answer before). Only the
+    averaged metric answers it; the cell route gives nothing."""
+    from rag.answer.collection import cell_answer
+    from rag.records import Chunk, Passage
+
+    question = parse(Query.checked(
+        "What is the FY2018 - FY2020 3 year average unadjusted EBITDA % margin for Walmart? Define unadjusted EBITDA "
+        "as unadjusted operating income + depreciation and amortization from the cash flow statement."))
+    text = ("Consolidated Statements of Income (in millions) — Operating income — 2020: 20,568; 2019: 21,957; "
+            "2018: 20,437\nConsolidated Statements of Cash Flows (in millions) — Depreciation and amortization — "
+            "2020: 10,987; 2019: 10,678; 2018: 10,529")
+    row = Passage(Chunk("c", "wmt.pdf", ("Statements",), text, 0, 0), 1.0, 1)
+    words = lambda t: set(re.findall(r"[a-z]+", t.lower()))
+    assert question.formula and question.metric_years == (2018, 2019, 2020)
+    assert cell_answer(question, [row], embedder.embed_passages, words, threshold=0.0) is None

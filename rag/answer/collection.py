@@ -121,6 +121,8 @@ def cell_answer(question, passages: list[Passage], embed: Callable[[list[str]], 
         return None
     if question.arithmetic and not question.formula:
         return None  # arithmetic nobody defined: left to the model, which cites what it read
+    if question.formula and question.metric_years:
+        return None  # an average over years is the metric route's; a formula reads one year's column
     rows = table_rows(passages)
     if not rows:
         return None

@@ -11,6 +11,7 @@ Pure: facts in, a `MetricValue` (the result, the formula with each input and its
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Callable
@@ -29,6 +30,7 @@ class Metric:
     percent: bool = False  # shown as a percentage
     days: bool = False  # multiplied by the period's days
     definition: str = ""
+    amount: bool = False  # money, shown in the unit the inputs are printed in (or the question asks)
 
 
 def _ratio(a: float, b: float) -> float:
@@ -45,7 +47,7 @@ METRICS = [
     Metric("net margin", ("net margin", "net profit margin", "net income margin", "profit margin"),
            ("net income", "revenue"), _ratio, percent=True, definition="net income / revenue"),
     Metric("EBITDA", ("ebitda",), ("operating income", "depreciation and amortization"), lambda o, d: o + d,
-           definition="operating income + depreciation and amortization"),
+           definition="operating income + depreciation and amortization", amount=True),
     Metric("EBITDA margin", ("ebitda margin",), ("operating income", "depreciation and amortization", "revenue"),
            lambda o, d, r: (o + d) / r, percent=True,
            definition="(operating income + depreciation and amortization) / revenue"),
@@ -90,10 +92,23 @@ class MetricValue:
     value: float
     inputs: tuple[Fact, ...]
 
-    def shown(self) -> str:
-        """ "23.42%" or "1.37" (days: "45.2 days")."""
+    def shown(self, scale: float | None = None) -> str:
+        """ "23.42%" or "1.37" (days: "45.2 days"); an amount in the unit `scale` names, else in
+        its inputs' printed unit ("$1,832 million", not 1,832,000,000).
+
+        >>> f = Fact("awk.pdf", 85, "income", "", "Operating income", "operating income", "2021", "2021-12-31", 12, 1196.0, 1e6, "USD", "1,196")
+        >>> ebitda = next(m for m in METRICS if m.name == "EBITDA")
+        >>> MetricValue(ebitda, 1832e6, (f,)).shown(), MetricValue(ebitda, 1832e6, (f,)).shown(1e9)
+        ('$1,832 million', '$1.832 billion')
+        """
         if self.metric.percent:
             return f"{self.value * 100:.2f}%"
+        if self.metric.amount and self.inputs:
+            unit = scale or self.inputs[0].scale or 1.0
+            decimals = max(len(f.text.partition(".")[2].rstrip(")").strip()) for f in self.inputs) \
+                + max(0, round(math.log10(unit / (self.inputs[0].scale or 1.0))))
+            word = {1e3: " thousand", 1e6: " million", 1e9: " billion"}.get(unit, "")
+            return f"{'-' if self.value < 0 else ''}${abs(self.value) / unit:,.{decimals}f}{word}"
         return f"{self.value:.1f} days" if self.metric.days else f"{self.value:,.2f}"
 
     def formula(self) -> str:
@@ -175,8 +190,8 @@ class AveragedMetric:
     def inputs(self) -> tuple[Fact, ...]:
         return tuple(f for _, year in self.each for f in year.inputs)
 
-    def shown(self) -> str:
-        return MetricValue(self.metric, self.value, ()).shown()
+    def shown(self, scale: float | None = None) -> str:
+        return MetricValue(self.metric, self.value, self.each[0][1].inputs).shown(scale)
 
     def formula(self) -> str:
         """"average of net margin over FY2015-FY2017 = (2.34% + 3.52% + 3.12%) / 3; net margin = ..."."""

@@ -111,9 +111,10 @@ def from_metric(question: Question, prepared: Prepared, retriever: Retriever, mo
     if (rows := _printed_rows(found.inputs, source, retriever)) is None:
         return Routed()
     cited, sentences = rows
-    text = f"{found.shown()} — {found.formula()} " + " ".join(f"[{c.n}]" for c in cited)
+    shown = found.shown(question.scale)
+    text = f"{shown} — {found.formula()} " + " ".join(f"[{c.n}]" for c in cited)
     answer = Answer(question.text, text, False, sentences, cited, [c.passage for c in cited], model, timings,
-                    answerability=1.0, short_answer=found.shown(), scope=prepared.scope.reason, formula=found.formula(),
+                    answerability=1.0, short_answer=shown, scope=prepared.scope.reason, formula=found.formula(),
                     flagged=prepared.flagged, confidence="computed from the filing's statements")
     return Routed(answer, Signals(route="metric"))
 
