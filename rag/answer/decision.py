@@ -79,7 +79,7 @@ VETO_REASONS = {"type_missing": "the question asks for a year, a date or a quant
 # reason itself, with its numbers, stays in --json and under "Details" in the sources.
 # Rule 4c. A drafted answer in words (the text route) from a financial filing of a collection
 # (10-K, 10-Q, 8-K, 20-F, earnings release) is not shown: on FinanceBench's calibration part
-# (its own companies; `python -m eval.experiments.financebench --part calibration`, session 17)
+# (its own companies; `python -m eval.experiments.financebench --part calibration`)
 # such answers were right 2 times and wrong 15 times (graded strictly by hand where they explain),
 # where a wrong answer costs two right ones, and no measured signal separated them (on the test
 # part, looked at after: 3 right, 22 wrong). Numbers from the statements' facts, cells the facts

@@ -5,15 +5,9 @@ Input: the question paired with one sentence (a sentence, not a passage). Output
 start and an end score (a linear layer on the encoder's states). The null score is the start
 plus end score of [CLS], as in BERT's SQuAD 2.0 reader; a sentence's reader margin is its best
 span's score minus its null score, and a positive margin says the span answers
-(`eval.calibrate.train_reader`). The pipeline asks it for the short answer in the sentence the
-formula quoted (`--reader`); choosing the sentence among the formula's best ones was measured and
-lost (`eval/results/reader.md`).
-
-Declared rule (written before the first training run, issue 34): the reader ships as the
-default only if all three hold on the calibration parts, out of fold — mean per-part "quote holds
-gold" rises by at least 5 points; mean per-part short-answer F1 rises by at least 10 points; the
-refit decision's mean AUC does not fall. Then the test parts are run once and reported whatever
-they say. Until then the untrained formula (`sentences.best_sentences`) chooses the quote.
+(`eval.calibrate.train_reader`). The pipeline asks it, when `--reader` names one, for the short
+answer in the sentence the formula (`sentences.best_sentences`) quoted. None is the default; what
+a trained one gave is in `eval/results/reader.md`.
 
 Weights are keyed to the base encoder's SHA-256: a reader file for another encoder is refused.
 """
