@@ -100,4 +100,4 @@ def table(stages: list[str]) -> list[str]:
             reached -= n
         else:
             lines.append(f"| ({stage}) | {n} | |")
-    return lines + [f"", f"{total} questions."]
+    return lines + ["", f"{total} questions."]

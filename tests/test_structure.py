@@ -135,6 +135,46 @@ def test_the_door_check_sees_a_front_end_reach_behind_it():
     assert below_the_door(graph) == [("app.handlers", "rag.index.store")]
 
 
+# The lab (studies, benches, trainers) goes through eval.lab and the product's own door modules; a
+# module reaches below them only for the subject it trains or times, named here.
+LAB_DOOR = {"eval.lab", "rag.library", "rag.assistant", "rag.settings", "rag.errors", "rag.records"}
+LAB_SUBJECTS = {
+    "eval.bench.answers": {"rag.generate.model_files", "rag.index.dense", "rag.index.lexical"},  # a large index built in parts
+    "eval.bench.scale": {"rag.index.dense", "rag.index.engines", "rag.index.lexical", "rag.index.ray_engine"},
+    "eval.bench.serve": {"rag.serving"},
+    "eval.calibrate.crossdomain": {"rag.answer.decision"},  # the fitted decision it tabulates
+    "eval.calibrate.fit_answerability": {"rag.answer.decision"},
+    "eval.calibrate.fit_collection": {"rag.answer.decision"},
+    "eval.calibrate.injection_check": {"rag.answer.injection"},
+    "eval.calibrate.reader_check": {"rag.answer.reader"},
+    "eval.calibrate.states": {"rag.generate.transformers_lm"},  # the hidden states the heads read
+    "eval.calibrate.train_heads": {"rag.answer.decision", "rag.answer.heads"},
+    "eval.calibrate.train_injection": {"rag.answer.injection", "rag.answer.injection_model"},
+    "eval.calibrate.train_reader": {"rag.answer.reader"},
+    "eval.experiments.validate_support": {"rag.answer.grounding"},
+}
+
+
+def below_the_lab_door(graph: dict[str, set[str]]) -> list[tuple[str, str]]:
+    """(lab module, rag module) for each import of a study that is neither the lab's door nor its subject."""
+    return sorted((source, target) for source, targets in graph.items()
+                  if source.startswith("eval.") and source != "eval.lab" and not source.startswith(FRONT_ENDS)
+                  for target in targets
+                  if target.split(".")[0] == "rag" and target not in LAB_DOOR | LAB_SUBJECTS.get(source, set()))
+
+
+def test_the_lab_goes_through_its_own_door():
+    graph = import_graph()
+    assert below_the_lab_door(graph) == []
+    assert {name for name in LAB_SUBJECTS if name not in graph} == set()  # no stale entries
+
+
+def test_the_lab_door_check_sees_a_study_reach_behind_it():
+    graph = import_graph()
+    graph["eval.experiments.financebench"] = graph["eval.experiments.financebench"] | {"rag.index.store"}
+    assert below_the_lab_door(graph) == [("eval.experiments.financebench", "rag.index.store")]
+
+
 def test_every_rag_module_has_a_level():
     assert all(rag_level(name) is not None for name in modules() if name.startswith("rag"))
 

@@ -36,7 +36,7 @@ REPORTS = dataset_dir("us_fed_agency_reports_2022")
 def bench_indexing(embedder, docs: int, work: Path) -> tuple[dict, object, dict]:
     """Pipeline chunks/s (`rag index` on SciFact abstracts) next to raw encode() on the same texts."""
     from eval.datasets import load_beir, write_corpus
-    from rag.index import store
+    from eval.lab import store
     from rag.library import Library
     from rag.settings import Settings
 
@@ -80,10 +80,10 @@ def synthetic_index(retriever, size: int, work: Path):
     """A `size`-chunk index: real chunk texts reshuffled, vectors = real ones plus noise, renormalised."""
     from dataclasses import replace
 
-    from rag.index import store
+    from eval.lab import store
     from rag.index.dense import build_dense, resolve_factory
     from rag.index.lexical import build_bm25
-    from rag.index.retrieval import Retriever
+    from eval.lab import Retriever
 
     base = retriever.index
     rng = np.random.default_rng(0)
@@ -110,7 +110,7 @@ def bench_model(runs: int, precision: str, cold: bool) -> dict:
     """
     import torch
 
-    from rag.assemble import load_generator, prefer_offline
+    from eval.lab import load_generator, prefer_offline
     from rag.settings import Settings
 
     prefer_offline()
@@ -177,9 +177,9 @@ def bench_answers(questions: Path, limit: int, precision: str, model: str | None
     `model`: another model to answer with (None: the default); `answerability`: with the trained head
     where there is one (auto), or without it (signals)."""
     from eval.questions import load_jsonl
-    from rag.assemble import build_pipeline, load_embedder, prefer_offline
+    from eval.lab import build_pipeline, load_embedder, prefer_offline
     from rag.library import Library
-    from rag.paths import sample_document
+    from eval.lab import sample_document
     from rag.settings import Settings
 
     prefer_offline()
@@ -201,7 +201,7 @@ def bench_answers(questions: Path, limit: int, precision: str, model: str | None
 def bench_reading(runs: int, folder: Path = REPORTS) -> dict:
     """Pages per second of `read_blocks` (PDFium, layout included) over the agency reports, and of
     pypdf's bare text extraction on the same files for reference when pypdf is installed."""
-    from rag.ingest.readers import read_blocks
+    from eval.lab import read_blocks
 
     files = sorted(folder.glob("*.pdf"))
     if not files:
@@ -297,7 +297,7 @@ def _choices(allowed: tuple[str, ...], empty_ok: bool):
 
 
 def main(argv=None) -> int:
-    from rag.assemble import prefer_offline
+    from eval.lab import prefer_offline
 
     prefer_offline()
     from rag.settings import Parser, positive_int
@@ -338,8 +338,8 @@ def main(argv=None) -> int:
 
 
 def run_benchmark(args, skip: set[str]) -> int:
-    from rag.assemble import load_embedder
-    from rag.index.retrieval import Retriever
+    from eval.lab import load_embedder
+    from eval.lab import Retriever
 
     embedder = load_embedder()
     result = {"machine": environment(), "runs": args.runs}

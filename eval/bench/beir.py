@@ -28,7 +28,7 @@ def ranked_documents(passages, stems: dict[str, str]) -> list[str]:
 
 
 def main(argv=None) -> int:
-    from rag.assemble import prefer_offline
+    from eval.lab import prefer_offline
 
     prefer_offline()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -40,10 +40,10 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
 
-    from rag.assemble import load_embedder
+    from eval.lab import load_embedder
     from rag.library import Library
     from rag.settings import Settings
-    from rag.index.retrieval import Retriever
+    from eval.lab import Retriever
 
     data = load_beir(args.beir, args.split)
     stems = write_corpus(data.corpus, args.work / "docs")

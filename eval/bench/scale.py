@@ -34,8 +34,8 @@ NOISE = 0.02
 def base_index(work: Path, docs: int) -> Path:
     """SciFact (its first `docs` abstracts) indexed once with the local engine, reused across runs."""
     from eval.datasets import load_beir, write_corpus
-    from rag.assemble import load_embedder
-    from rag.index import store
+    from eval.lab import load_embedder
+    from eval.lab import store
     from rag.library import Library
     from rag.settings import Settings
 
@@ -49,8 +49,8 @@ def base_index(work: Path, docs: int) -> Path:
 
 def _engine_run(engine_name: str, docs_dir: str, index_dir: str, workers: int | None) -> dict:
     """One full `rag index` of the folder (cluster start included for Ray), then the embedding alone."""
-    from rag.assemble import load_embedder
-    from rag.index import store
+    from eval.lab import load_embedder
+    from eval.lab import store
     from rag.index.engines import LocalEngine
     from rag.library import Library
     from rag.settings import Settings
@@ -97,7 +97,7 @@ def bench_engines(work: Path, docs: int) -> dict:
 
 def _build_large(base_dir: str, size: int, target: str, factory: str) -> dict:
     """A `size`-chunk generation from the base (see the module docstring), written as `rag index` writes."""
-    from rag.index import store
+    from eval.lab import store
     from rag.index.dense import build_dense, resolve_factory
     from rag.index.lexical import build_bm25
 
@@ -153,9 +153,9 @@ def _exact_top(vectors: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
 
 def _search_run(index_dir: str, queries: list[str], runs: int) -> dict:
     """Open time, per-mode query times (query embedding included), recall@10 against exact, peak RSS."""
-    from rag.assemble import load_embedder
-    from rag.index import store
-    from rag.index.retrieval import Retriever
+    from eval.lab import load_embedder
+    from eval.lab import store
+    from eval.lab import Retriever
 
     embedder = load_embedder()
     embedder.embed_query("warm up")
@@ -218,7 +218,7 @@ def _sizes(text: str) -> list[int]:
 
 def main(argv=None) -> int:
     from eval.datasets import load_beir
-    from rag.assemble import prefer_offline
+    from eval.lab import prefer_offline
     from rag.errors import UserError
     from rag.settings import Parser, positive_int
 

@@ -74,14 +74,15 @@ def peak_mb(pid: int) -> float | None:
 def measure(index: Path, client_counts: list[int], per_client: int) -> dict:
     import torch
 
-    from rag import assemble, serving
+    from eval import lab
+    from rag import serving
     from rag.records import Final
     from rag.settings import Settings
 
     settings = Settings()
-    embedder = assemble.load_embedder(settings.embedding_model)
-    generator = assemble.load_generator(settings, embedder, log=lambda m: None)
-    pipeline = assemble.answer_pipeline(assemble.open_retriever(settings, index), generator, assemble.answer_config(settings))
+    embedder = lab.load_embedder(settings.embedding_model)
+    generator = lab.load_generator(settings, embedder, log=lambda m: None)
+    pipeline = lab.answer_pipeline(lab.open_retriever(settings, index), generator, lab.answer_config(settings))
     pipeline.ask(questions()[0])  # warm
     setups = {}
     for threads in (1, 2):
@@ -151,17 +152,17 @@ def main(argv=None) -> int:
     except OSError as exc:
         print(f"python -m eval.bench.serve: error: {exc}", file=sys.stderr)
         return 2
-    from rag import assemble
+    from eval import lab
     from rag.errors import UserError
     from rag.library import Library
-    from rag.paths import sample_document
+    from eval.lab import sample_document
     from rag.settings import Settings
 
-    assemble.prefer_offline()
-    assemble.quiet_library_warnings()
+    lab.prefer_offline()
+    lab.quiet_library_warnings()
     with tempfile.TemporaryDirectory(prefix="rag-serve-") as tmp:
         index = Path(tmp) / "index"
-        Library(Settings(), index, assemble.load_embedder()).index([sample_document()])
+        Library(Settings(), index, lab.load_embedder()).index([sample_document()])
         try:
             figures = measure(index, sorted(set(args.clients)), args.per_client)
         except UserError as exc:

@@ -151,7 +151,7 @@ def plot_tradeoff(curve: list[dict], shipped: float, path: Path) -> None:
 
 
 def main(argv=None) -> int:
-    from rag.assemble import prefer_offline, quiet_library_warnings
+    from eval.lab import prefer_offline, quiet_library_warnings
 
     prefer_offline()
     quiet_library_warnings()

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.answer.decision import ANSWERABILITY_FILE, Answerability, Signals
-from rag.assemble import calibration_kind
+from eval.lab import calibration_kind
 
 MAX_FALSE_REFUSALS = 0.07
 VETO_CANDIDATES = Signals.names(binary=True)  # 0/1 signals that may refuse on their own

@@ -96,8 +96,8 @@ def gold_shown(answers: list[str], texts: tuple[str, ...]) -> bool:
 
 def retrieval_signals(pipeline, question: str) -> dict:
     """The retrieval signals of one question, computed as the answer pipeline computes them."""
-    from rag.answer.measure import retrieval_signals as measured
-    from rag.answer.search import ranked_shown
+    from eval.lab import retrieval_signals as measured
+    from eval.lab import ranked_shown
 
     parsed = pipeline.parse(question)
     prepared = pipeline.prepare(parsed)
@@ -129,7 +129,7 @@ def extract(folder: Path, cache: Path, pipeline_for, layers: tuple[int, ...],
     (resumable: states per question, signals per part)."""
     from tqdm import tqdm
 
-    from rag.query import check_query
+    from eval.lab import check_query
 
     rows = part_rows(folder)
     if folder.name == "squad10-training":

@@ -46,7 +46,7 @@ def check_part(folder: Path, today: str, reader, pipeline, candidates: int) -> t
     from eval.judge import is_correct
     from eval.metrics import token_f1
     from eval.scoring import strip_markers
-    from rag.answer.search import ranked_shown
+    from eval.lab import ranked_shown
 
     questions = {r["id"]: r for r in map(json.loads, (folder / "questions.jsonl").read_text(encoding="utf-8").splitlines())}
     records = [json.loads(line) for line in (folder / today / "results.jsonl").read_text(encoding="utf-8").splitlines()]
@@ -96,7 +96,7 @@ def decision_auc(rows: list[dict], features: tuple[str, ...]) -> dict:
 def main(argv=None) -> int:
     from eval.calibrate.fit_answerability import WITH_MODEL
     from eval.calibrate.parts import part_folders
-    from rag import assemble
+    from eval import lab
     from rag.answer.reader import SentenceReader
     from rag.errors import UserError
     from rag.library import Library
@@ -119,14 +119,14 @@ def main(argv=None) -> int:
                         f"{args.out} --part {args.part} --config eval/configs/{args.today}.toml first")
     reader = SentenceReader.load(args.reader)
     settings = Settings()
-    embedder = assemble.load_embedder(settings.embedding_model)
-    generator = assemble.load_generator(settings, embedder)
+    embedder = lab.load_embedder(settings.embedding_model)
+    generator = lab.load_generator(settings, embedder)
     figures, rows = {}, []
     for folder in folders:
         if not (folder / "index").is_dir():
             Library(settings, folder / "index", embedder).index([folder / "docs"])
-        pipeline = assemble.answer_pipeline(assemble.open_retriever(settings, folder / "index"), generator,
-                                            assemble.answer_config(settings))
+        pipeline = lab.answer_pipeline(lab.open_retriever(settings, folder / "index"), generator,
+                                            lab.answer_config(settings))
         figures[folder.name], part_rows = check_part(folder, args.today, reader, pipeline, args.candidates)
         rows += part_rows
         print(folder.name, json.dumps(figures[folder.name]), file=sys.stderr, flush=True)

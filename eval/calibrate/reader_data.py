@@ -58,7 +58,7 @@ class Article:
 
     @classmethod
     def of(cls, source: str, title: str, contexts: list[str]) -> "Article":
-        from rag.ingest.paragraphs import split_sentences
+        from eval.lab import split_sentences
 
         article, offset = cls(source, title), 0
         for context in contexts:
@@ -198,7 +198,7 @@ def check_apart(rows: list[dict], questions: set[str], test_text: str) -> None:
 
 
 def build(out: Path, per_source: int, count: int) -> dict:
-    from rag.index.lexical import terms
+    from eval.lab import terms
 
     if out.exists() and not out.is_dir():
         raise UserError(f"{out} is a file; name a folder for the reader's data")

@@ -231,7 +231,7 @@ def train(args) -> int:
 def gather(args):
     """(the model, its layers to try, a pipeline per part folder, every question's example)."""
     from eval.calibrate.parts import all_parts, part_folders, write as write_parts
-    from rag import assemble
+    from eval import lab
     from rag.errors import UserError
     from rag.library import Library
     from rag.settings import Settings
@@ -241,16 +241,16 @@ def gather(args):
         write_parts([p for p in all_parts()], out)
     folders = [squad10_part(out, args.squad_answerable_per_article)] + part_folders(out, "calibration")
     settings = Settings(answerability="signals", model=args.model)  # features never depend on a head trained before
-    embedder = assemble.load_embedder(settings.embedding_model)
-    generator = assemble.load_generator(settings, embedder, log=lambda m: print(m, file=sys.stderr))
+    embedder = lab.load_embedder(settings.embedding_model)
+    generator = lab.load_generator(settings, embedder, log=lambda m: print(m, file=sys.stderr))
     if generator.states_key is None:
         raise UserError(f"{generator.name} has no hidden states to train on")
     layers = checked_layers(generator, args.layers)
 
     def pipeline_for(folder: Path):
         Library(settings, folder / "index", embedder).index([folder / "docs"])
-        return assemble.answer_pipeline(assemble.open_retriever(settings, folder / "index"), generator,
-                                        assemble.answer_config(settings), settings.answerability)
+        return lab.answer_pipeline(lab.open_retriever(settings, folder / "index"), generator,
+                                        lab.answer_config(settings), settings.answerability)
 
     examples = []
     for folder in folders:

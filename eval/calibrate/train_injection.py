@@ -51,7 +51,7 @@ def document_sentences(role: str) -> list[str]:
     are read too, through the product's own reader)."""
     from eval.calibrate.parts import all_parts
     from rag.answer.injection_model import sentences_of
-    from rag.ingest.readers import UnreadableFile, read_blocks
+    from eval.lab import UnreadableFile, read_blocks
 
     found = []
     for part in all_parts():
@@ -161,7 +161,7 @@ def held_out(model, embed, detect) -> dict:
 def main(argv=None) -> int:
     from rag.answer.injection import addressed_to_assistant
     from rag.answer.injection_model import MODEL_FILE, InjectionModel, features
-    from rag.assemble import load_embedder
+    from eval.lab import load_embedder
     from rag.settings import Settings
 
     parser = argparse.ArgumentParser(prog="python -m eval.calibrate.train_injection", description=__doc__.splitlines()[0])

@@ -17,9 +17,9 @@ from eval import EVAL_DIR
 
 
 def replay(folder: Path, index: Path) -> dict[str, Counter]:
-    from rag.answer.measure import FILING_KINDS
-    from rag.index import store
-    from rag.ingest.cards import DocumentCard
+    from eval.lab import FILING_KINDS
+    from eval.lab import store
+    from eval.lab import DocumentCard
 
     manifest = json.loads((store.live_generation(index) / "manifest.json").read_text())
     cards = {s: DocumentCard.from_json(i["card"]) for s, i in manifest["files"].items() if i.get("card")}

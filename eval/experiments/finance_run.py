@@ -39,8 +39,8 @@ def answer_part(questions: list[dict], out: Path, part: str, generator: str, cel
     from dataclasses import replace
 
     from eval.runner import read_done
-    from rag import assemble
-    from rag.index.lexical import terms
+    from eval import lab
+    from eval.lab import terms
     from rag.settings import Settings
 
     folder = out / f"{part}-{generator}{'-' + name if name else ''}"
@@ -50,7 +50,7 @@ def answer_part(questions: list[dict], out: Path, part: str, generator: str, cel
     todo = [q for q in questions if q["financebench_id"] not in done]
     if not todo:
         return results
-    pipeline = assemble.build_pipeline(Settings(generator=generator), out / "index", decide=decide)
+    pipeline = lab.build_pipeline(Settings(generator=generator), out / "index", decide=decide)
     if cell_threshold is not None:
         pipeline = type(pipeline)(pipeline.retriever, pipeline.generator,
                                   replace(pipeline.decision, cell_threshold=cell_threshold), pipeline.config)
@@ -113,7 +113,7 @@ def write_report(out: Path, part: str, generator: str, name: str = "") -> str:
     folder = out / f"{part}-{generator}{'-' + name if name else ''}"
     if not (folder / "results.jsonl").is_file():
         return f"no questions of the {part} part have their filing in the folder"
-    from rag.index.lexical import terms
+    from eval.lab import terms
 
     rows = [json.loads(line) for line in (folder / "results.jsonl").read_text().splitlines() if line.strip()]
     # graded again from the stored answers: the rules in eval/experiments/finance_grading.py are the ones in force

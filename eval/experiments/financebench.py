@@ -59,8 +59,8 @@ def part_questions(rows: list[dict], part: str, pdf_dir: Path) -> list[dict]:
 
 def build(pdf_dir: Path, out: Path, batch_files: int = BATCH_FILES) -> dict:
     """The shared index over every filing, built `batch_files` at a time (resumable); its figures."""
-    from rag import assemble
-    from rag.index import store
+    from eval import lab
+    from eval.lab import store
     from rag.library import Library
     from rag.settings import Settings
 
@@ -75,7 +75,7 @@ def build(pdf_dir: Path, out: Path, batch_files: int = BATCH_FILES) -> dict:
     if not todo:
         return figures
     settings = Settings()
-    embedder = assemble.load_embedder(settings.embedding_model)
+    embedder = lab.load_embedder(settings.embedding_model)
     for start in range(0, len(todo), batch_files):
         batch = todo[start:start + batch_files]
         started = time.perf_counter()

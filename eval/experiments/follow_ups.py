@@ -142,7 +142,7 @@ def report_markdown(figures: dict) -> str:
 
 
 def main(argv=None) -> int:
-    from rag.assemble import prefer_offline, quiet_library_warnings
+    from eval.lab import prefer_offline, quiet_library_warnings
     from rag.errors import UserError
 
     prefer_offline()

@@ -18,18 +18,18 @@ SET = Path(__file__).resolve().parent.parent / "sets" / "tenq-lookalikes.jsonl"
 
 
 def main(argv: list[str] | None = None) -> int:
-    from rag import assemble
-    from rag.answer.pipeline import AnswerConfig
-    from rag.index.retrieval import Retriever
+    from eval import lab
+    from eval.lab import AnswerConfig
+    from eval.lab import Retriever
     from rag.settings import Settings
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("index", type=Path)
     parser.add_argument("--generator", default=Settings.generator)
     args = parser.parse_args(argv)
-    embedder = assemble.load_embedder()
-    generator = assemble.load_generator(Settings(generator=args.generator), embedder)
-    pipeline = assemble.answer_pipeline(Retriever.open(args.index, embedder), generator, AnswerConfig())
+    embedder = lab.load_embedder()
+    generator = lab.load_generator(Settings(generator=args.generator), embedder)
+    pipeline = lab.answer_pipeline(Retriever.open(args.index, embedder), generator, AnswerConfig())
     counts, seconds = {"right": 0, "wrong": 0, "refused": 0, "missing refused": 0}, []
     for line in SET.read_text(encoding="utf-8").splitlines():
         question = json.loads(line)

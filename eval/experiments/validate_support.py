@@ -17,7 +17,7 @@ from pathlib import Path
 
 
 def main(argv=None) -> int:
-    from rag.assemble import prefer_offline
+    from eval.lab import prefer_offline
 
     prefer_offline()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -25,13 +25,13 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
 
-    from rag.index.lexical import terms
-    from rag.assemble import load_embedder
+    from eval.lab import terms
+    from eval.lab import load_embedder
     from rag.answer.grounding import SUPPORT_THRESHOLD, ground_answer
     from rag.library import Library
-    from rag.ingest.paragraphs import split_sentences
-    from rag.paths import sample_document
-    from rag.assemble import open_retriever
+    from eval.lab import split_sentences
+    from eval.lab import sample_document
+    from eval.lab import open_retriever
     from rag.settings import Settings
 
     embedder = load_embedder()
