@@ -171,7 +171,7 @@ def open_retriever(settings: Settings, index_dir: Path | None, log: Log = stderr
     from rag.index.retrieval import Retriever
 
     embedder = load_embedder(settings.embedding_model)
-    return Retriever.open(resolve_index(index_dir, embedder, log), embedder)
+    return Retriever.open(resolve_index(index_dir, embedder, log), embedder, settings.fusion)
 
 
 def build_pipeline(settings: Settings, index_dir: Path | None, log: Log = stderr_log, decide: bool = True):
@@ -181,7 +181,7 @@ def build_pipeline(settings: Settings, index_dir: Path | None, log: Log = stderr
 
     embedder = load_embedder(settings.embedding_model)
     generator = load_generator(settings, embedder, log)
-    retriever = Retriever.open(resolve_index(index_dir, embedder, log), embedder)
+    retriever = Retriever.open(resolve_index(index_dir, embedder, log), embedder, settings.fusion)
     pipeline = answer_pipeline(retriever, generator, answer_config(settings), settings.answerability, decide,
                                settings.reader)
     pipeline.warm()

@@ -57,7 +57,8 @@ class AnswerReplica:
         live = store.live_generation(Path(index_dir)).name
         cached = self.pipelines.get(index_dir)
         if cached is None or cached[0] != live:
-            pipeline = assemble.answer_pipeline(Retriever.open(Path(index_dir), self.embedder), self.generator,
+            pipeline = assemble.answer_pipeline(Retriever.open(Path(index_dir), self.embedder, self.settings.fusion),
+                                                self.generator,
                                                 assemble.answer_config(self.settings), self.settings.answerability,
                                                 reader=self.settings.reader)
             self.pipelines[index_dir] = (live, pipeline)

@@ -16,6 +16,7 @@ from rag.index import store
 from rag.errors import UserError
 from rag.index.indexer import build_index
 from rag.index.retrieval import Retriever
+from rag.settings import Settings
 
 DOCS = {
     "a.md": "# Alpha\n\nApples grow on trees in orchards.\n\n## Care\n\nPrune apple trees in winter.\n",
@@ -134,6 +135,19 @@ def test_each_mode_ranks_with_scores(sample_retriever, mode):
     assert passages[0].rank == 1 and "Okinawa" in passages[0].chunk.text
     scores = [p.score for p in passages]
     assert scores == sorted(scores, reverse=True) and scores[0] > 0
+
+
+def test_hybrid_search_fuses_scores_so_a_sure_list_keeps_its_margin(sample_retriever, monkeypatch):
+    """Relative score fusion (`--fusion relative`) keeps BM25's clear lead on "increasingly severe";
+    fused by ranks alone (rrf, the default), the dense list's middling passages push it out of the top 4."""
+    question = "How is the security environment surrounding Japan described?"
+
+    def found(fusion: str) -> bool:
+        monkeypatch.setattr(sample_retriever, "fusion", fusion)
+        return any("increasingly severe" in p.chunk.text for p in sample_retriever.search(question, k=4))
+
+    assert Settings().fusion == "rrf" and sample_retriever.fusion == "rrf"
+    assert found("relative") and not found("rrf")
 
 
 def test_search_json_output(sample_index):

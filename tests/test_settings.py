@@ -17,6 +17,7 @@ def parse(argv: list[str]) -> Settings:
 
 def test_flags_fill_settings_and_unset_flags_keep_the_defaults():
     assert parse([]) == Settings()
+    assert parse(["--fusion", "relative"]) == Settings(fusion="relative")
     assert parse(["-k", "7", "--precision", "float32", "--mode", "bm25"]) == Settings(k=7, precision="float32",
                                                                                      mode="bm25")
 
@@ -26,6 +27,7 @@ def test_flags_fill_settings_and_unset_flags_keep_the_defaults():
     ("k = 0", "k must be between 1 and 100"),
     ("k = 99999999999999999999", "k must be between 1 and 100"),
     ('mode = "fuzzy"', "use one of hybrid, dense, bm25"),
+    ('fusion = "max"', "use one of rrf, relative"),
     ("precision = 8", "should be text"),
     ('generator = "extractive"\nmodel = "x"', "--model applies to"),
     ("colour = 1", "unknown setting(s) colour"),

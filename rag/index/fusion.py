@@ -18,3 +18,32 @@ def reciprocal_rank_fusion(rankings: list[list[str]], k: int = RRF_K) -> list[tu
         for rank, item in enumerate(ranking, start=1):
             scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
     return sorted(scores.items(), key=lambda pair: (-pair[1], pair[0]))
+
+
+def relative_score_fusion(runs: list[list[tuple[str, float]]]) -> list[tuple[str, float]]:
+    """Fuse scored lists by their scores, each scaled to [0, 1] over its own list (its best 1,
+    its last 0), summed; an item a list lacks scores at most that list's last, so 0 from it.
+
+    Rank fusion forgets how far ahead a list's first items are: when BM25 scores two passages
+    at 13.9 and 13.6 and the next at 4.4, while the dense scores of its top fifty lie between
+    0.48 and 0.38 (a small embedding model over number-heavy reports), reciprocal ranks put the
+    dense list's middling passages beside BM25's clear ones and push those out of the top k.
+    Scaled scores keep the margin of the list that is sure. It is Weaviate's relativeScoreFusion,
+    the min-max convex combination that Bruch, Gai and Ingber ("An Analysis of Fusion Functions
+    for Hybrid Retrieval", TOIS 2023) find better than RRF in and out of domain, with equal weights.
+
+    >>> fused = relative_score_fusion([[("a", 13.9), ("b", 13.6), ("c", 4.4), ("d", 4.0)],
+    ...                                [("e", 0.48), ("f", 0.47), ("g", 0.46), ("b", 0.38)]])
+    >>> [item for item, _ in fused]  # RRF puts "b" first: second in one list and last in the other
+    ['a', 'e', 'b', 'f', 'g', 'c', 'd']
+    """
+    fused: dict[str, float] = {}
+    for run in runs:
+        if not run:
+            continue
+        values = [score for _, score in run]
+        top, low = max(values), min(values)
+        for item, score in run:
+            fused[item] = fused.get(item, 0.0) + ((score - low) / (top - low) if top > low else 1.0)
+    order = {item: n for n, item in enumerate(fused)}
+    return sorted(fused.items(), key=lambda pair: (-pair[1], order[pair[0]]))

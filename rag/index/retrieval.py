@@ -8,7 +8,7 @@ import numpy as np
 from rag.index import store
 from rag.errors import UserError
 from rag.index.dense import PQ_RERANK_DEPTH, is_lossy
-from rag.index.fusion import reciprocal_rank_fusion
+from rag.index.fusion import reciprocal_rank_fusion, relative_score_fusion
 from rag.index.lexical import bm25_search
 from rag.records import Passage
 from rag.query import Query
@@ -17,6 +17,8 @@ from rag.query import Query
 
 class Retriever:
     """Holds one loaded index and the embedder that built it."""
+
+    fusion = "rrf"  # how hybrid search fuses its dense and BM25 lists (fusion.py; Settings.fusion)
 
     def __init__(self, index: store.StoredIndex, embedder):
         if index.manifest.embedding_model != embedder.name:
@@ -28,8 +30,10 @@ class Retriever:
         self.embedder = embedder
 
     @classmethod
-    def open(cls, index_dir: Path, embedder) -> "Retriever":
-        return cls(store.load(index_dir), embedder)
+    def open(cls, index_dir: Path, embedder, fusion: str | None = None) -> "Retriever":
+        retriever = cls(store.load(index_dir), embedder)
+        retriever.fusion = fusion or retriever.fusion
+        return retriever
 
     @property
     def size(self) -> int:
@@ -88,7 +92,16 @@ class Retriever:
         bm25_rows = rows[keep[np.argsort(-lexical[keep], kind="stable")]][:depth]
         if mode == "bm25":
             return bm25_rows[:k], np.sort(lexical[keep])[::-1][:k].astype(np.float32)
-        fused = reciprocal_rank_fusion([[str(r) for r in dense_rows], [str(r) for r in bm25_rows]])[:k]
+        return self.fuse(dense_rows, dense_scores[np.argsort(-dense_scores, kind="stable")[:depth]], bm25_rows,
+                         np.sort(lexical[keep])[::-1][:depth], k)
+
+    def fuse(self, dense_rows, dense_scores, bm25_rows, bm25_scores, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The top k of the two ranked lists fused (`fusion`)."""
+        if self.fusion == "relative":
+            fused = relative_score_fusion([list(zip(map(str, dense_rows), map(float, dense_scores))),
+                                           list(zip(map(str, bm25_rows), map(float, bm25_scores)))])[:k]
+        else:
+            fused = reciprocal_rank_fusion([[str(r) for r in dense_rows], [str(r) for r in bm25_rows]])[:k]
         return np.array([int(r) for r, _ in fused], dtype=int), np.array([score for _, score in fused])
 
     def dense(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -123,11 +136,7 @@ class Retriever:
             rows, scores = self.bm25(query, k)
         else:
             depth = max(candidates, k)
-            dense_rows, _ = self.dense(vector, depth)
-            bm25_rows, _ = self.bm25(query, depth)
-            fused = reciprocal_rank_fusion([[str(r) for r in dense_rows], [str(r) for r in bm25_rows]])[:k]
-            rows = np.array([int(r) for r, _ in fused], dtype=int)
-            scores = np.array([score for _, score in fused])
+            rows, scores = self.fuse(*self.dense(vector, depth), *self.bm25(query, depth), k)
         cosines = self.index.vectors[rows] @ vector if len(rows) else np.zeros(0)
         return [Passage(self.index.chunks[r], float(s), i + 1, {mode: float(s), "cosine": float(c)})
                 for i, (r, s, c) in enumerate(zip(rows, scores, cosines))]
