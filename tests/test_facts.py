@@ -66,6 +66,26 @@ def test_the_statement_facts_hold_the_value_the_filing_prints(question, facts):
     assert any(f.value == value and f.scale == 1e6 and f.unit == "USD" for f in held), [(f.period, f.value) for f in held]
 
 
+def test_a_question_naming_one_of_two_printed_rows_of_its_item_reads_that_row(tenq_index, embedder, facts):
+    """Walmart's income statement prints revenue twice (Net sales, Total revenues): asked for its
+    total revenues, the line-item route reads that row; asked for its revenue, neither. The same
+    caption in another table is no such reading."""
+    from rag.answer.line_item import value_of
+    from rag.index.retrieval import Retriever
+
+    source = next(f.source for f in facts if f.source.endswith("2023 Q1 WMT.pdf"))
+    card = Retriever.open(tenq_index, embedder).cards()[source]
+    mine = [f for f in facts if f.source == source]
+    asked = value_of("revenue", mine, card, (2024,), 1e6, wording="What were Walmart's total revenues in its Q1 FY2024 10-Q?")
+    assert asked is not None and asked.fact.label == "Total revenues" and asked.fact.value == 152301.0
+    assert value_of("revenue", mine, card, (2024,), 1e6, wording="What was Walmart's revenue in Q1 FY2024?") is None
+    # JPMorgan prints "Total assets" for its VIEs (34,256) in another table than its own "Total assets(a)"
+    jpm = next(f.source for f in facts if f.source.endswith("2022 Q2 JPM.pdf"))
+    read = value_of("total assets", [f for f in facts if f.source == jpm], Retriever.open(tenq_index, embedder).cards()[jpm],
+                    (2022,), 1e6, wording="What were JPM's total assets as of the quarter ended June 30, 2022?")
+    assert read is None or read.fact.value == 3841314.0
+
+
 def test_facts_are_stored_in_the_generation_and_name_their_statement(tenq_index, facts):
     from rag.index import store
     from rag.index.facts_store import FACTS_FILE

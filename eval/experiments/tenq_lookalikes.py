@@ -19,8 +19,6 @@ SET = Path(__file__).resolve().parent.parent / "sets" / "tenq-lookalikes.jsonl"
 
 def main(argv: list[str] | None = None) -> int:
     from eval import lab
-    from eval.lab import AnswerConfig
-    from eval.lab import Retriever
     from rag.settings import Settings
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -29,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     embedder = lab.load_embedder()
     generator = lab.load_generator(Settings(generator=args.generator), embedder)
-    pipeline = lab.answer_pipeline(Retriever.open(args.index, embedder), generator, AnswerConfig())
+    pipeline = lab.answer_pipeline(lab.Retriever.open(args.index, embedder), generator, lab.AnswerConfig())
     counts, seconds = {"right": 0, "wrong": 0, "refused": 0, "missing refused": 0}, []
     for line in SET.read_text(encoding="utf-8").splitlines():
         question = json.loads(line)

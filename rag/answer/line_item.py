@@ -56,10 +56,12 @@ def asked_scale(question: str) -> float | None:
 
 
 def value_of(item: str, facts: list[Fact], card: DocumentCard | None, years: tuple[int, ...],
-             scale: float | None, months: int = 3) -> LineItemValue | None:
+             scale: float | None, months: int = 3, wording: str = "") -> LineItemValue | None:
     """The item's one value for the asked fiscal year (else the filing's own period), or None
     when the statements give none or two. In a 10-Q a flow covers `months` (the quarter's three,
-    or six for a first half asked of a second quarter's filing).
+    or six for a first half asked of a second quarter's filing). When two printed rows of the item
+    of one statement differ (Walmart's "Net sales" 151,004 and "Total revenues" 152,301), the row
+    the question's `wording` names by its printed label is the one asked; else neither is chosen.
 
     >>> f = lambda st, end, v: Fact("bby.pdf", 51, st, "", "Merchandise inventories", "inventories", end, end, None, v, 1e6, "USD", f"{v:,.0f}")
     >>> card = DocumentCard(kind="10-K", fiscal_year=2019, period_end="2019-02-02")
@@ -76,6 +78,11 @@ def value_of(item: str, facts: list[Fact], card: DocumentCard | None, years: tup
     True
     >>> value_of("net income", [ytd], q2, (), None, months=6).shown  # "H1 FY2023"
     '$2,542 million (June 2, 2023)'
+    >>> rev = lambda label, v: Fact("wmt.pdf", 3, "income", "", label, "revenue", "2023", "2023", 3, v, 1e6, "USD", f"{v:,.0f}")
+    >>> q1 = DocumentCard(kind="10-Q", fiscal_year=2024, quarter=1, period_end="2023-04-30")
+    >>> both = [rev("Net sales", 151004.0), rev("Total revenues", 152301.0)]
+    >>> value_of("revenue", both, q1, (2024,), 1e6) is None, value_of("revenue", both, q1, (2024,), 1e6, wording="Walmart's total revenues?").shown
+    (True, '$152,301 million (2023)')
     """
     if len(years) > 1:
         return None
@@ -88,9 +95,27 @@ def value_of(item: str, facts: list[Fact], card: DocumentCard | None, years: tup
     else:
         year = years[0] if years else card.fiscal_year if card is not None else None
         chosen = year_facts(facts, item, year, year_offset(card)) if year is not None else []
+    if len({f.value * f.scale for f in chosen}) > 1 and wording and len({(f.page, f.title) for f in chosen}) == 1:
+        # two lines of one statement, told apart by the name the question gives; the same caption
+        # in another table (a segment's, a VIE's) is no reading of the question's words
+        named = [f for f in chosen if _printed_label_named(f.label, wording)]
+        chosen = named if len({f.value * f.scale for f in named}) == 1 else chosen
     if len({f.value * f.scale for f in chosen}) != 1:
         return None
     return LineItemValue(f"{shown_amount(chosen[0], scale, outflow=item in OUTFLOWS)} ({chosen[0].period})", chosen[0])
+
+
+def _printed_label_named(label: str, wording: str) -> bool:
+    """Whether the question's words hold the row's printed label as a phrase ("total revenues"
+    in "What were Walmart's total revenues ...?"), case, punctuation and footnote marks aside
+    (JPMorgan's consolidated "Total assets(a)" is named as much as its VIEs' "Total assets").
+
+    >>> _printed_label_named("Total assets(a)", "JPM's total assets?"), _printed_label_named("Net sales", "total revenues")
+    (True, False)
+    """
+    words = lambda text: " ".join(re.findall(r"[a-z0-9]+", text.lower()))  # noqa: E731
+    phrase = words(re.sub(r"\s*\((?:[a-z]|\d{1,2})\)|\*+", " ", label))
+    return bool(phrase) and f" {phrase} " in f" {words(wording)} "
 
 
 def shown_amount(fact: Fact, scale: float | None, outflow: bool = False) -> str:

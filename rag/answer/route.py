@@ -175,7 +175,8 @@ def from_line_item(question: Question, prepared: Prepared, retriever: Retriever,
     if question.asked.half == 2 or (source := the_filing(question, prepared, retriever)) is None:
         return Routed()  # a second half is no column of a filing: the year less its first half
     found = line_item.value_of(question.item, retriever.facts(source), retriever.cards().get(source),
-                               question.asked.years, question.scale, months=6 if question.asked.half else 3)
+                               question.asked.years, question.scale, months=6 if question.asked.half else 3,
+                               wording=question.text)
     if found is None or (rows := _printed_rows((found.fact,), source, retriever)) is None:
         return Routed()
     cited, sentences = rows
