@@ -84,8 +84,8 @@ def quote(ranked: list[ScoredSentence], generated: list[SentenceSupport], embed:
 
     score(s) = (1 - AGREEMENT) * extractive score(question, s) + AGREEMENT * cos(e(answer), e(s)):
     the model's answer steers the choice, the answer shown is the document's own sentence.
-    (Preferring the sentences that state the draft's short phrase was tried: it lowered how often
-    the quote holds the gold answer, 88% -> 74% on the sample's test set, 66% -> 57% on COVID-QA's.)
+    (Not preferred: the sentences that state the draft's short phrase, which hold the gold answer
+    less often; docs/measured.md, "Tried and not kept".)
     """
     if not ranked:
         return [s for s in generated if s.supported]

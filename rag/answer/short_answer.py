@@ -34,11 +34,10 @@ def candidate(draft: str) -> str:
     """The draft as a short answer when it is a phrase already (at most PHRASE_WORDS words).
 
     A longer draft restates the question ("The first Guidelines were formulated in 1978"): the
-    model copies the phrase out of it (`Generator.copy_span`). Cutting it by rule instead (the
-    longest run of words that add content terms to the question) was tried in session 4: on the
-    calibration parts it raised F1 but lowered how often the gold was in the answer (SQuAD 2.0 CCT
-    65% -> 57%, XQuAD 75% -> 58%), and showed wrong phrases in bold ("Arrangements" for
-    "Japan-U.S. Security Arrangements").
+    model copies the phrase out of it (`Generator.copy_span`): a cut by rule (the longest run of
+    words that add content terms to the question) loses the gold answer's words more often and
+    shows wrong phrases in bold ("Arrangements" for "Japan-U.S. Security Arrangements"; figures in
+    docs/measured.md, "Tried and not kept").
 
     >>> candidate("Answer: Computational complexity theory [1].")
     'Computational complexity theory'
