@@ -18,9 +18,7 @@ from rag.query import Query
 class Retriever:
     """Holds one loaded index and the embedder that built it."""
 
-    fusion = "rrf"  # how hybrid search fuses its dense and BM25 lists (fusion.py; Settings.fusion)
-
-    def __init__(self, index: store.StoredIndex, embedder):
+    def __init__(self, index: store.StoredIndex, embedder, fusion: str = "rrf"):
         if index.manifest.embedding_model != embedder.name:
             raise UserError(
                 f"index {index.path.parent} was built with embedding model {index.manifest.embedding_model!r}, "
@@ -28,12 +26,11 @@ class Retriever:
             )
         self.index = index
         self.embedder = embedder
+        self.fusion = fusion  # how hybrid search fuses its dense and BM25 lists (fusion.py; Settings.fusion)
 
     @classmethod
-    def open(cls, index_dir: Path, embedder, fusion: str | None = None) -> "Retriever":
-        retriever = cls(store.load(index_dir), embedder)
-        retriever.fusion = fusion or retriever.fusion
-        return retriever
+    def open(cls, index_dir: Path, embedder, fusion: str = "rrf") -> "Retriever":
+        return cls(store.load(index_dir), embedder, fusion)
 
     @property
     def size(self) -> int:
