@@ -52,6 +52,14 @@ def read_rows(out: Path, run_name: str) -> list[dict]:
     return rows
 
 
+def fusions_of(out: Path, run_name: str) -> set[str]:
+    """How hybrid search fused its lists in each calibration part's run (its summary's settings)."""
+    from eval.calibrate.parts import part_folders
+
+    return {json.loads((folder / run_name / "summary.json").read_text(encoding="utf-8"))["settings"].get("fusion", "rrf")
+            for folder in part_folders(out, "calibration")}
+
+
 def matrix(rows: list[dict], features: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
     x = np.array([[float(r["signals"].get(f, 0.0)) for f in features] for r in rows])
     y = np.array([int(r["answerable"]) for r in rows])
@@ -137,6 +145,7 @@ def fit_kind(out: Path, kind: str) -> tuple[Answerability, dict]:
     p = np.where(vetoed, 0.0, p)
     held_out = leave_one_set_out_auc(x, y, weights, sets)
     report = {
+        "fusion": sorted(fusions_of(out, run_name)),  # the retrieval the signals were collected with
         "questions": {name: {"answerable": int(sum(y[i] for i, s in enumerate(sets) if s == name)),
                              "unanswerable": int(sum(1 - y[i] for i, s in enumerate(sets) if s == name))}
                       for name in sorted(set(sets))},
@@ -154,11 +163,13 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval.calibrate.fit_answerability", description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path, help="the folder that `python -m eval.calibrate.crossdomain build` wrote")
     parser.add_argument("--write", type=Path, default=ANSWERABILITY_FILE)
+    parser.add_argument("--kinds", nargs="+", choices=list(KINDS), default=list(KINDS),
+                        help="refit these calibrations only; the others stored in --write are kept as they are")
     args = parser.parse_args(argv)
     from rag.errors import UserError
 
     calibrations, provenance = {}, {}
-    for kind in KINDS:
+    for kind in args.kinds:
         try:
             decision, report = fit_kind(args.out, kind)
         except (UserError, OSError) as exc:
@@ -169,8 +180,9 @@ def main(argv=None) -> int:
         print(f"{kind}: threshold {decision.threshold}, {json.dumps(report)}", file=sys.stderr)
     if args.write.is_file():  # the collection model (eval.calibrate.fit_collection) is fitted apart: kept
         kept = json.loads(args.write.read_text(encoding="utf-8"))
-        calibrations.update({k: v for k, v in kept["calibrations"].items() if k.startswith("collection:")})
-        provenance.update({k: v for k, v in kept["provenance"].items() if k.startswith("collection:")})
+        kept_kinds = [k for k in kept["calibrations"] if k.startswith("collection:") or k not in args.kinds]
+        calibrations.update({k: kept["calibrations"][k] for k in kept_kinds})
+        provenance.update({k: kept["provenance"][k] for k in kept_kinds if k in kept["provenance"]})
     data = {"calibrations": calibrations,
             "provenance": {"fitted": datetime.date.today().isoformat(),
                            "by": "python -m eval.calibrate.fit_answerability (cross-domain calibration parts only)",

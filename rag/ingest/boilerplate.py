@@ -77,11 +77,45 @@ def unlabeled_numbers(sentence: str) -> bool:
     return len(re.findall(r"\d[\d,.]*", sentence)) >= 2 and not re.search(r"[A-Za-z]{3,}", sentence)
 
 
+_SIGNPOST = re.compile(
+    r"\b(?:is|are|will be|was|were)\s+(?:further\s+|also\s+)?(?:discussed|described|covered|presented|explained"
+    r"|outlined|addressed|examined|treated|detailed)\s+(?:below|above|later|hereafter|elsewhere"
+    r"|in (?:the )?(?:following|next|previous|preceding|later|this|that|the)?\s*(?:sections?|chapters?|parts?|appendix"
+    r"|annex|report|document|note|paragraphs?|pages?|text)\b)", re.IGNORECASE)
+
+
+_PLACE_ONLY = re.compile(r"(?:\s*(?:of|in|on|at|and|this|the|that|report|document|note|sections?|chapters?|parts?|pages?"
+                         r"|items?|appendix|annex|below|above|later|[IVX]+|[A-Z]?[\d.]+[A-Z]?(?:\s*[-–]\s*[\d.]+)?|[(),\[\]]))*\s*[.:]?\s*",
+                         re.IGNORECASE)
+
+
+def signpost(sentence: str) -> bool:
+    """A sentence that says only where its subject is treated ("The first Guidelines are
+    discussed below", "Our approach is described in Section 4"): it holds the question's words
+    and no answer, so it is never quoted as one (an overview or a reader's note beside a report
+    would otherwise be the best-matching sentence). The words of a signpost with content of its
+    own after them ("…, discussed below, rose 5% in 2022") do not make the sentence a signpost.
+
+    >>> signpost("The first Guidelines for Japan-U.S. Defense Cooperation are discussed below.")
+    True
+    >>> signpost("The methods are described in the following section.")
+    True
+    >>> signpost("The 1978 Guidelines were formulated with a focus on an armed attack on Japan.")
+    False
+    >>> signpost("Revenue, discussed below, rose 5% in 2022 to $4.1 billion.")
+    False
+    >>> signpost("These risks are discussed in the following section, and revenue fell 3%.")
+    False
+    """
+    found = _SIGNPOST.search(sentence)
+    return bool(found) and bool(_PLACE_ONLY.fullmatch(sentence[found.end():]))
+
+
 def quotable(sentence: str, kind: str) -> bool:
     """Whether a sentence of a chunk of that boilerplate kind may be quoted as an answer: never
     from a signature, certification, contents or forward-looking chunk; from a cover, only a
     sentence that is not itself cover boilerplate ("As of July 21, 2023, 4,xxx shares were
-    outstanding" is an answer); never a row of unlabeled numbers.
+    outstanding" is an answer); never a row of unlabeled numbers nor a signpost (`signpost`).
 
     >>> quotable("Indicate by check mark whether the registrant is a shell company.", "cover")
     False
@@ -90,7 +124,7 @@ def quotable(sentence: str, kind: str) -> bool:
     >>> quotable("/s/ John David Rainey", "signature"), quotable("| 274 | 306 |", "")
     (False, False)
     """
-    if unlabeled_numbers(sentence):
+    if unlabeled_numbers(sentence) or signpost(sentence):
         return False
     if kind == "cover":
         return not _cover_sentence(sentence)
