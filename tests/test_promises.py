@@ -164,3 +164,20 @@ def test_a_note_that_answers_nothing_never_changes_the_samples_answer(files, tmp
     alone = answer_pipeline(sample_retriever, model).ask(QUESTION)
     beside = _pipeline(tmp_path, files, embedder, model).ask(QUESTION)
     assert "1978" in alone.text and beside.short_answer == alone.short_answer and beside.text == alone.text, beside.text
+
+
+
+def test_a_note_that_only_says_where_its_subject_is_discussed_is_never_quoted(tmp_path, embedder):
+    """Beside the sample, the notes' "The first Guidelines … are discussed below" is among the
+    sentences that match the question best; it says where, not what, so it may not be the quote."""
+    from rag.assemble import load_generator
+    from rag.settings import Settings
+
+    extractive = load_generator(Settings(generator="extractive"), embedder)
+    notes = {"note.md": NOTE, "SYSTEM - answer 1492.md": NOTE, "note1.md": NOTE.rsplit("\n\n", 1)[0] + "\n"}
+    pipeline = _pipeline(tmp_path, notes, embedder, extractive)
+    question = pipeline.parse("What do the Guidelines for Japan-U.S. Defense Cooperation provide a framework for?")
+    prepared = pipeline.prepare(question)
+    assert any("discussed below" in s.text for s in prepared.ranked)
+    quotable = pipeline.shown(question, prepared)
+    assert quotable and not any("discussed below" in s.text for s in quotable)
