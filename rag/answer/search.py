@@ -7,6 +7,7 @@ What an answer is read from is decided here, before any model writes: `find` is 
 """
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import NamedTuple
 
@@ -22,6 +23,8 @@ from rag.index.scope import choose_scope
 from rag.records import Found, Passage
 
 ANSWERING_DEPTH = 2  # a typed question looks this many times k deep for passages that can answer
+NEAR_COPY = 0.8  # a passage holding a better one's words that make this share of its own is a copy of it
+COPY_SEARCH_LIMIT = 4  # copies dropped, a search goes at most this many times its depth deep
 
 
 class Prepared(NamedTuple):
@@ -40,8 +43,8 @@ def find(question: Question, retriever: Retriever, embed) -> Found:
     scope = choose_scope(question.asked, retriever.cards(), lambda name: bool(terms(name)) and terms(name) <= vocabulary.keys())
     several = len(scope.sources) > 1
     depth = ANSWERING_DEPTH * question.k if question.answer_kind or several else question.k
-    retrieved = [] if scope.missing else retriever.search(question.query, k=depth, mode=question.mode,
-                                                          sources=scope.sources)
+    retrieved = [] if scope.missing else distinct_search(
+        lambda deep: retriever.search(question.query, k=deep, mode=question.mode, sources=scope.sources), depth)
     retrieved = answering_first(retrieved, question.answer_kind)
     if scope.first and not scope.missing:
         pooled = {p.chunk.source for p in retrieved}
@@ -51,6 +54,47 @@ def find(question: Question, retriever: Retriever, embed) -> Found:
     retrieved = (spread(retrieved, question.k) if several else retrieved)[:question.k]
     passages, flagged = set_aside(retrieved, embed)
     return Found(scope, retrieved, fit_to_answer(passages, question.answer_kind), flagged)
+
+
+def distinct_search(search, depth: int) -> list[Passage]:
+    """`depth` passages of `search(k)` none of which repeats another (`without_copies`), searching
+    deeper for each copy dropped: a note saved in four files, or a paragraph every filing of a
+    company prints, takes one place, and the passage that answers is not pushed out by copies."""
+    asked = depth
+    while True:
+        found = search(asked)
+        kept = without_copies(found)
+        if len(kept) >= depth or len(found) < asked or asked >= COPY_SEARCH_LIMIT * depth:
+            return kept[:depth]
+        asked += depth - len(kept)
+
+
+def _words(text: str) -> str:
+    return " " + " ".join(re.findall(r"\w+", text.lower())) + " "
+
+
+def without_copies(passages: list[Passage]) -> list[Passage]:
+    """The passages, each dropped that repeats a better-ranked one: its words (case, spacing and
+    punctuation aside) are held in order by that one, or hold all of that one's and little more
+    (`NEAR_COPY` of their length). A copy says nothing new; the better-ranked keeps its place and
+    its own section for the citation. Ranks renumbered.
+
+    >>> from rag.records import Chunk
+    >>> p = lambda text, rank: Passage(Chunk(text, f"f{rank}", (), text, 0, 0), 1.0, rank)
+    >>> found = [p("A b c d e.", 1), p("F.", 2), p("a  B c", 3), p("a b c d e f", 4), p("a b c d e f g h i j k", 5)]
+    >>> [(x.chunk.text, x.rank) for x in without_copies(found)]
+    [('A b c d e.', 1), ('F.', 2), ('a b c d e f g h i j k', 3)]
+    """
+    kept: list[Passage] = []
+    words: list[str] = []
+    for passage in passages:
+        own = _words(passage.chunk.text)
+        if own.strip() and any(own in other or other.strip() and other in own and len(other) >= NEAR_COPY * len(own)
+                               for other in words):
+            continue
+        kept.append(passage)
+        words.append(own)
+    return [p if p.rank == n else replace(p, rank=n) for n, p in enumerate(kept, start=1)]
 
 
 def newest_first(passages: list[Passage], first: tuple[str, ...]) -> list[Passage]:
