@@ -88,24 +88,66 @@ def test_two_real_papers_that_give_different_estimates_are_shown_as_disagreeing(
     assert {d["value"] for d in answer.disagreement} == {"5.2 days", "5.0 days"}
 
 
-def test_reports_on_other_subjects_do_not_disagree_with_the_sample(tmp_path, embedder, model):
-    """Two agency reports (vendored, public domain) beside the sample: their sentences about
-    revising a 2020 rule or a 2014 grant plan hold words of the question, but they state no
-    date of the Guidelines, so they are not shown as disagreeing with it."""
-    from rag.assemble import answer_pipeline
+@pytest.fixture(scope="module")
+def beside_reports(tmp_path_factory, embedder):
+    """The sample beside two agency reports (vendored, public domain), indexed once for the module."""
     from rag.index.retrieval import Retriever
     from rag.library import Library
     from rag.settings import Settings
 
-    docs = tmp_path / "docs"
+    folder = tmp_path_factory.mktemp("beside-reports")
+    docs = folder / "docs"
     docs.mkdir()
     shutil.copy(SAMPLE, docs / SAMPLE.name)
     for name in ("EPA2022.pdf", "EDAPP2022.pdf"):
         shutil.copy(ROOT / "eval/data/us_fed_agency_reports_2022" / name, docs / name)
-    Library(Settings(), tmp_path / "index", embedder).index([docs])
-    answer = answer_pipeline(Retriever.open(tmp_path / "index", embedder), model).ask(
-        "On what date were the revised Guidelines approved?")
+    Library(Settings(), folder / "index", embedder).index([docs])
+    return Retriever.open(folder / "index", embedder)
+
+
+def test_reports_on_other_subjects_do_not_disagree_with_the_sample(beside_reports, model):
+    """Beside two agency reports, their sentences about revising a 2020 rule or a 2014 grant
+    plan hold words of the question, but they state no date of the Guidelines, so they are not
+    shown as disagreeing with it."""
+    from rag.assemble import answer_pipeline
+
+    answer = answer_pipeline(beside_reports, model).ask("On what date were the revised Guidelines approved?")
     assert not answer.disagreement and not answer.text.startswith("The documents disagree"), answer.text
+
+
+def _answering(pipeline, case) -> bool:
+    found = pipeline.find(pipeline.parse(case["question"]))
+    return any(a.lower() in p.chunk.text.lower() for p in found.passages for a in case["answers"])
+
+
+def _sample_cases() -> list[dict]:
+    return [json.loads(line) for line in (ROOT / "eval/sets/sample.jsonl").read_text().splitlines() if line.strip()]
+
+
+def test_agency_reports_beside_the_sample_push_out_no_passage_that_answers(beside_reports, embedder, sample_retriever):
+    """Every sample question whose answer is among its passages alone keeps it beside two agency
+    reports, but one (a32, below). The reports' table rows and plan goals are the dense list's
+    look-alikes ("How many years have passed since the 1997 Guidelines were formulated?": 40 of
+    them above the passage that answers), while BM25 scores that passage and one other 14.2 and
+    13.8 against 4.4 next; rank fusion alone put it eighth, and BM25's clear lead
+    (`fusion.clear_lead`) now keeps it."""
+    from rag.assemble import answer_pipeline, load_generator
+    from rag.settings import Settings
+
+    extractive = load_generator(Settings(generator="extractive"), embedder)
+    alone, beside = answer_pipeline(sample_retriever, extractive), answer_pipeline(beside_reports, extractive)
+    kept = [c for c in _sample_cases() if c["answers"] and _answering(alone, c)]
+    assert len(kept) >= 25 and [c["id"] for c in kept if not _answering(beside, c)] == ["a32"]
+
+
+@pytest.mark.xfail(strict=True, reason="issue 44 item 4, open: BM25's lead for a32 is 6.0 against 4.3 (1.4x), "
+                                       "under the clear-lead ratio fitted on the calibration parts (1.75)")
+def test_who_directed_the_revision_keeps_its_passage_beside_the_agency_reports(beside_reports, embedder):
+    from rag.assemble import answer_pipeline, load_generator
+    from rag.settings import Settings
+
+    beside = answer_pipeline(beside_reports, load_generator(Settings(generator="extractive"), embedder))
+    assert _answering(beside, next(c for c in _sample_cases() if c["id"] == "a32"))
 
 
 def test_one_documents_own_sentences_about_other_years_are_no_disagreement(sample_retriever, model):
@@ -197,10 +239,5 @@ def test_the_notes_copies_take_one_place_and_push_out_no_passage_that_answers(tm
              "note1.md": NOTE.rsplit("\n\n", 1)[0] + "\n", "note2.md": "# Guidelines\n\n" + NOTE.rsplit("\n\n", 1)[1]}
     alone, beside = answer_pipeline(sample_retriever, extractive), _pipeline(tmp_path, notes, embedder, extractive)
 
-    def answering(pipeline, case):
-        found = pipeline.find(pipeline.parse(case["question"]))
-        return any(a.lower() in p.chunk.text.lower() for p in found.passages for a in case["answers"])
-
-    cases = [json.loads(line) for line in (ROOT / "eval/sets/sample.jsonl").read_text().splitlines() if line.strip()]
-    kept = [c for c in cases if c["answers"] and answering(alone, c)]
-    assert len(kept) >= 25 and [c["id"] for c in kept if not answering(beside, c)] == []
+    kept = [c for c in _sample_cases() if c["answers"] and _answering(alone, c)]
+    assert len(kept) >= 25 and [c["id"] for c in kept if not _answering(beside, c)] == []

@@ -17,6 +17,7 @@ from rag.answer.disagree import values_of
 from rag.answer.injection import set_aside
 from rag.answer.prompting import FittedPrompt, fit_prompt
 from rag.answer.question import Question
+from rag.index.fusion import first_keeping
 from rag.index.lexical import terms
 from rag.index.retrieval import Retriever
 from rag.index.scope import choose_scope
@@ -51,9 +52,14 @@ def find(question: Question, retriever: Retriever, embed) -> Found:
         retrieved = newest_first(retrieved + [p for source in scope.first if source not in pooled
                                               for p in retriever.search(question.query, k=1, mode=question.mode,
                                                                         sources=(source,))], scope.first)
-    retrieved = (spread(retrieved, question.k) if several else retrieved)[:question.k]
+    retrieved = first_keeping(spread(retrieved, question.k) if several else retrieved, question.k, _clear)
     passages, flagged = set_aside(retrieved, embed)
     return Found(scope, retrieved, fit_to_answer(passages, question.answer_kind), flagged)
+
+
+def _clear(passage: Passage) -> bool:
+    """BM25 led with it clearly (`fusion.clear_lead`): the k passages keep it."""
+    return bool(passage.scores.get("clear"))
 
 
 def distinct_search(search, depth: int) -> list[Passage]:

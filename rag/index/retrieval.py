@@ -8,7 +8,7 @@ import numpy as np
 from rag.index import store
 from rag.errors import UserError
 from rag.index.dense import PQ_RERANK_DEPTH, is_lossy
-from rag.index.fusion import reciprocal_rank_fusion, relative_score_fusion
+from rag.index.fusion import clear_lead, first_keeping, reciprocal_rank_fusion, relative_score_fusion
 from rag.index.lexical import bm25_search
 from rag.records import Passage
 from rag.query import Query
@@ -74,7 +74,7 @@ class Retriever:
         return np.concatenate(rows) if rows else np.zeros(0, dtype=int)
 
     def _within(self, rows: np.ndarray, vector: np.ndarray, query: str, k: int, mode: str,
-                depth: int) -> tuple[np.ndarray, np.ndarray]:
+                depth: int) -> tuple[np.ndarray, np.ndarray, set]:
         """Search restricted to `rows`: exact cosines over their vectors, BM25 over their scores."""
         from rag.index.lexical import bm25_scores, tokenize
 
@@ -82,24 +82,28 @@ class Retriever:
         dense_rows = rows[np.argsort(-dense_scores, kind="stable")[:depth]]
         if mode == "dense":
             order = np.argsort(-dense_scores, kind="stable")[:k]
-            return rows[order], dense_scores[order]
+            return rows[order], dense_scores[order], set()
         term_ids = self.index.bm25.get_tokens_ids(tokenize([query])[0])
         lexical = bm25_scores(self.index.bm25, term_ids)[rows] if term_ids else np.zeros(len(rows))
         keep = np.flatnonzero(lexical > 0)
         bm25_rows = rows[keep[np.argsort(-lexical[keep], kind="stable")]][:depth]
         if mode == "bm25":
-            return bm25_rows[:k], np.sort(lexical[keep])[::-1][:k].astype(np.float32)
+            return bm25_rows[:k], np.sort(lexical[keep])[::-1][:k].astype(np.float32), set()
         return self.fuse(dense_rows, dense_scores[np.argsort(-dense_scores, kind="stable")[:depth]], bm25_rows,
                          np.sort(lexical[keep])[::-1][:depth], k)
 
-    def fuse(self, dense_rows, dense_scores, bm25_rows, bm25_scores, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """The top k of the two ranked lists fused (`fusion`)."""
+    def fuse(self, dense_rows, dense_scores, bm25_rows, bm25_scores, k: int) -> tuple[np.ndarray, np.ndarray, set]:
+        """The top k of the two ranked lists fused (`fusion`), and the rows BM25 leads with
+        clearly (`fusion.clear_lead`): each is kept in the k, whatever rank fusion gave it."""
         if self.fusion == "relative":
             fused = relative_score_fusion([list(zip(map(str, dense_rows), map(float, dense_scores))),
-                                           list(zip(map(str, bm25_rows), map(float, bm25_scores)))])[:k]
+                                           list(zip(map(str, bm25_rows), map(float, bm25_scores)))])
         else:
-            fused = reciprocal_rank_fusion([[str(r) for r in dense_rows], [str(r) for r in bm25_rows]])[:k]
-        return np.array([int(r) for r, _ in fused], dtype=int), np.array([score for _, score in fused])
+            fused = reciprocal_rank_fusion([[str(r) for r in dense_rows], [str(r) for r in bm25_rows]])
+        clear = {str(r) for r in bm25_rows[:clear_lead(bm25_scores)]}
+        fused = first_keeping(fused, k, lambda pair: pair[0] in clear)
+        return (np.array([int(r) for r, _ in fused], dtype=int), np.array([score for _, score in fused]),
+                {int(r) for r in clear})
 
     def dense(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-k rows by inner product; compressed (PQ) candidates are re-scored from the exact vectors."""
@@ -125,15 +129,17 @@ class Retriever:
         checked here; a `Query` was checked where it came in."""
         query = Query.of(query, k, mode).text
         vector = self.embedder.embed_query(query)
+        clear: set = set()
         if sources:
-            rows, scores = self._within(self.rows_of(sources), vector, query, k, mode, max(candidates, k))
+            rows, scores, clear = self._within(self.rows_of(sources), vector, query, k, mode, max(candidates, k))
         elif mode == "dense":
             rows, scores = self.dense(vector, k)
         elif mode == "bm25":
             rows, scores = self.bm25(query, k)
         else:
             depth = max(candidates, k)
-            rows, scores = self.fuse(*self.dense(vector, depth), *self.bm25(query, depth), k)
+            rows, scores, clear = self.fuse(*self.dense(vector, depth), *self.bm25(query, depth), k)
         cosines = self.index.vectors[rows] @ vector if len(rows) else np.zeros(0)
-        return [Passage(self.index.chunks[r], float(s), i + 1, {mode: float(s), "cosine": float(c)})
+        return [Passage(self.index.chunks[r], float(s), i + 1,
+                        {mode: float(s), "cosine": float(c)} | ({"clear": 1.0} if r in clear else {}))
                 for i, (r, s, c) in enumerate(zip(rows, scores, cosines))]
